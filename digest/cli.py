@@ -1,0 +1,439 @@
+"""The `digest` command: thin click commands over the engine's functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from . import db, subscribers as subs
+from .errors import DigestError, InputError
+from .listings import import_listings, listing_json
+from .models import Listing
+from .settings import WEEKDAYS, Settings
+from .taxonomy import load_taxonomy
+
+
+class App:
+    """What every command needs, built lazily from the environment at the edge."""
+
+    def __init__(self, clock=lambda: datetime.now(UTC)):
+        self.clock = clock
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_env()
+
+    @cached_property
+    def engine(self):
+        engine = db.make_engine(self.settings.database_url)
+        db.ensure_schema(engine)
+        return engine
+
+    @cached_property
+    def tax(self):
+        return load_taxonomy()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+
+class DigestGroup(click.Group):
+    """Maps domain errors to one line on stderr and exit 1; never a traceback for bad input."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DigestError as e:
+            raise click.ClickException(str(e)) from e
+        except OperationalError as e:
+            raise click.ClickException(f"database error: {str(e.orig).strip().splitlines()[0]}") from e
+
+
+def parse_now(_ctx, _param, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-23T08:00:00Z") from e
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+now_option = click.option("--now", callback=parse_now, metavar="ISO8601",
+                          help="Act as if it were this time (default: the real time).")
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+
+@click.group(cls=DigestGroup)
+@click.version_option(package_name="jobdigest")
+def main():
+    """Weekly job-alert digest: import listings and subscribers, run the week, preview.
+
+    \b
+    Example:
+      digest listings import listings.jsonl && digest run --now 2026-11-23T09:00:00Z
+    """
+
+
+@main.group(cls=DigestGroup)
+def listings():
+    """Import and list job listings.
+
+    \b
+    Example:
+      digest listings import board-export.csv
+    """
+
+
+@listings.command("import")
+@click.argument("path")
+@pass_app
+def listings_import(app: App, path: str):
+    """Import listings from JSON Lines, a JSON array or CSV ('-' reads stdin).
+
+    \b
+    Example:
+      digest listings import listings.jsonl
+      cat listings.json | digest listings import -
+    """
+    with app.session() as s:
+        report = import_listings(s, path, app.tax, app.clock())
+    for bad in report.rejected:
+        click.echo(f"{path}: {bad}", err=True)
+    click.echo(
+        f"imported {report.imported} listings ({report.inserted} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged); {len(report.rejected)} rejected"
+    )
+    if report.rejected:
+        sys.exit(1)
+
+
+@listings.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--verified-only", is_flag=True, help="Only listings the board has verified.")
+@pass_app
+def listings_list(app: App, as_json: bool, verified_only: bool):
+    """List the normalised listings.
+
+    \b
+    Example:
+      digest listings list --json | jq -r '.stack[]' | sort | uniq -c
+    """
+    with app.session() as s:
+        q = select(Listing).order_by(Listing.posted_at.desc(), Listing.board_id)
+        if verified_only:
+            q = q.where(Listing.verified.is_(True))
+        for l in s.scalars(q.execution_options(yield_per=1000)):
+            if as_json:
+                click.echo(json.dumps(listing_json(l), ensure_ascii=False))
+            else:
+                click.echo(f"{l.board_id}\t{'✓' if l.verified else ' '}\t{l.level or '-'}\t{','.join(l.stack) or '-'}"
+                           f"\t{','.join(l.regions) or '-'}\t{l.title} — {l.company}")
+
+
+@main.group(cls=DigestGroup)
+def subscribers():
+    """Add, import, show, export and remove subscribers.
+
+    \b
+    Example:
+      digest subscribers add ana@example.com --stack python --stack go --region europe --confirmed
+    """
+
+
+def _choices(values):
+    return click.Choice(list(values), case_sensitive=False)
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", help="Name to greet them by.")
+@click.option("--stack", multiple=True, help="Stack wanted (repeatable); none = any.")
+@click.option("--level", multiple=True, help="Level wanted (repeatable): intern, junior, mid, senior, lead.")
+@click.option("--region", multiple=True, help="Region they can work from (repeatable).")
+@click.option("--timezone", help="IANA timezone, e.g. Europe/Berlin.")
+@click.option("--send-day", type=_choices(WEEKDAYS), help="Weekday of their digest.")
+@click.option("--send-hour", type=click.IntRange(0, 23), help="Local hour of their digest.")
+@click.option("--min-salary", type=click.IntRange(0, 2_000_000), help="Salary floor, annual USD.")
+@click.option("--hide-no-salary", is_flag=True, help="Skip listings that give no salary.")
+@click.option("--confirmed", is_flag=True, help="Consent already given: active at once (else pending).")
+@pass_app
+def subscribers_add(app: App, email, **opts):
+    """Add one subscriber.
+
+    \b
+    Example:
+      digest subscribers add ana@example.com --stack python --level senior --timezone Europe/Lisbon --confirmed
+    """
+    data = _subscriber_in(email=email, **opts)
+    with app.session() as s:
+        sub, _ = subs.upsert(s, data, app.tax, app.settings, app.clock(), update=False)
+        s.commit()
+        click.echo(f"added {sub.email} ({sub.status})")
+
+
+def _subscriber_in(**values) -> subs.SubscriberIn:
+    from pydantic import ValidationError
+
+    from .listings import describe_errors
+
+    data = {k: v for k, v in values.items() if v not in (None, ())}
+    for plural, singular in (("stack", "stack"), ("level", "level"), ("region", "region")):
+        if plural in data:
+            data[singular] = list(data[plural])
+    try:
+        return subs.SubscriberIn.model_validate(data)
+    except ValidationError as e:
+        raise InputError(describe_errors(e)) from e
+
+
+@subscribers.command("import")
+@click.argument("path")
+@pass_app
+def subscribers_import(app: App, path: str):
+    """Import subscribers from CSV or JSON Lines ('-' reads stdin).
+
+    \b
+    Example:
+      digest subscribers import subscribers.csv
+    """
+    with app.session() as s:
+        report = subs.import_subscribers(s, path, app.tax, app.settings, app.clock())
+    for bad in report.rejected:
+        click.echo(f"{path}: {bad}", err=True)
+    click.echo(f"imported {report.added + report.updated} subscribers ({report.added} new, {report.updated} updated); "
+               f"{len(report.rejected)} rejected")
+    if report.rejected:
+        sys.exit(1)
+
+
+@subscribers.command("list")
+@click.option("--status", type=_choices(("pending", "active", "unsubscribed", "suppressed")), help="Only this status.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_app
+def subscribers_list(app: App, status: str | None, as_json: bool):
+    """List subscribers.
+
+    \b
+    Example:
+      digest subscribers list --status active --json
+    """
+    now = app.clock()
+    with app.session() as s:
+        for sub in subs.list_subscribers(s, status):
+            if as_json:
+                click.echo(json.dumps(subs.subscriber_json(sub, now), ensure_ascii=False))
+            else:
+                click.echo(f"{sub.email}\t{subs.display_status(sub, now.date())}\t{','.join(sub.stack) or 'any'}"
+                           f"\t{sub.timezone} {WEEKDAYS[sub.send_day][:3]} {sub.send_hour:02d}:00")
+
+
+@subscribers.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def subscribers_show(app: App, email: str, as_json: bool):
+    """Show one subscriber's status and preferences.
+
+    \b
+    Example:
+      digest subscribers show ana@example.com --json
+    """
+    with app.session() as s:
+        data = subs.subscriber_json(subs.get(s, email), app.clock())
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for k, v in data.items():
+            click.echo(f"{k:16} {', '.join(v) if isinstance(v, list) else v}")
+
+
+@subscribers.command("export")
+@click.argument("email")
+@pass_app
+def subscribers_export(app: App, email: str):
+    """Print everything held about one person, as JSON (for access requests).
+
+    \b
+    Example:
+      digest subscribers export ana@example.com > ana.json
+    """
+    with app.session() as s:
+        click.echo(json.dumps(subs.export(s, subs.get(s, email), app.clock()), ensure_ascii=False, indent=2))
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@pass_app
+def subscribers_remove(app: App, email: str):
+    """Erase one person: their subscription, preferences and delivery history.
+
+    \b
+    Example:
+      digest subscribers remove ana@example.com
+    """
+    with app.session() as s:
+        sub = subs.get(s, email)
+        shown = sub.email
+        subs.remove(s, sub)
+    click.echo(f"removed {shown} and all data held about them")
+
+
+@main.command("run")
+@now_option
+@click.option("--dry-run", is_flag=True, help="Compose everything, send nothing, write nothing.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@pass_app
+def run_cmd(app: App, now: datetime | None, dry_run: bool, workers: int):
+    """Send the weekly digests that are due.
+
+    \b
+    Example:
+      digest run --now 2026-11-23T09:00:00Z --workers 2
+    """
+    from .run import run
+
+    now = now or app.clock()
+    bar = None
+
+    def on_plan(total: int):
+        nonlocal bar
+        bar = click.progressbar(length=total, label="subscribers", file=sys.stderr, show_pos=True)
+        bar.__enter__()
+
+    try:
+        run_id, summary = run(app.settings, now, dry_run=dry_run, workers=workers, engine=app.engine,
+                              clock=app.clock, on_plan=on_plan, progress=lambda n: bar and bar.update(n))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    verb = "would send" if dry_run else "sent"
+    click.echo(
+        f"{'dry run' if dry_run else 'run ' + run_id[:8]} at {now.isoformat()}: due {summary.due}, {verb} {summary.sent}, "
+        f"skipped-empty {summary.skipped_empty}, failed {summary.failed}, "
+        f"in progress elsewhere {summary.in_progress_elsewhere}, listings considered {summary.listings_considered}"
+    )
+    if not dry_run and app.settings.transport == "outbox" and summary.sent:
+        click.echo(f"open {Path(app.settings.outbox_dir, 'index.html').resolve()}")
+    if summary.failed:
+        sys.exit(2)
+
+
+@main.command("preview")
+@click.argument("email")
+@now_option
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (.html: the HTML part).")
+@pass_app
+def preview_cmd(app: App, email: str, now: datetime | None, out: str | None):
+    """Show exactly the digest a subscriber would get, without sending or recording it.
+
+    \b
+    Example:
+      digest preview ana@example.com --out ana.html
+    """
+    from .preview import preview
+
+    with app.session() as s:
+        p = preview(s, app.settings, app.tax, email, now or app.clock())
+    note = f"{p.email} ({p.status}), week {p.slot.period}: {p.match.total} matching listings"
+    if p.already_sent:
+        note += " (this week's digest is already recorded)"
+    click.echo(note, err=True)
+    if p.message is None:
+        click.echo("nothing matches: no digest would be sent", err=True)
+        return
+    if out:
+        data = p.message.raw
+        if out.lower().endswith((".html", ".htm")):
+            import email as email_lib
+            import email.policy
+
+            msg = email_lib.message_from_bytes(data, policy=email.policy.default)
+            data = msg.get_body(("html",)).get_content().encode()
+        Path(out).write_bytes(data)
+        click.echo(f"wrote {out}", err=True)
+    else:
+        sys.stdout.buffer.write(p.message.raw)
+
+
+@main.command("test-send")
+@click.argument("email")
+@click.option("--to", "to", required=True, help="Address that receives the test copy.")
+@now_option
+@pass_app
+def test_send_cmd(app: App, email: str, to: str, now: datetime | None):
+    """Send a subscriber's digest to ADDRESS with a [TEST] subject; nothing is recorded.
+
+    \b
+    Example:
+      digest test-send ana@example.com --to me@example.com
+    """
+    from .preview import preview
+    from .transports import make_transport
+
+    to = subs.check_email(to)
+    now = now or app.clock()
+    with app.session() as s:
+        p = preview(s, app.settings, app.tax, email, now, to=to, subject_prefix="[TEST] ")
+    if p.message is None:
+        raise InputError(f"nothing matches for {p.email} at {now.isoformat()}: there is no digest to test")
+    transport = make_transport(app.settings)
+    key = f"test/{p.slot.period}-{p.message.key.split('/')[-1]}-{now:%Y%m%dT%H%M%S}"
+    sent_id = transport.send(key, to, p.message.raw)
+    transport.close()
+    click.echo(f"sent test of {p.email}'s digest ({len(p.match.listings)} listings) to {to} via "
+               f"{transport.name}: {sent_id}")
+
+
+@main.group(cls=DigestGroup)
+def db_group():
+    """Database schema.
+
+    \b
+    Example:
+      DIGEST_DATABASE_URL=postgresql+psycopg://app@db/jobs digest db upgrade
+    """
+
+
+main.add_command(db_group, "db")
+
+
+@db_group.command("upgrade")
+@pass_app
+def db_upgrade(app: App):
+    """Apply the schema migrations (Alembic) to the configured database.
+
+    \b
+    Example:
+      digest db upgrade
+    """
+    engine = db.make_engine(app.settings.database_url)
+    try:
+        rev = db.upgrade(engine)
+    except OperationalError as e:
+        raise InputError(f"cannot reach the database: {str(e.orig).strip().splitlines()[0]}") from e
+    click.echo(f"database at revision {rev}")
+
+
+@main.command("demo")
+@now_option
+@click.option("--database", default="sqlite:///demo.db", show_default=True, help="Database the demo (re)creates.")
+@pass_app
+def demo_cmd(app: App, now: datetime | None, database: str):
+    """Load the sample board and subscribers, and run the sample week into the outbox.
+
+    \b
+    Example:
+      digest demo && xdg-open outbox/index.html
+    """
+    from .demo import run_demo
+
+    run_demo(app.settings, database, now, app.clock, click.echo)

@@ -1,0 +1,121 @@
+"""From a subscriber and their matches to the finished message: content, links, headers, bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.utils import parseaddr
+from urllib.parse import urlencode
+
+from . import tokens
+from .content import DigestContent, Envelope, JobView
+from .matching import IndexedListing, Match, Prefs
+from .message import build_message, message_id_for
+from .render import Renderer, get_renderer
+from .schedule import zone
+from .settings import Settings
+from .taxonomy import Taxonomy
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """The columns of a subscriber the weekly run needs (a plain row, not an ORM object)."""
+
+    id: int
+    email: str
+    name: str | None
+    stack: tuple[str, ...]
+    levels: tuple[str, ...]
+    regions: tuple[str, ...]
+    timezone: str
+    send_day: int
+    send_hour: int
+    min_salary: int | None
+    hide_no_salary: bool
+    paused_until: date | None
+    token_version: int
+    confirmed_at: datetime | None  # slots before this are not theirs: a first digest waits for the next slot
+
+    @property
+    def prefs(self) -> Prefs:
+        return Prefs(self.stack, self.levels, self.regions, self.min_salary, self.hide_no_salary)
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    key: str  # "<period>/<subscriber id>": ledger key and outbox file name
+    to: str
+    raw: bytes
+    subject: str
+
+
+class Composer:
+    """Turns matches into messages for one run; everything invariant is computed once here."""
+
+    def __init__(self, settings: Settings, tax: Taxonomy, renderer: Renderer | None = None):
+        self.settings = settings
+        self.tax = tax
+        self.renderer = renderer or get_renderer(settings.templates_dir)
+        name, _addr = parseaddr(settings.from_addr)
+        self.list_id = f"{name or 'Job digest'} <weekly.{settings.from_domain}>"
+
+    def link(self, purpose: str, rcpt: Recipient) -> str:
+        token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
+        return f"{self.settings.base_url}/{purpose}/{token}"
+
+    def job_view(self, l: IndexedListing) -> JobView:
+        tax = self.tax
+        where = " · ".join(tax.region_label(r) for r in l.regions) or (l.location or "Remote")[:80]
+        return JobView(
+            id=l.board_id, title=l.title, company=l.company, url=l.url, location=where,
+            level=tax.level_label(l.level) if l.level else None,
+            stack=tuple(tax.stack_label(t) for t in l.stack), salary=l.salary_display,
+            posted=f"{l.posted_at:%b} {l.posted_at.day}",
+        )
+
+    def summary(self, rcpt: Recipient) -> str:
+        tax = self.tax
+        parts = [
+            ", ".join(tax.stack_label(t) for t in rcpt.stack) or "Any stack",
+            ", ".join(tax.level_label(l) for l in rcpt.levels) or "any level",
+            ", ".join(tax.region_label(r) for r in rcpt.regions) or "anywhere",
+        ]
+        if rcpt.min_salary:
+            parts.append(f"from ${rcpt.min_salary // 1000}k")
+        return " · ".join(parts)
+
+    def more_url(self, rcpt: Recipient, since: datetime) -> str:
+        query = {k: ",".join(v) for k, v in (("stack", rcpt.stack), ("level", rcpt.levels), ("region", rcpt.regions)) if v}
+        query["since"] = since.date().isoformat()
+        return f"{self.settings.board_url}/search?{urlencode(query)}"
+
+    def content(self, rcpt: Recipient, match: Match, slot_at: datetime, since: datetime) -> DigestContent:
+        local = slot_at.astimezone(zone(rcpt.timezone)).date()
+        monday = local - timedelta(days=local.weekday())
+        return DigestContent(
+            to_email=rcpt.email, to_name=rcpt.name, jobs=tuple(self.job_view(l) for l in match.listings),
+            total_matches=match.total, more_url=self.more_url(rcpt, since),
+            preferences_url=self.link("preferences", rcpt), unsubscribe_url=self.link("unsubscribe", rcpt),
+            board_url=self.settings.board_url, week_label=f"week of {monday:%b} {monday.day}, {monday.year}",
+            summary=self.summary(rcpt),
+        )
+
+    def compose(self, rcpt: Recipient, match: Match, period: str, slot_at: datetime, since: datetime,
+                date_: datetime, to: str | None = None, subject_prefix: str = "") -> Composed:
+        """Render and assemble one digest; `to` and `subject_prefix` serve test sends."""
+        content = self.content(rcpt, match, slot_at, since)
+        key = f"{period}/{rcpt.id}"
+        subject = subject_prefix + self.renderer.subject(content)
+        to_addr = to or (_display(rcpt.name, rcpt.email))
+        envelope = Envelope(
+            from_addr=self.settings.from_addr, to_addr=to_addr, subject=subject, date=date_,
+            message_id=message_id_for(key + ("/test" if to else ""), self.settings.from_domain),
+            list_unsubscribe_url=content.unsubscribe_url, list_id=self.list_id,
+            extra_headers=(("Feedback-ID", f"weekly:{period}:{self.settings.from_domain}"),),
+        )
+        raw = build_message(envelope, self.renderer.text(content), self.renderer.html(content))
+        return Composed(key=key, to=rcpt.email if to is None else to, raw=raw, subject=subject)
+
+
+def _display(name: str | None, email: str) -> str:
+    return f"{name} <{email}>" if name else email

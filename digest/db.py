@@ -1,0 +1,83 @@
+"""Engine, sessions and schema migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import ConfigError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL and a busy timeout so worker processes can share it."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 60})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as e:  # bad URL, unknown driver: one clear line for the operator
+        raise ConfigError(f"DIGEST_DATABASE_URL is not usable: {e}") from e
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
+
+
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: Engine) -> str:
+    """Apply every pending migration; return the revision the database is now at."""
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return head_revision()
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade SQLite by itself; refuse to run on a PostgreSQL that is behind the code."""
+    try:
+        current = current_revision(engine)
+    except OperationalError as e:
+        raise ConfigError(f"cannot reach the database {engine.url.render_as_string()}: {e.orig}") from e
+    if current == head_revision():
+        return
+    if engine.dialect.name == "sqlite":
+        upgrade(engine)
+        return
+    raise ConfigError(
+        f"the database schema is at {current or 'nothing'}, the code needs {head_revision()}: "
+        "run `digest db upgrade`"
+    )

@@ -1,0 +1,38 @@
+"""Load the listings eligible at `now` into the matching index (one query per run and process)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from .matching import IndexedListing, ListingIndex
+from .models import Listing
+from .normalise import annual_usd
+from .taxonomy import Taxonomy
+
+_COLS = (
+    Listing.board_id, Listing.title, Listing.company, Listing.url, Listing.stack, Listing.level, Listing.regions,
+    Listing.location, Listing.salary_display, Listing.salary_min, Listing.salary_max, Listing.salary_currency,
+    Listing.verified_at, Listing.posted_at, Listing.repost_key,
+)
+
+
+def load_index(session: Session, now: datetime, tax: Taxonomy, window: timedelta) -> ListingIndex:
+    """Index every listing verified in (now - window, now] and not expired at `now`."""
+    q = select(*_COLS).where(
+        Listing.verified.is_(True),
+        Listing.verified_at > now - window,
+        Listing.verified_at <= now,
+        or_(Listing.expires_at.is_(None), Listing.expires_at > now),
+    )
+    return ListingIndex(
+        IndexedListing(
+            board_id=r.board_id, title=r.title, company=r.company, url=r.url, stack=tuple(r.stack),
+            level=r.level, regions=tuple(r.regions), location=r.location, salary_display=r.salary_display,
+            usd_max=annual_usd(r.salary_max or r.salary_min, r.salary_currency, tax) if r.salary_currency else None,
+            verified_at=r.verified_at, posted_at=r.posted_at, repost_key=r.repost_key,
+        )
+        for r in session.execute(q)
+    )

@@ -1,0 +1,166 @@
+"""The tables: listings, subscribers, and the delivery ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (naive text) and PostgreSQL (timestamptz) alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict: JSON, list: JSON}
+
+
+class Listing(Base):
+    __tablename__ = "listings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    company: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime]
+    verified: Mapped[bool] = mapped_column(Boolean)
+    verified_at: Mapped[datetime | None] = mapped_column(index=True)
+    expires_at: Mapped[datetime | None]
+    stack: Mapped[list] = mapped_column(JSON, default=list)
+    level: Mapped[str | None] = mapped_column(String(20))
+    regions: Mapped[list] = mapped_column(JSON, default=list)
+    location: Mapped[str | None] = mapped_column(Text)
+    salary_min: Mapped[int | None] = mapped_column(BigInteger)
+    salary_max: Mapped[int | None] = mapped_column(BigInteger)
+    salary_currency: Mapped[str | None] = mapped_column(String(3))
+    salary_period: Mapped[str | None] = mapped_column(String(10))
+    salary_display: Mapped[str | None] = mapped_column(String(100))
+    employer_type: Mapped[str | None] = mapped_column(String(50))
+    role_type: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(Text)
+    raw_tags: Mapped[list] = mapped_column(JSON, default=list)
+    repost_key: Mapped[int] = mapped_column(BigInteger, index=True)
+    imported_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased: one person, one row
+    name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # pending/active/unsubscribed/suppressed
+    stack: Mapped[list] = mapped_column(JSON, default=list)
+    levels: Mapped[list] = mapped_column(JSON, default=list)
+    regions: Mapped[list] = mapped_column(JSON, default=list)
+    timezone: Mapped[str] = mapped_column(String(64))
+    send_day: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    send_hour: Mapped[int] = mapped_column(Integer)
+    min_salary: Mapped[int | None] = mapped_column(Integer)  # annual, USD
+    hide_no_salary: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused_until: Mapped[date | None] = mapped_column(Date)
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(String(50))
+
+
+class Delivery(Base):
+    """The ledger: one row per subscriber and week, claimed before sending, finished after."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "period", name="uq_deliveries_subscriber_period"),
+        Index("ix_deliveries_subscriber_status", "subscriber_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(10))  # ISO week of the slot, "2026-W48"
+    status: Mapped[str] = mapped_column(String(10))  # claimed/sent/empty/failed
+    run_id: Mapped[str] = mapped_column(String(36))
+    slot_at: Mapped[datetime]
+    window_start: Mapped[datetime]
+    cutoff: Mapped[datetime]  # listings verified up to this instant were considered
+    claimed_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    listing_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_matches: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    transport_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryItem(Base):
+    """A listing a delivery carried; also the subscriber's history against repeats and reposts."""
+
+    __tablename__ = "delivery_items"
+    __table_args__ = (Index("ix_delivery_items_subscriber", "subscriber_id", "repost_key"),)
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    listing_board_id: Mapped[str] = mapped_column(String(100))
+    repost_key: Mapped[int] = mapped_column(BigInteger)
+
+
+class Run(Base):
+    """What one `digest run` did, for operators."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    now: Mapped[datetime]
+    workers: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20))  # running/finished/failed
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,49 @@
+"""Preview and test-send: exactly the digest a subscriber would get now, without touching the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from . import ledger, subscribers
+from .compose import Composed, Composer
+from .listings_index import load_index
+from .matching import Match
+from .run import MAX_WINDOW, recipients, window_start
+from .schedule import Slot, latest_slot
+from .settings import Settings
+from .taxonomy import Taxonomy
+
+
+@dataclass(frozen=True)
+class Preview:
+    email: str
+    status: str
+    slot: Slot
+    already_sent: bool  # the ledger has a finished row for this slot's week
+    match: Match
+    message: Composed | None  # None when nothing matches: no digest would be sent
+
+
+def preview(session: Session, settings: Settings, tax: Taxonomy, email: str, now: datetime,
+            to: str | None = None, subject_prefix: str = "") -> Preview:
+    """Build the digest this subscriber would get at `now` (or to `to`, for a test send)."""
+    sub = subscribers.get(session, email)
+    rcpt = recipients(session, sub.id - 1, sub.id, 1, active_only=False)[0]
+    slot = latest_slot(now, rcpt.timezone, rcpt.send_day, rcpt.send_hour)
+    row = ledger.rows_for(session, {rcpt.id: slot.period}).get(rcpt.id)
+    since = window_start(ledger.previous_cutoffs(session, [rcpt.id]).get(rcpt.id), now)
+    board_ids, keys = ledger.sent_history(session, [rcpt.id], now - timedelta(weeks=settings.history_weeks)).get(
+        rcpt.id, ((), ())
+    )
+    index = load_index(session, now, tax, MAX_WINDOW)
+    match = index.match(rcpt.prefs, since, index.history(board_ids, keys), settings.max_jobs)
+    message = None
+    if match.total:
+        message = Composer(settings, tax).compose(rcpt, match, slot.period, slot.at, since, now, to, subject_prefix)
+    return Preview(
+        email=sub.email, status=subscribers.display_status(sub, now.date()), slot=slot,
+        already_sent=row is not None and row.status in ("sent", "empty"), match=match, message=message,
+    )

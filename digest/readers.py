@@ -1,0 +1,151 @@
+"""Read JSON Lines, JSON arrays and CSV into records that remember their line number."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .errors import InputError
+
+csv.field_size_limit(64 * 1024 * 1024)  # read an absurd cell whole, so the record is rejected, not the file
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    line: int
+    data: dict
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    line: int
+    reason: str
+    key: str | None = None  # the record's id or email, when it had one
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f" ({self.key})" if self.key else "")
+        return f"{where}: {self.reason}"
+
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+
+
+def read_text(path: str) -> tuple[str, str]:
+    """Return (text, format) for a path or '-' (stdin), refusing what cannot be read."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        fmt = None
+    else:
+        p = Path(path)
+        fmt = FORMATS.get(p.suffix.lower())
+        if fmt is None:
+            raise InputError(f"{path}: unknown file type {p.suffix or '(none)'!r}; use .jsonl, .json or .csv")
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError as e:
+            raise InputError(f"{path}: no such file") from e
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror}") from e
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text (bad byte at offset {e.start})") from e
+    if fmt is None:
+        head = text.lstrip()[:1]
+        fmt = "json" if head == "[" else "jsonl" if head == "{" else "csv"
+    return text, fmt
+
+
+def read_records(path: str) -> Iterator[Record | Rejected]:
+    """Yield each record of the file with its line, or a Rejected for a line that is not one."""
+    text, fmt = read_text(path)
+    if fmt == "jsonl":
+        yield from _jsonl(text)
+    elif fmt == "json":
+        yield from _json_array(text)
+    else:
+        yield from _csv(text)
+
+
+def _jsonl(text: str) -> Iterator[Record | Rejected]:
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield Rejected(n, f"malformed JSON: {e.msg} at column {e.colno}")
+            continue
+        if isinstance(obj, dict):
+            yield Record(n, obj)
+        else:
+            yield Rejected(n, f"expected a JSON object, got {type(obj).__name__}")
+
+
+def _json_array(text: str) -> Iterator[Record | Rejected]:
+    decoder = json.JSONDecoder()
+    i = _skip_ws(text, 0)
+    if text[i : i + 1] != "[":
+        yield Rejected(1, "expected a JSON array ([...]) of objects")
+        return
+    i = _skip_ws(text, i + 1)
+    if text[i : i + 1] == "]":
+        return
+    while True:
+        line = text.count("\n", 0, i) + 1
+        try:
+            obj, i = decoder.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            yield Rejected(e.lineno, f"malformed JSON: {e.msg} at column {e.colno}; the rest of the file was not read")
+            return
+        if isinstance(obj, dict):
+            yield Record(line, obj)
+        else:
+            yield Rejected(line, f"expected a JSON object, got {type(obj).__name__}")
+        i = _skip_ws(text, i)
+        sep = text[i : i + 1]
+        if sep == "]":
+            return
+        if sep != ",":
+            yield Rejected(text.count("\n", 0, i) + 1, "malformed JSON: expected ',' or ']'; the rest of the file was not read")
+            return
+        i = _skip_ws(text, i + 1)
+
+
+def _skip_ws(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
+
+
+def _csv(text: str) -> Iterator[Record | Rejected]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as e:
+        raise InputError(f"CSV header cannot be read: {e}") from e
+    names = [h.strip().lower() for h in header]
+    if not any(names):
+        raise InputError("CSV has an empty header line")
+    line = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            yield Rejected(line, f"malformed CSV: {e}; the rest of the file was not read")
+            return
+        if any(cell.strip() for cell in row):
+            if len(row) > len(names):
+                yield Rejected(line, f"{len(row)} fields but the header has {len(names)}")
+            else:
+                yield Record(line, {k: (v if v.strip() else None) for k, v in zip(names, row) if k})
+        line = reader.line_num + 1

@@ -1,0 +1,284 @@
+"""The weekly run: plan shards of subscribers, and send one shard (locally or on Lambda)."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
+from typing import Callable, Iterator
+
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
+
+from . import ledger
+from .compose import Composer, Recipient
+from .db import make_engine
+from .listings_index import load_index
+from .matching import ListingIndex
+from .models import Run, Subscriber
+from .schedule import SlotCache, resume_at
+from .settings import Settings
+from .taxonomy import load_taxonomy
+from .transports import NullTransport, Transport, TransportError, make_transport
+
+PAGE = 200  # subscribers per claim/send/finish cycle: one short write transaction each
+SHARD_SIZE = 500
+FIRST_WINDOW = timedelta(days=7)  # a first digest looks back one week
+MAX_WINDOW = timedelta(days=28)  # after a long pause or outage, at most four weeks of listings
+
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Summary:
+    """What a run (or one shard of it) did."""
+
+    due: int = 0
+    sent: int = 0
+    skipped_empty: int = 0
+    failed: int = 0
+    in_progress_elsewhere: int = 0
+    listings_considered: int = 0
+    bytes: int = 0
+
+    def add(self, other: "Summary") -> "Summary":
+        for f in fields(self):
+            if f.name != "listings_considered":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.listings_considered = max(self.listings_considered, other.listings_considered)
+        return self
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A range of subscriber ids (inclusive); the unit of work a worker or a queue message carries."""
+
+    lo: int
+    hi: int
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class RunContext:
+    settings: Settings
+    now: datetime
+    run_id: str
+    dry_run: bool = False
+
+
+def plan(session: Session, size: int = SHARD_SIZE) -> Iterator[Shard]:
+    """Split the active subscribers into id ranges of at most `size`, streaming (flat memory)."""
+    q = select(Subscriber.id).where(Subscriber.status == "active").order_by(Subscriber.id)
+    lo = prev = None
+    n = 0
+    for (sid,) in session.execute(q.execution_options(yield_per=5000)):
+        if lo is None:
+            lo = sid
+        prev, n = sid, n + 1
+        if n == size:
+            yield Shard(lo, prev, n)
+            lo, n = None, 0
+    if lo is not None:
+        yield Shard(lo, prev, n)
+
+
+_RECIPIENT_COLS = [getattr(Subscriber, f.name) for f in fields(Recipient)]
+
+
+def window_start(previous_cutoff: datetime | None, now: datetime) -> datetime:
+    """Listings verified after this instant are new to the subscriber."""
+    return max(previous_cutoff or now - FIRST_WINDOW, now - MAX_WINDOW)
+
+
+def recipients(session: Session, after: int, hi: int, limit: int, active_only: bool = True) -> list[Recipient]:
+    """A page of subscribers with ids in (after, hi], as plain rows."""
+    q = select(*_RECIPIENT_COLS).where(Subscriber.id > after, Subscriber.id <= hi).order_by(Subscriber.id).limit(limit)
+    if active_only:
+        q = q.where(Subscriber.status == "active")
+    return [
+        Recipient(r[0], r[1], r[2], tuple(r[3]), tuple(r[4]), tuple(r[5]), *r[6:])
+        for r in session.execute(q)
+    ]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _starts(r: Recipient) -> datetime:
+    """The first instant a slot of this subscriber counts: after they joined and after any pause."""
+    start = r.confirmed_at or _EPOCH
+    if r.paused_until is not None:
+        start = max(start, resume_at(r.paused_until, r.timezone))
+    return start
+
+
+class ShardRunner:
+    """Sends the digests of one shard; one per process, reused across shards of the same run."""
+
+    def __init__(self, engine: Engine, ctx: RunContext, transport: Transport, clock: Clock = wall_clock,
+                 index: ListingIndex | None = None):
+        self.engine = engine
+        self.ctx = ctx
+        self.transport = transport
+        self.clock = clock
+        self.tax = load_taxonomy()
+        self.composer = Composer(ctx.settings, self.tax)
+        if index is None:
+            with Session(engine) as s:
+                index = load_index(s, ctx.now, self.tax, MAX_WINDOW)
+        self.index = index
+        self.slots = SlotCache(ctx.now)
+
+    def run(self, shard: Shard, progress: Callable[[int], None] | None = None) -> Summary:
+        """Process every active subscriber in the shard, a page at a time."""
+        summary = Summary(listings_considered=len(self.index))
+        after = shard.lo - 1
+        while True:
+            with Session(self.engine) as s:
+                page = recipients(s, after, shard.hi, PAGE)
+                if not page:
+                    break
+                after = page[-1].id
+                self._page(s, page, summary)
+            if progress:
+                progress(len(page))
+        return summary
+
+    def _page(self, s: Session, page: list[Recipient], summary: Summary) -> None:
+        now, settings = self.ctx.now, self.ctx.settings
+        slots = {r.id: self.slots(r.timezone, r.send_day, r.send_hour) for r in page}
+        page = [r for r in page if slots[r.id].at >= _starts(r)]
+        rows = ledger.rows_for(s, {r.id: slots[r.id].period for r in page})
+        wall = self.clock()
+        due = []
+        for r in page:
+            row = rows.get(r.id)
+            if row is None or row.open_for(wall):
+                due.append(r)
+            elif row.status == "claimed":
+                summary.in_progress_elsewhere += 1
+        summary.due += len(due)
+        if not due:
+            return
+        ids = [r.id for r in due]
+        cutoffs = ledger.previous_cutoffs(s, ids)
+        history = ledger.sent_history(s, ids, now - timedelta(weeks=settings.history_weeks))
+        plans = []
+        for r in due:
+            since = window_start(cutoffs.get(r.id), now)
+            board_ids, keys = history.get(r.id, ((), ()))
+            match = self.index.match(r.prefs, since, self.index.history(board_ids, keys), settings.max_jobs)
+            plans.append((r, since, match))
+        if self.ctx.dry_run:
+            for r, since, match in plans:
+                if match.total:
+                    self._send(r, since, match, slots[r.id], summary)
+                else:
+                    summary.skipped_empty += 1
+            return
+        claims = [
+            ledger.Claim(r.id, slots[r.id].period, "claimed" if m.total else "empty", slots[r.id].at, since, m.total)
+            for r, since, m in plans
+        ]
+        owned = ledger.claim(s, claims, self.ctx.run_id, now, wall, settings.claim_lease_seconds)
+        s.commit()  # the claim is durable before anything leaves
+        outcomes = []
+        for r, since, match in plans:
+            if r.id not in owned:
+                summary.in_progress_elsewhere += 1
+                summary.due -= 1
+            elif not match.total:
+                summary.skipped_empty += 1
+            else:
+                outcomes.append(self._deliver(owned[r.id], r, since, match, slots[r.id], summary))
+        ledger.finish(s, outcomes, self.ctx.run_id, self.clock())
+        s.commit()
+
+    def _send(self, r: Recipient, since: datetime, match, slot, summary: Summary):
+        msg = self.composer.compose(r, match, slot.period, slot.at, since, self.ctx.now)
+        transport_id = self.transport.send(msg.key, msg.to, msg.raw)
+        summary.bytes += len(msg.raw)
+        summary.sent += 1
+        return msg, transport_id
+
+    def _deliver(self, delivery_id: int, r: Recipient, since: datetime, match, slot, summary: Summary) -> ledger.Outcome:
+        try:
+            msg, transport_id = self._send(r, since, match, slot, summary)
+        except (TransportError, OSError) as e:
+            summary.failed += 1
+            return ledger.Outcome(delivery_id, r.id, ok=False, error=f"{type(e).__name__}: {e}")
+        return ledger.Outcome(
+            delivery_id, r.id, ok=True, message_id=_message_id(msg.raw), transport_id=transport_id,
+            listings=tuple((l.board_id, l.repost_key) for l in match.listings),
+        )
+
+
+def _message_id(raw: bytes) -> str | None:
+    start = raw.find(b"\r\nMessage-ID: ")
+    if start < 0:
+        return None
+    end = raw.find(b"\r\n", start + 2)
+    return raw[start + 14 : end].decode("ascii", "replace")
+
+
+# --- local orchestration: in this process, or N worker processes running the same shard function ---
+
+_worker_state: dict = {}
+
+
+def _worker_shard(ctx: RunContext, shard: Shard) -> Summary:
+    """Entry point of a worker process: one engine, transport and index per process and run."""
+    runner = _worker_state.get(ctx.run_id)
+    if runner is None:
+        engine = make_engine(ctx.settings.database_url)
+        transport = NullTransport() if ctx.dry_run else make_transport(ctx.settings)
+        runner = _worker_state[ctx.run_id] = ShardRunner(engine, ctx, transport)
+    return runner.run(shard)
+
+
+def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: int = 1,
+        engine: Engine | None = None, transport: Transport | None = None, clock: Clock = wall_clock,
+        on_plan: Callable[[int], None] | None = None, progress: Callable[[int], None] | None = None) -> tuple[str, Summary]:
+    """Run the weekly job at `now`; return the run id and what it did."""
+    engine = engine or make_engine(settings.database_url)
+    ctx = RunContext(settings=settings, now=now, run_id=str(uuid.uuid4()), dry_run=dry_run)
+    with Session(engine) as s:
+        shards = list(plan(s))
+        if not dry_run:
+            s.add(Run(id=ctx.run_id, started_at=clock(), now=now, workers=workers, status="running", summary={}))
+            s.commit()
+    if on_plan:
+        on_plan(sum(sh.size for sh in shards))
+    total = Summary()
+    status = "failed"
+    try:
+        if workers <= 1 or len(shards) <= 1:
+            transport = transport or (NullTransport() if dry_run else make_transport(settings))
+            runner = ShardRunner(engine, ctx, transport, clock)
+            total.listings_considered = len(runner.index)
+            for shard in shards:
+                total.add(runner.run(shard, progress))
+            transport.close()
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(_worker_shard, ctx, sh): sh for sh in shards}
+                for fut in as_completed(futures):
+                    total.add(fut.result())
+                    if progress:
+                        progress(futures[fut].size)
+            if not dry_run:
+                (transport or make_transport(settings)).close()
+        status = "finished"
+    finally:
+        if not dry_run:
+            with Session(engine) as s:
+                row = s.get(Run, ctx.run_id)
+                row.finished_at, row.status, row.summary = clock(), status, asdict(total)
+                s.commit()
+    return ctx.run_id, total

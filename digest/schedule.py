@@ -1,0 +1,67 @@
+"""When a subscriber is due: weekly slots in their own timezone, and the week a slot belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A subscriber's latest weekly slot at or before some instant."""
+
+    at: datetime  # aware, UTC
+    period: str  # ISO week of the slot's local date, e.g. "2026-W48": the ledger key
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def period_of(local_day: date) -> str:
+    year, week, _ = local_day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _at(day: date, hour: int, tz: ZoneInfo) -> datetime:
+    # fold=0: in a DST gap the hour maps to the instant just after the gap; in a repeat, to the
+    # first of the two. Either way one instant per local day, so a week is never skipped or doubled.
+    return datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
+
+
+def latest_slot(now: datetime, timezone: str, send_day: int, send_hour: int) -> Slot:
+    """Return the latest slot (weekday 0=Monday, hour, IANA zone) at or before `now`."""
+    tz = zone(timezone)
+    local = now.astimezone(tz)
+    day = local.date() - timedelta(days=(local.weekday() - send_day) % 7)
+    at = _at(day, send_hour, tz)
+    if at > now:
+        day -= timedelta(days=7)
+        at = _at(day, send_hour, tz)
+    return Slot(at=at, period=period_of(day))
+
+
+def resume_at(paused_until: date, timezone: str) -> datetime:
+    """The instant a pause ends: the start of that date in the subscriber's zone."""
+    return datetime.combine(paused_until, time(0), tzinfo=zone(timezone)).astimezone(UTC)
+
+
+class SlotCache:
+    """Latest slots for one `now`, computed once per (zone, day, hour) combination."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self._slots: dict[tuple[str, int, int], Slot] = {}
+
+    def __call__(self, timezone: str, send_day: int, send_hour: int) -> Slot:
+        key = (timezone, send_day, send_hour)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = latest_slot(self.now, timezone, send_day, send_hour)
+        return slot
+
+    def periods(self) -> set[str]:
+        return {s.period for s in self._slots.values()}

@@ -1,0 +1,102 @@
+"""Configuration, read once from the environment at the edge into a frozen object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+DEV_SECRET_KEY = "dev-insecure-key-change-me"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_templates_dir() -> Path:
+    packaged = Path(__file__).resolve().parent / "_templates"
+    return packaged if packaged.is_dir() else REPO_ROOT / "templates"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine needs to know about its environment."""
+
+    database_url: str = "sqlite:///digest.db"
+    transport: str = "outbox"
+    outbox_dir: Path = Path("outbox")
+    base_url: str = "http://127.0.0.1:8000"
+    board_url: str = "https://jobs.example.com"
+    secret_keys: tuple[str, ...] = (DEV_SECRET_KEY,)
+    from_addr: str = "Backend Jobs Weekly <digest@example.com>"
+    ses_configuration_set: str | None = None
+    default_timezone: str = "UTC"
+    send_day: str = "monday"
+    send_hour: int = 8
+    max_jobs: int = 15
+    claim_lease_seconds: int = 600
+    history_weeks: int = 26
+    templates_dir: Path = field(default_factory=_default_templates_dir)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from DIGEST_* variables, refusing values that cannot work."""
+        env = os.environ if env is None else env
+        get = env.get
+        keys = tuple(k.strip() for k in get("DIGEST_SECRET_KEYS", DEV_SECRET_KEY).split(",") if k.strip())
+        settings = cls(
+            database_url=get("DIGEST_DATABASE_URL", cls.database_url),
+            transport=get("DIGEST_TRANSPORT", cls.transport).strip().lower(),
+            outbox_dir=Path(get("DIGEST_OUTBOX_DIR", "outbox")),
+            base_url=get("DIGEST_BASE_URL", cls.base_url).rstrip("/"),
+            board_url=get("DIGEST_BOARD_URL", cls.board_url).rstrip("/"),
+            secret_keys=keys or (DEV_SECRET_KEY,),
+            from_addr=get("DIGEST_FROM", cls.from_addr),
+            ses_configuration_set=get("DIGEST_SES_CONFIGURATION_SET") or None,
+            default_timezone=get("DIGEST_DEFAULT_TIMEZONE", cls.default_timezone),
+            send_day=get("DIGEST_SEND_DAY", cls.send_day).strip().lower(),
+            send_hour=_int(get, "DIGEST_SEND_HOUR", cls.send_hour),
+            max_jobs=_int(get, "DIGEST_MAX_JOBS", cls.max_jobs),
+            claim_lease_seconds=_int(get, "DIGEST_CLAIM_LEASE", cls.claim_lease_seconds),
+            history_weeks=_int(get, "DIGEST_HISTORY_WEEKS", cls.history_weeks),
+            templates_dir=Path(get("DIGEST_TEMPLATES_DIR") or _default_templates_dir()),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting that cannot work."""
+        if self.transport not in ("outbox", "ses"):
+            raise ConfigError(f"DIGEST_TRANSPORT must be 'outbox' or 'ses', not {self.transport!r}")
+        if self.send_day not in WEEKDAYS:
+            raise ConfigError(f"DIGEST_SEND_DAY must be one of {', '.join(WEEKDAYS)}, not {self.send_day!r}")
+        if not 0 <= self.send_hour <= 23:
+            raise ConfigError(f"DIGEST_SEND_HOUR must be 0-23, not {self.send_hour}")
+        if not 1 <= self.max_jobs <= 50:
+            raise ConfigError(f"DIGEST_MAX_JOBS must be 1-50, not {self.max_jobs}")
+        try:
+            ZoneInfo(self.default_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ConfigError(f"DIGEST_DEFAULT_TIMEZONE {self.default_timezone!r} is not an IANA timezone") from e
+        for name in ("base_url", "board_url"):
+            if not getattr(self, name).startswith(("http://", "https://")):
+                raise ConfigError(f"DIGEST_{name.upper()} must start with http:// or https://")
+
+    @property
+    def from_domain(self) -> str:
+        return self.from_addr.rsplit("@", 1)[-1].strip(" >").lower()
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def _int(get, name: str, default: int) -> int:
+    raw = get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from e

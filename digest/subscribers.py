@@ -1,0 +1,246 @@
+"""Subscribers in and out: add, import, show, export and erase one person's data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterator
+from zoneinfo import ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from . import normalise
+from .errors import InputError, NormaliseError, NotFoundError
+from .listings import describe_errors
+from .models import Delivery, DeliveryItem, Subscriber
+from .readers import Rejected, read_records
+from .schedule import zone
+from .settings import WEEKDAYS, Settings
+from .taxonomy import Taxonomy
+
+STATUSES = ("pending", "active", "paused", "unsubscribed", "suppressed")
+_DAY_ALIASES = {d[:3]: i for i, d in enumerate(WEEKDAYS)} | {d: i for i, d in enumerate(WEEKDAYS)}
+
+
+def _as_list(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return [x.strip() for x in v if x.strip()]
+    raise ValueError("must be a list or a comma-separated text")
+
+
+def check_email(value: str) -> str:
+    """Return the address in normal form, or raise InputError saying why it is not one."""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as e:
+        raise InputError(f"{value.strip()!r} is not a valid email address: {e}") from e
+
+
+class SubscriberIn(BaseModel):
+    """One subscriber as an operator gives them; values are validated against the taxonomy later."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    email: str = Field(max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    stack: list[str] = []
+    level: list[str] = []
+    region: list[str] = []
+    timezone: str | None = None
+    send_day: str | int | None = None
+    send_hour: int | None = Field(default=None, ge=0, le=23)
+    min_salary: int | None = Field(default=None, ge=0, le=2_000_000)
+    hide_no_salary: bool = False
+    confirmed: bool = False
+
+    @field_validator("stack", "level", "region", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> list[str]:
+        return _as_list(v)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        try:
+            return check_email(v)
+        except InputError as e:
+            raise ValueError(str(e).split(": ", 1)[-1]) from e
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        if v:
+            try:
+                zone(v)
+            except (ZoneInfoNotFoundError, ValueError) as e:
+                raise ValueError(f"unknown timezone {v!r} (use an IANA name such as Europe/Berlin)") from e
+        return v or None
+
+    @field_validator("send_day", mode="before")
+    @classmethod
+    def _day(cls, v: Any) -> int | None:
+        if v is None or v == "":
+            return None
+        if isinstance(v, int) and 0 <= v <= 6:
+            return v
+        day = _DAY_ALIASES.get(str(v).strip().lower())
+        if day is None:
+            raise ValueError(f"unknown day {v!r}; use monday … sunday")
+        return day
+
+
+@dataclass
+class SubscriberReport:
+    added: int = 0
+    updated: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def _prefs(data: SubscriberIn, tax: Taxonomy) -> dict:
+    return dict(
+        stack=sorted({normalise.canonical_stack_pref(v, tax) for v in data.stack}),
+        levels=sorted({normalise.canonical_level_pref(v, tax) for v in data.level}),
+        regions=sorted({normalise.canonical_region_pref(v, tax) for v in data.region}),
+    )
+
+
+def find(session: Session, email: str) -> Subscriber | None:
+    return session.scalar(select(Subscriber).where(Subscriber.email_key == email.strip().lower()))
+
+
+def get(session: Session, email: str) -> Subscriber:
+    """Return the subscriber with this address (any case) or raise NotFoundError."""
+    sub = find(session, email)
+    if sub is None:
+        raise NotFoundError(f"no subscriber with address {email.strip()}")
+    return sub
+
+
+def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settings, now: datetime,
+           update: bool = True) -> tuple[Subscriber, bool]:
+    """Create a subscriber, or update the preferences of an existing one; return (row, created)."""
+    prefs = _prefs(data, tax)
+    sub = find(session, data.email)
+    created = sub is None
+    if sub is None:
+        sub = Subscriber(
+            email=data.email, email_key=data.email.lower(), status="active" if data.confirmed else "pending",
+            token_version=1, created_at=now, confirmed_at=now if data.confirmed else None,
+            source="import", timezone=settings.default_timezone, send_day=WEEKDAYS.index(settings.send_day),
+            send_hour=settings.send_hour,
+        )
+        session.add(sub)
+    elif not update:
+        raise InputError(f"{data.email} is already a subscriber (status {sub.status})")
+    elif data.confirmed and sub.status == "pending":
+        sub.status, sub.confirmed_at = "active", now
+    # An unsubscribed or suppressed person is never re-activated by an import: consent is theirs.
+    sub.name = data.name if data.name is not None else sub.name
+    sub.stack, sub.levels, sub.regions = prefs["stack"], prefs["levels"], prefs["regions"]
+    sub.timezone = data.timezone or sub.timezone
+    sub.send_day = data.send_day if data.send_day is not None else sub.send_day
+    sub.send_hour = data.send_hour if data.send_hour is not None else sub.send_hour
+    sub.min_salary = data.min_salary
+    sub.hide_no_salary = data.hide_no_salary
+    sub.updated_at = now
+    session.flush()
+    return sub, created
+
+
+def import_subscribers(session: Session, path: str, tax: Taxonomy, settings: Settings,
+                       now: datetime) -> SubscriberReport:
+    """Import a CSV or JSONL file of subscribers; bad rows are reported, good rows land."""
+    report = SubscriberReport()
+    seen: dict[str, int] = {}
+    for n, item in enumerate(read_records(path), 1):
+        if isinstance(item, Rejected):
+            report.rejected.append(item)
+            continue
+        key = str(item.data.get("email") or "")[:320] or None
+        try:
+            data = SubscriberIn.model_validate(item.data)
+            if data.email.lower() in seen:
+                raise InputError(f"duplicate address (first on line {seen[data.email.lower()]}); this one was skipped")
+            _sub, created = upsert(session, data, tax, settings, now)
+        except ValidationError as e:
+            report.rejected.append(Rejected(item.line, describe_errors(e), key))
+            continue
+        except (NormaliseError, InputError) as e:
+            report.rejected.append(Rejected(item.line, str(e), key))
+            continue
+        seen[data.email.lower()] = item.line
+        report.added += created
+        report.updated += not created
+        if n % 500 == 0:
+            session.commit()
+    session.commit()
+    return report
+
+
+def display_status(sub: Subscriber, today: date) -> str:
+    if sub.status == "active" and sub.paused_until and sub.paused_until > today:
+        return "paused"
+    return sub.status
+
+
+def subscriber_json(sub: Subscriber, now: datetime) -> dict:
+    """Status and preferences of one subscriber, as `subscribers show --json` prints them."""
+    iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
+    return {
+        "id": sub.id, "email": sub.email, "name": sub.name,
+        "status": display_status(sub, now.astimezone(zone(sub.timezone)).date()),
+        "stack": list(sub.stack), "level": list(sub.levels), "region": list(sub.regions),
+        "timezone": sub.timezone, "send_day": WEEKDAYS[sub.send_day], "send_hour": sub.send_hour,
+        "min_salary": sub.min_salary, "hide_no_salary": sub.hide_no_salary,
+        "paused_until": sub.paused_until.isoformat() if sub.paused_until else None,
+        "created_at": iso(sub.created_at), "confirmed_at": iso(sub.confirmed_at),
+        "unsubscribed_at": iso(sub.unsubscribed_at),
+    }
+
+
+def export(session: Session, sub: Subscriber, now: datetime) -> dict:
+    """Everything held about one person: the subscriber row and every delivery with its listings."""
+    deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == sub.id).order_by(Delivery.period)).all()
+    items = session.execute(
+        select(DeliveryItem.delivery_id, DeliveryItem.position, DeliveryItem.listing_board_id)
+        .where(DeliveryItem.subscriber_id == sub.id).order_by(DeliveryItem.delivery_id, DeliveryItem.position)
+    ).all()
+    by_delivery: dict[int, list[str]] = {}
+    for delivery_id, _pos, board_id in items:
+        by_delivery.setdefault(delivery_id, []).append(board_id)
+    iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
+    return {
+        "subscriber": subscriber_json(sub, now) | {"token_version": sub.token_version, "source": sub.source,
+                                                   "updated_at": iso(sub.updated_at)},
+        "deliveries": [
+            {"period": d.period, "status": d.status, "sent_at": iso(d.sent_at), "message_id": d.message_id,
+             "listings": by_delivery.get(d.id, []), "total_matches": d.total_matches}
+            for d in deliveries
+        ],
+    }
+
+
+def remove(session: Session, sub: Subscriber) -> None:
+    """Erase the person: subscriber row, ledger rows and the listings sent to them."""
+    session.execute(delete(DeliveryItem).where(DeliveryItem.subscriber_id == sub.id))
+    session.execute(delete(Delivery).where(Delivery.subscriber_id == sub.id))
+    session.delete(sub)
+    session.commit()
+
+
+def list_subscribers(session: Session, status: str | None = None) -> Iterator[Subscriber]:
+    q = select(Subscriber).order_by(Subscriber.id)
+    if status:
+        q = q.where(Subscriber.status == status)
+    return session.scalars(q.execution_options(yield_per=1000))
+
+
+def counts(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all())

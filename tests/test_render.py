@@ -1,0 +1,308 @@
+"""The digest templates: what the subscriber reads, escaped, accessible, compiled once."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from digest import render
+from digest.content import DigestContent, JobView
+from digest.render import Renderer, clean_text, get_renderer, http_url
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+XSS = "<script>alert(1)</script><img src=x onerror=alert(1)>"
+
+
+def make_job(i: int = 0, **changes) -> JobView:
+    fields = dict(
+        id=f"j{i}", title=f"Senior Python Engineer {i}", company=f"Acme {i}",
+        url=f"https://jobs.example.com/jobs/{i}?ref=digest&src=email", location="Europe · UK",
+        level="Senior", stack=("Python", "PostgreSQL"), salary="$140k–$180k / year", posted="Nov 18",
+    )
+    fields.update(changes)
+    return JobView(**fields)
+
+
+def make_content(jobs: tuple[JobView, ...] | int = 5, total: int | None = None, **changes) -> DigestContent:
+    if isinstance(jobs, int):
+        jobs = tuple(make_job(i) for i in range(jobs))
+    fields = dict(
+        to_email="ana@example.com", to_name="Ana", jobs=jobs,
+        total_matches=len(jobs) if total is None else total,
+        more_url="https://jobs.example.com/search?stack=python&since=2026-11-16",
+        preferences_url="https://digest.example.com/preferences/tok.abc",
+        unsubscribe_url="https://digest.example.com/unsubscribe/tok.abc",
+        board_url="https://jobs.example.com", week_label="week of Nov 23, 2026",
+        summary="Python, Go · Senior · Europe",
+    )
+    fields.update(changes)
+    return DigestContent(**fields)
+
+
+def long_jobs(n: int = 15) -> tuple[JobView, ...]:
+    """The size worst case: 500-character titles and long company names."""
+    words = "Senior Staff Backend Platform Engineer Python Go Distributed Systems Payments Infrastructure "
+    return tuple(
+        make_job(
+            i,
+            title=(f"{i:02d} " + words * 10)[:500],
+            company=f'Globex "International" Holdings & Subsidiaries Worldwide Consolidated Group {i:02d}',
+            location="Europe · UK · Worldwide · UTC-1 to UTC+3",
+            stack=("Python", "Go", "PostgreSQL", "Kubernetes", "Kafka"),
+            salary="€90k–€120k / year",
+        )
+        for i in range(n)
+    )
+
+
+def tricky_jobs() -> tuple[JobView, ...]:
+    return (
+        make_job(0, title=XSS, company='Smith & "Sons" <b>Ltd</b>'),
+        make_job(1, title="مهندس Python\u202eevil\u200b role", company="Zero\u200bWidth\u2066Co\u2069"),
+        make_job(2, title="🚀 Rocket Engineer 👩‍💻", company="Café Zürich GmbH", salary=None, level=None),
+        make_job(3, title="Linked\r\nTitle\x00With\x1bControls", url="javascript:alert(1)"),
+        make_job(4, title="Data URL job", url="data:text/html,<script>alert(1)</script>", stack=()),
+    )
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer(TEMPLATES)
+
+
+class Anchors(HTMLParser):
+    """Collect every <a href> and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._href, self._text = dict(attrs).get("href", ""), []
+
+    def handle_data(self, data):
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, " ".join("".join(self._text).split())))
+            self._href = None
+
+
+def anchors(html: str) -> list[tuple[str, str]]:
+    parser = Anchors()
+    parser.feed(html)
+    return parser.links
+
+
+@pytest.mark.parametrize(
+    ("jobs", "total", "expected"),
+    [
+        (1, None, "1 new backend job for you: Python, Go · Senior · Europe"),
+        (5, None, "5 new backend jobs for you: Python, Go · Senior · Europe"),
+        (15, 42, "42 new backend jobs for you: Python, Go · Senior · Europe"),
+    ],
+)
+def test_subject_counts_the_new_matches(renderer, jobs, total, expected):
+    assert renderer.subject(make_content(jobs, total)) == expected
+
+
+def test_subject_without_summary_and_with_a_hostile_one(renderer):
+    assert renderer.subject(make_content(2, summary="")) == "2 new backend jobs for you"
+    subject = renderer.subject(make_content(2, summary="Python\r\nBcc: x@y " + "Go " * 40))
+    assert "\r" not in subject and "\n" not in subject and len(subject) < 100
+
+
+def test_preheader_names_companies_and_is_hidden(renderer):
+    content = make_content(5)
+    preheader = renderer.preheader(content)
+    assert preheader == "5 new remote roles this week: Acme 0, Acme 1, Acme 2, …"
+    html = renderer.html(content)
+    hidden = html.index('<div style="display:none;')
+    assert hidden < html.index(htmllib.escape(preheader, quote=True)) < html.index('role="article"')
+
+
+def test_html_document_is_accessible_and_self_contained(renderer):
+    content = make_content(5)
+    html = renderer.html(content)
+    assert html.startswith("<!doctype html>")
+    assert '<html lang="en"' in html
+    title = re.search(r"<title>(.*?)</title>", html).group(1)
+    assert htmllib.unescape(title) == renderer.subject(content)
+    assert '<meta name="color-scheme" content="light dark"' in html
+    assert "prefers-color-scheme: dark" in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert 'role="presentation"' in html and "role=\"article\"" in html
+    assert "fonts.googleapis" not in html and "<link" not in html
+    assert "{{" not in html and "{%" not in html and "mj-" not in html.replace("mj-outlook", "").replace("mj-column", "")
+
+
+def test_html_links_are_http_and_meaningful(renderer):
+    content = make_content(tricky_jobs(), total=9)
+    links = anchors(renderer.html(content))
+    assert links and all(href.startswith(("https://", "http://")) for href, _ in links)
+    texts = {text for _, text in links}
+    assert {"Manage preferences", "Unsubscribe", "See all 9 matches", "Browse all jobs on Backend Jobs Weekly"} <= texts
+    assert not texts & {"", "here", "click here", "link", "more", "this"}
+    assert (content.unsubscribe_url, "Unsubscribe") in links
+    assert (content.more_url, "See all 9 matches") in links
+
+
+def test_html_escapes_everything_from_listings(renderer):
+    html = renderer.html(make_content(tricky_jobs()))
+    assert "<script" not in html and "<img" not in html and "onerror=alert" not in html.replace("onerror=alert(1)&gt;", "")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "Smith &amp; &#34;Sons&#34; &lt;b&gt;Ltd&lt;/b&gt;" in html
+    assert "javascript:" not in html and "data:text" not in html
+    # the job with the unsafe URL keeps its title, just not as a link
+    assert "LinkedTitleWithControls" not in html and "Linked Title" in html
+
+
+def test_html_strips_bidi_and_zero_width_but_keeps_emoji_and_rtl(renderer):
+    html = renderer.html(make_content(tricky_jobs()))
+    for char in "\u202e\u200b\u2066\u2069\x00\x1b\r":
+        assert char not in html
+    assert "مهندس Python" in html and "🚀 Rocket Engineer 👩‍💻" in html and "Café Zürich GmbH" in html
+
+
+def test_text_part_says_what_the_html_says(renderer):
+    content = make_content(tricky_jobs(), total=9)
+    text = renderer.text(content)
+    for job in content.jobs:
+        for value in (job.company, job.location, job.level, job.salary, *job.stack):
+            if value:
+                assert clean_text(value) in text
+        assert clean_text(job.title) in text
+    assert "https://jobs.example.com/jobs/0?ref=digest&src=email" in text  # no HTML escaping here
+    assert XSS in text  # plain text shows the title as written; it is never interpreted
+    assert "javascript:" not in text and "data:text" not in text
+    assert f"See all 9 matches: {content.more_url}" in text
+    assert f"Manage preferences: {content.preferences_url}" in text
+    assert f"Unsubscribe: {content.unsubscribe_url}" in text
+    assert f"Browse all jobs on Backend Jobs Weekly: {content.board_url}" in text
+    assert "🚀 Rocket Engineer 👩‍💻" in text and "مهندس Python" in text
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f\u200b\u202a-\u202e\u2066-\u2069]", text)
+
+
+def test_text_part_reads_well(renderer):
+    text = renderer.text(make_content(2))
+    assert text.startswith("Backend Jobs Weekly · week of Nov 23, 2026\n\nHi Ana,\n")
+    assert (
+        "1. Senior Python Engineer 0\n"
+        "   Acme 0 · Europe · UK · Senior\n"
+        "   $140k–$180k / year · Python, PostgreSQL · Posted Nov 18\n"
+        "   https://jobs.example.com/jobs/0?ref=digest&src=email\n"
+    ) in text
+    assert "\n\n\n\n" not in text and "more match" not in text
+
+
+def test_more_link_only_when_there_are_more(renderer):
+    assert "See all" not in renderer.html(make_content(3)) + renderer.text(make_content(3))
+    one_more = make_content(3, total=4)
+    assert "+1 more match this week" in renderer.text(one_more)
+    assert "+1 more match this week" in renderer.html(one_more)
+
+
+def test_greeting_without_a_name(renderer):
+    content = make_content(1, to_name=None)
+    assert "Hi there," in renderer.text(content) and "Hi there," in renderer.html(content)
+
+
+def test_unsafe_system_links_are_refused(renderer):
+    with pytest.raises(ValueError, match="unsubscribe_url"):
+        renderer.html(make_content(1, unsubscribe_url="javascript:alert(1)"))
+
+
+def luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(fg: str, bg: str) -> float:
+    hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize(
+    ("fg", "bg"),
+    [(fg, bg) for fg in ("#1f2937", "#4b5563", "#1d4ed8") for bg in ("#ffffff", "#f3f4f6")]
+    + [(fg, bg) for fg in ("#e5e7eb", "#9ca3af", "#93c5fd") for bg in ("#1f2937", "#111827")],
+)
+def test_palette_contrast_meets_wcag_aa(renderer, fg, bg):
+    html = renderer.html(make_content(2))
+    assert fg in html and bg in html
+    assert contrast(fg, bg) >= 4.5, f"{fg} on {bg}: {contrast(fg, bg):.2f}"
+
+
+def test_mjml_is_compiled_once_per_renderer_and_process(monkeypatch, tmp_path):
+    calls = []
+    real = render.mjml2html
+    monkeypatch.setattr(render, "mjml2html", lambda *a, **k: calls.append(a) or real(*a, **k))
+    renderer = Renderer(TEMPLATES)
+    renderer.html(make_content(1))
+    renderer.html(make_content(5))
+    renderer.text(make_content(5))
+    assert len(calls) == 1
+    render._cached_renderer.cache_clear()
+    try:
+        first = get_renderer(TEMPLATES)
+        assert get_renderer(TEMPLATES) is first
+        assert get_renderer(TEMPLATES / ".." / "templates") is first
+        first.html(make_content(2))
+        assert len(calls) == 2
+    finally:
+        render._cached_renderer.cache_clear()
+
+
+def test_html_size_stays_lean(renderer):
+    html = renderer.html(make_content(long_jobs(15), total=40))
+    one = renderer.html(make_content(1))
+    print(f"\nHTML: 1 job {len(one.encode())} B, 15 long jobs {len(html.encode())} B")
+    assert len(html.encode()) < 60_000
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("a\u202eb\u200bc\r\nd", "abc d"),
+        ("  many   spaces\t\there ", "many spaces here"),
+        ("👩‍💻 dev", "👩‍💻 dev"),
+        ("stray\u200djoiner", "strayjoiner"),
+        ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f flag", "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f flag"),
+        ("smuggled\U000e0041\U000e0042", "smuggled"),
+        ("line\u2028sep", "line sep"),
+        (None, ""),
+    ],
+)
+def test_clean_text(raw, clean):
+    assert clean_text(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("raw", "url"),
+    [
+        ("https://jobs.example.com/a?b=1&c=2", "https://jobs.example.com/a?b=1&c=2"),
+        (" http://x.example.com/ ", "http://x.example.com/"),
+        ("https://ex.com/a b\"<>", "https://ex.com/a%20b%22%3C%3E"),
+        ("https://exämple.com/ü", "https://ex%C3%A4mple.com/%C3%BC"),
+        ("javascript:alert(1)", None),
+        ("data:text/html,x", None),
+        ("//evil.example.com", None),
+        ("https:\\\\evil.example.com", None),
+        ("https://x.example.com/\r\nBcc: y", None),
+        ("https://x.example.com/\u202emoc.live", None),
+        ("https://[::1", None),
+        ("", None),
+    ],
+)
+def test_http_url(raw, url):
+    assert http_url(raw) == url

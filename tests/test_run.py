@@ -1,0 +1,213 @@
+"""The weekly run against a real database (SQLite and PostgreSQL), asserting on the parsed outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.models import Delivery, DeliveryItem, Run
+from digest.run import run
+
+from .conftest import NOW, listing, listing_ids, read_outbox
+
+
+def run_at(settings, engine, now, **kw):
+    _run_id, summary = run(settings, now, engine=engine, **kw)
+    return summary
+
+
+def ledger(engine):
+    with Session(engine) as s:
+        return {(d.subscriber_id, d.period): d.status for d in s.scalars(select(Delivery))}
+
+
+def test_one_digest_with_the_matching_listings(engine, settings, add_listings, add_subscriber):
+    add_listings(
+        listing("py-1", stack=["Python", "Django"], title="Senior Python Engineer"),
+        listing("go-1", stack=["golang"], title="Go Developer"),
+        listing("py-old", stack=["python"], verified_at="2026-11-15T08:00:00Z"),  # before the first window
+        listing("py-unverified", stack=["python"], verified=False),
+        listing("py-expired", stack=["python"], expires_at="2026-11-23T08:00:00Z"),
+    )
+    sid = add_subscriber("ana@example.com", name="Ana", stack=["python"])
+    summary = run_at(settings, engine, NOW)
+    assert (summary.due, summary.sent, summary.skipped_empty, summary.failed) == (1, 1, 0, 0)
+    assert summary.listings_considered == 3  # verified, unexpired, within the four-week horizon
+    msgs = read_outbox(settings.outbox_dir)
+    assert list(msgs) == [f"2026-W48/{sid}"]
+    msg = msgs[f"2026-W48/{sid}"]
+    assert msg["To"].addresses[0].addr_spec == "ana@example.com"
+    assert "1 " in msg["Subject"]
+    assert listing_ids(msg) == ["py-1"]
+    assert msg["List-Unsubscribe"].startswith("<http") and msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    with Session(engine) as s:
+        d = s.scalars(select(Delivery)).one()
+        assert (d.status, d.period, d.listing_count, d.message_id) == ("sent", "2026-W48", 1, msg["Message-ID"])
+        assert [i.listing_board_id for i in s.scalars(select(DeliveryItem))] == ["py-1"]
+        assert s.scalars(select(Run)).one().summary["sent"] == 1
+
+
+def test_rerun_in_the_same_week_sends_nothing_more(engine, settings, add_listings, add_subscriber):
+    add_listings(listing("a"))
+    add_subscriber("a@example.com")
+    assert run_at(settings, engine, NOW).sent == 1
+    again = run_at(settings, engine, NOW + timedelta(hours=5))
+    assert (again.due, again.sent) == (0, 0)
+    assert len(read_outbox(settings.outbox_dir)) == 1
+
+
+def test_next_week_only_new_listings_and_no_reposts(engine, settings, add_listings, add_subscriber):
+    add_listings(listing("a", company="Acme", title="Backend Engineer"), listing("b"))
+    sid = add_subscriber("a@example.com")
+    run_at(settings, engine, NOW)
+    add_listings(
+        listing("a-repost", company="ACME", title="Backend  engineer", verified_at="2026-11-26T10:00:00Z",
+                posted_at="2026-11-26T09:00:00Z"),
+        listing("c", verified_at="2026-11-27T10:00:00Z"),
+    )
+    week2 = NOW + timedelta(days=7)
+    assert run_at(settings, engine, week2).sent == 1
+    msg = read_outbox(settings.outbox_dir)[f"2026-W49/{sid}"]
+    assert listing_ids(msg) == ["c"]
+
+
+def test_no_digest_when_nothing_matches(engine, settings, add_listings, add_subscriber):
+    add_listings(listing("go", stack=["go"]))
+    sid = add_subscriber("rust@example.com", stack=["rust"])
+    summary = run_at(settings, engine, NOW)
+    assert (summary.due, summary.sent, summary.skipped_empty) == (1, 0, 1)
+    assert read_outbox(settings.outbox_dir) == {}
+    assert ledger(engine) == {(sid, "2026-W48"): "empty"}
+
+
+def test_level_region_and_salary_rules(engine, settings, add_listings, add_subscriber):
+    add_listings(
+        listing("senior-eu", title="Senior Backend Engineer", location="Remote (Europe)", salary="€90k – €110k"),
+        listing("unknown-level", title="Backend Engineer", location="Worldwide"),
+        listing("junior", title="Junior Backend Engineer", location="Worldwide"),
+        listing("senior-us", title="Senior Backend Engineer", location="Remote - US only"),
+        listing("senior-lowpay", title="Sr. Backend Engineer", location="EMEA", salary="$40,000 - $50,000"),
+    )
+    sid = add_subscriber("eu@example.com", level=["senior"], region=["europe"], min_salary=70_000)
+    run_at(settings, engine, NOW)
+    ids = listing_ids(read_outbox(settings.outbox_dir)[f"2026-W48/{sid}"])
+    assert ids == ["senior-eu", "unknown-level"]  # exact level first; unknown level ranked lower
+
+
+def test_hide_listings_without_salary(engine, settings, add_listings, add_subscriber):
+    add_listings(listing("paid", salary="$150k - $180k"), listing("silent"))
+    sid = add_subscriber("p@example.com", hide_no_salary=True)
+    run_at(settings, engine, NOW)
+    assert listing_ids(read_outbox(settings.outbox_dir)[f"2026-W48/{sid}"]) == ["paid"]
+
+
+def test_cap_and_more_link(engine, settings, add_listings, add_subscriber):
+    add_listings(*[listing(f"j{i:02d}", verified_at=f"2026-11-22T{i % 24:02d}:30:00Z") for i in range(20)])
+    sid = add_subscriber("m@example.com")
+    run_at(settings.with_(max_jobs=15), engine, NOW)
+    msg = read_outbox(settings.outbox_dir)[f"2026-W48/{sid}"]
+    assert len(listing_ids(msg)) == 15
+    text = msg.get_body(("plain",)).get_content()
+    assert "5 more" in text and "https://jobs.example.com/search?" in text
+
+
+def test_slot_in_the_subscribers_timezone(engine, settings, add_listings, add_subscriber):
+    add_listings(listing("a"))
+    joined = NOW - timedelta(days=3)  # Friday: their first slot is this Monday
+    ny = add_subscriber("ny@example.com", timezone="America/New_York", send_day="monday", send_hour=8, joined=joined)
+    berlin = add_subscriber("b@example.com", timezone="Europe/Berlin", send_day="monday", send_hour=8, joined=joined)
+    monday = datetime(2026, 11, 23, tzinfo=UTC)
+    assert run_at(settings, engine, monday + timedelta(hours=6, minutes=59)).sent == 0
+    assert run_at(settings, engine, monday + timedelta(hours=7)).sent == 1  # 08:00 in Berlin
+    assert run_at(settings, engine, monday + timedelta(hours=12)).sent == 0
+    assert run_at(settings, engine, monday + timedelta(hours=13)).sent == 1  # 08:00 in New York
+    assert set(read_outbox(settings.outbox_dir)) == {f"2026-W48/{ny}", f"2026-W48/{berlin}"}
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Europe/Berlin"])
+def test_hourly_runs_over_dst_weeks_send_once_a_week(engine, settings, add_listings, add_subscriber, tz):
+    # Spring forward 2027: New York on Mar 14, Berlin on Mar 28. Slot Sunday 02:00, inside the gap.
+    start = datetime(2027, 3, 8, tzinfo=UTC) if tz.startswith("America") else datetime(2027, 3, 22, tzinfo=UTC)
+    sid = add_subscriber("dst@example.com", timezone=tz, send_day="sunday", send_hour=2, joined=start)
+    sent_at = []
+    for hour in range(0, 24 * 14, 1):
+        now = start + timedelta(hours=hour)
+        add_listings(listing(f"l{hour}", verified_at=(now - timedelta(minutes=30)).isoformat())) if hour % 24 == 0 else None
+        if run_at(settings, engine, now).sent:
+            sent_at.append(now)
+    assert len(sent_at) == 2, sent_at
+    assert sorted(p for (s, p), st in ledger(engine).items() if st == "sent") == ["2027-W10", "2027-W11"] if tz.startswith("America") else ["2027-W12", "2027-W13"]
+    assert len(read_outbox(settings.outbox_dir)) == 2
+
+
+def test_three_week_outage_sends_one_digest(engine, settings, add_listings, add_subscriber):
+    add_listings(listing("w1"))
+    sid = add_subscriber("o@example.com")
+    run_at(settings, engine, NOW)
+    add_listings(*[listing(f"w{n}", verified_at=(NOW + timedelta(days=7 * (n - 1), hours=2)).isoformat()) for n in (2, 3, 4)])
+    back = NOW + timedelta(days=21, hours=3)
+    summary = run_at(settings, engine, back)
+    assert summary.sent == 1
+    msgs = read_outbox(settings.outbox_dir)
+    assert set(msgs) == {f"2026-W48/{sid}", f"2026-W51/{sid}"}
+    assert set(listing_ids(msgs[f"2026-W51/{sid}"])) == {"w2", "w3", "w4"}
+
+
+def test_paused_subscriber_resumes_on_their_date(engine, settings, add_listings, add_subscriber):
+    from digest.models import Subscriber
+
+    add_listings(listing("a"))
+    sid = add_subscriber("p@example.com")
+    with Session(engine) as s:
+        s.get(Subscriber, sid).paused_until = datetime(2026, 11, 28).date()
+        s.commit()
+    assert run_at(settings, engine, NOW).due == 0
+    add_listings(listing("b", verified_at="2026-11-29T10:00:00Z"))
+    assert run_at(settings, engine, NOW + timedelta(days=7)).sent == 1
+
+
+def test_inactive_subscribers_get_nothing(engine, settings, add_listings, add_subscriber):
+    add_listings(listing("a"))
+    add_subscriber("pending@example.com", confirmed=False)
+    assert run_at(settings, engine, NOW).due == 0
+
+
+def test_dry_run_sends_and_writes_nothing(engine, settings, add_listings, add_subscriber):
+    add_listings(listing("a"), listing("b", stack=["go"]))
+    add_subscriber("a@example.com")
+    add_subscriber("g@example.com", stack=["rust"])
+    summary = run_at(settings, engine, NOW, dry_run=True)
+    assert (summary.due, summary.sent, summary.skipped_empty) == (2, 1, 1) and summary.bytes > 1000
+    assert not settings.outbox_dir.exists()
+    assert ledger(engine) == {}
+    with Session(engine) as s:
+        assert s.scalars(select(Run)).all() == []
+
+
+def test_expired_claim_of_a_crashed_run_is_finished_by_the_next(engine, settings, add_listings, add_subscriber):
+    from digest import ledger as ledger_mod
+
+    add_listings(listing("a"))
+    sid = add_subscriber("c@example.com")
+    wall = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    with Session(engine) as s:  # a run claimed the row, then died before sending
+        ledger_mod.claim(s, [ledger_mod.Claim(sid, "2026-W48", "claimed", NOW, NOW, 1)], "dead-run", NOW, wall, 60)
+        s.commit()
+    during_lease = run_at(settings, engine, NOW, clock=lambda: wall + timedelta(seconds=30))
+    assert (during_lease.sent, during_lease.in_progress_elsewhere) == (0, 1)
+    after_lease = run_at(settings, engine, NOW, clock=lambda: wall + timedelta(seconds=61))
+    assert after_lease.sent == 1
+    assert ledger(engine) == {(sid, "2026-W48"): "sent"}
+
+
+def test_workers_share_the_list_without_overlap(engine, settings, add_listings, add_subscriber):
+    add_listings(listing("a"), listing("b", stack=["go"]))
+    ids = [add_subscriber(f"u{i}@example.com", stack=["go"] if i % 3 == 0 else ["python"]) for i in range(1200)]
+    summary = run_at(settings, engine, NOW, workers=2)
+    assert (summary.due, summary.sent) == (1200, 1200)
+    msgs = read_outbox(settings.outbox_dir)
+    assert set(msgs) == {f"2026-W48/{i}" for i in ids}
+    assert set(ledger(engine).values()) == {"sent"}
