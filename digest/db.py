@@ -71,7 +71,8 @@ def ensure_schema(engine: Engine) -> None:
     try:
         current = current_revision(engine)
     except OperationalError as e:
-        raise ConfigError(f"cannot reach the database {engine.url.render_as_string()}: {e.orig}") from e
+        reason = str(e.orig).strip().splitlines()[0] if str(e.orig).strip() else type(e.orig).__name__
+        raise ConfigError(f"cannot reach the database {engine.url.render_as_string()}: {reason}") from e
     if current == head_revision():
         return
     if engine.dialect.name == "sqlite":

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from . import normalise
@@ -20,6 +21,20 @@ from .taxonomy import Taxonomy
 BATCH = 500
 CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "INR": "₹", "BRL": "R$"}
 PERIOD_WORDS = {"year": "year", "month": "month", "week": "week", "day": "day", "hour": "hour"}
+# Dates outside these years are typos (or numbers read as Unix time); they would also overflow on the way to UTC.
+YEARS = (1990, 2100)
+MAX_TAG = 100  # characters in one raw stack tag
+MAX_TAGS_TEXT = 2000  # characters in a comma-separated stack text
+
+
+def drop_nulls_and_refuse_nul(data: Any) -> Any:
+    """Read a null (or an empty CSV cell) as "not given"; refuse text with NUL, which PostgreSQL cannot store."""
+    if not isinstance(data, dict):
+        return data
+    for k, v in data.items():
+        if (isinstance(v, str) and "\x00" in v) or (isinstance(v, list) and any(isinstance(x, str) and "\x00" in x for x in v)):
+            raise ValueError(f"{str(k)[:40]} contains a NUL character")
+    return {k: v for k, v in data.items() if v is not None}
 
 
 class ListingIn(BaseModel):
@@ -47,6 +62,11 @@ class ListingIn(BaseModel):
     role_type: str | None = Field(default=None, max_length=50)
     description: str | None = Field(default=None, max_length=20000)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, data: Any) -> Any:
+        return drop_nulls_and_refuse_nul(data)
+
     @field_validator("id", mode="before")
     @classmethod
     def _id_text(cls, v: Any) -> Any:
@@ -62,9 +82,19 @@ class ListingIn(BaseModel):
             raise ValueError("must not contain spaces or control characters")
         return v
 
+    @field_validator("posted_at", "verified_at", "expires_at", mode="before")
+    @classmethod
+    def _iso_text(cls, v: Any) -> Any:
+        # A bare number would be read as Unix time ("20261120" -> 1970-08-23); the contract is ISO 8601.
+        if isinstance(v, (int, float)) or isinstance(v, str) and v.strip().replace(".", "", 1).isdigit():
+            raise ValueError(f"{str(v)[:40]!r} is not an ISO 8601 date or time (e.g. 2026-11-20T10:00:00Z)")
+        return v
+
     @field_validator("posted_at", "verified_at", "expires_at")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and not YEARS[0] <= v.year <= YEARS[1]:
+            raise ValueError(f"{v.date().isoformat()} is outside the years {YEARS[0]}-{YEARS[1]}")
         # Boards that omit the offset publish in UTC.
         return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
 
@@ -73,6 +103,10 @@ class ListingIn(BaseModel):
     def _stack_list(cls, v: Any) -> Any:
         if isinstance(v, list) and len(v) > 50:
             raise ValueError("more than 50 tags")
+        if isinstance(v, list) and any(isinstance(t, str) and len(t) > MAX_TAG for t in v):
+            raise ValueError(f"a tag longer than {MAX_TAG} characters")
+        if isinstance(v, str) and len(v) > MAX_TAGS_TEXT:
+            raise ValueError(f"longer than {MAX_TAGS_TEXT} characters")
         return v
 
 
@@ -96,6 +130,10 @@ def describe_errors(e: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "is required"
+        elif err["type"].startswith(("datetime_", "date_")):
+            # pydantic says "input is too short"; an operator needs to hear which format is wanted.
+            shown = repr(err["input"])[:42]
+            msg = f"{shown} is not an ISO 8601 date or time (e.g. 2026-11-20T10:00:00Z): {msg.split(', ', 1)[-1]}"
         parts.append(f"{where}: {msg}")
     return "; ".join(parts)
 
@@ -177,25 +215,68 @@ def parse_records(items: Iterable[Record | Rejected], tax: Taxonomy) -> Iterator
 def import_listings(session: Session, path: str, tax: Taxonomy, now: datetime) -> ImportReport:
     """Import a listings file; good records land (in batches) even when others are rejected."""
     report = ImportReport()
-    batch: list[dict] = []
+    batch: list[tuple[int, dict]] = []
     for item in parse_records(read_records(path), tax):
         if isinstance(item, Rejected):
             report.rejected.append(item)
             continue
-        batch.append(item[1])
+        batch.append(item)
         if len(batch) >= BATCH:
-            _upsert(session, batch, now, report)
+            _save(session, batch, now, report)
             batch = []
     if batch:
-        _upsert(session, batch, now, report)
+        _save(session, batch, now, report)
+    report.rejected.sort(key=lambda r: r.line)
     return report
 
 
-def _upsert(session: Session, batch: list[dict], now: datetime, report: ImportReport) -> None:
+def _save(session: Session, batch: list[tuple[int, dict]], now: datetime, report: ImportReport) -> None:
+    """Upsert a batch in one transaction; if the database refuses it, retry record by record so only the
+    record it refuses is lost, and say which one and why."""
+    try:
+        counts = _upsert(session, [cols for _, cols in batch], now)
+        session.commit()
+    except StatementError as e:
+        session.rollback()
+        if db_unreachable(e):
+            raise
+        counts = {}
+        for line, cols in batch:
+            try:
+                one = _upsert(session, [cols], now)
+                session.commit()
+            except StatementError as err:
+                session.rollback()
+                if db_unreachable(err):
+                    raise
+                report.rejected.append(Rejected(line, f"the database refused it: {db_reason(err)}", cols["board_id"]))
+                continue
+            for k, n in one.items():
+                counts[k] = counts.get(k, 0) + n
+    report.inserted += counts.get("inserted", 0)
+    report.updated += counts.get("updated", 0)
+    report.unchanged += counts.get("unchanged", 0)
+
+
+def db_unreachable(e: Exception) -> bool:
+    """Tell a lost connection or a locked database (stop the import) from a refused record (skip it)."""
+    # A lost connection or a locked database is not the record's fault: stop and let the command say so.
+    return isinstance(e, OperationalError) or getattr(e, "connection_invalidated", False)
+
+
+def db_reason(e: StatementError) -> str:
+    """The first line of what the database said, for a report line."""
+    text = str(e.orig or e).strip().splitlines()
+    return text[0][:200] if text else type(e.orig or e).__name__
+
+
+def _upsert(session: Session, batch: list[dict], now: datetime) -> dict[str, int]:
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     existing = {
         l.board_id: l for l in session.scalars(select(Listing).where(Listing.board_id.in_([c["board_id"] for c in batch])))
     }
-    for cols in batch:
+    for given in batch:
+        cols = dict(given)  # kept intact, so a batch the database refused can be retried
         given_verified_at = cols.pop("_verified_at")
         row = existing.get(cols["board_id"])
         if cols["verified"]:
@@ -205,15 +286,16 @@ def _upsert(session: Session, batch: list[dict], now: datetime, report: ImportRe
             cols["verified_at"] = None
         if row is None:
             session.add(Listing(**cols, imported_at=now, updated_at=now))
-            report.inserted += 1
+            counts["inserted"] += 1
         elif any(getattr(row, k) != v for k, v in cols.items()):
             for k, v in cols.items():
                 setattr(row, k, v)
             row.updated_at = now
-            report.updated += 1
+            counts["updated"] += 1
         else:
-            report.unchanged += 1
-    session.commit()
+            counts["unchanged"] += 1
+    session.flush()
+    return counts
 
 
 def listing_json(l: Listing) -> dict:

@@ -86,6 +86,8 @@ class Listing(Base):
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # Ids are in every link's token and outbox key: SQLite must never hand a removed person's id to another.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))

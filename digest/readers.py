@@ -32,6 +32,7 @@ class Rejected:
         return f"{where}: {self.reason}"
 
 
+TOO_DEEP = "nested too deeply to be a record"
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 
 
@@ -64,22 +65,30 @@ def read_text(path: str) -> tuple[str, str]:
 def read_records(path: str) -> Iterator[Record | Rejected]:
     """Yield each record of the file with its line, or a Rejected for a line that is not one."""
     text, fmt = read_text(path)
-    if fmt == "jsonl":
-        yield from _jsonl(text)
+    if fmt in ("json", "jsonl") and text.lstrip()[:1] == "{":
+        # JSON Lines in a .json file, or one object pretty-printed over several lines: read what it is.
+        yield from _single_object(text) or _jsonl(text)
     elif fmt == "json":
         yield from _json_array(text)
+    elif fmt == "jsonl":
+        yield from _jsonl(text)
     else:
         yield from _csv(text)
 
 
 def _jsonl(text: str) -> Iterator[Record | Rejected]:
-    for n, line in enumerate(text.splitlines(), 1):
+    # Split on "\n" only: str.splitlines() also breaks at U+2028, U+0085 and friends, which JSON allows raw
+    # inside strings (a description pasted from a web page), and would turn one good record into two bad ones.
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             yield Rejected(n, f"malformed JSON: {e.msg} at column {e.colno}")
+            continue
+        except RecursionError:
+            yield Rejected(n, f"malformed JSON: {TOO_DEEP}")
             continue
         if isinstance(obj, dict):
             yield Record(n, obj)
@@ -93,15 +102,19 @@ def _json_array(text: str) -> Iterator[Record | Rejected]:
     if text[i : i + 1] != "[":
         yield Rejected(1, "expected a JSON array ([...]) of objects")
         return
+    lines = _LineCounter(text)
     i = _skip_ws(text, i + 1)
     if text[i : i + 1] == "]":
         return
     while True:
-        line = text.count("\n", 0, i) + 1
+        line = lines.at(i)
         try:
             obj, i = decoder.raw_decode(text, i)
         except json.JSONDecodeError as e:
             yield Rejected(e.lineno, f"malformed JSON: {e.msg} at column {e.colno}; the rest of the file was not read")
+            return
+        except RecursionError:
+            yield Rejected(line, f"malformed JSON: {TOO_DEEP}; the rest of the file was not read")
             return
         if isinstance(obj, dict):
             yield Record(line, obj)
@@ -112,9 +125,30 @@ def _json_array(text: str) -> Iterator[Record | Rejected]:
         if sep == "]":
             return
         if sep != ",":
-            yield Rejected(text.count("\n", 0, i) + 1, "malformed JSON: expected ',' or ']'; the rest of the file was not read")
+            yield Rejected(lines.at(i), "malformed JSON: expected ',' or ']'; the rest of the file was not read")
             return
         i = _skip_ws(text, i + 1)
+
+
+class _LineCounter:
+    """Line numbers of increasing offsets, counting each stretch of text once (not the whole prefix each time)."""
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def at(self, offset: int) -> int:
+        self.line += self.text.count("\n", self.pos, offset)
+        self.pos = offset
+        return self.line
+
+
+def _single_object(text: str) -> Iterator[Record | Rejected] | None:
+    """Read a text holding one (maybe pretty-printed) JSON object as one record; None when it is not one."""
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return iter([Record(1, obj)]) if isinstance(obj, dict) else None
 
 
 def _skip_ws(text: str, i: int) -> int:

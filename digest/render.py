@@ -159,7 +159,10 @@ class Renderer:
         self._text = text_env.get_template("digest.txt")
 
     def _ctx(self, content: DigestContent) -> dict[str, Any]:
-        return _context(content, self.board_name)
+        try:
+            return _context(content, self.board_name)
+        except TypeError:  # unhashable (a list where the contract says tuple): render uncached
+            return _context.__wrapped__(content, self.board_name)
 
     def html(self, content: DigestContent) -> str:
         """Render the HTML part, every listing value escaped."""

@@ -8,39 +8,55 @@ from typing import Any, Iterator
 from zoneinfo import ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from . import normalise
 from .errors import InputError, NormaliseError, NotFoundError
-from .listings import describe_errors
+from .listings import db_reason, db_unreachable, describe_errors, drop_nulls_and_refuse_nul
 from .models import Delivery, DeliveryItem, Subscriber
 from .readers import Rejected, read_records
 from .schedule import zone
 from .settings import WEEKDAYS, Settings
 from .taxonomy import Taxonomy
 
+BATCH = 500  # rows per transaction when importing
 STATUSES = ("pending", "active", "paused", "unsubscribed", "suppressed")
 _DAY_ALIASES = {d[:3]: i for i, d in enumerate(WEEKDAYS)} | {d: i for i, d in enumerate(WEEKDAYS)}
+
+
+MAX_PREF = 50  # characters in one stack, level or region value; the error message echoes it
 
 
 def _as_list(v: Any) -> list[str]:
     if v is None:
         return []
     if isinstance(v, str):
-        return [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
-    if isinstance(v, list) and all(isinstance(x, str) for x in v):
-        return [x.strip() for x in v if x.strip()]
-    raise ValueError("must be a list or a comma-separated text")
+        items = [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
+    elif isinstance(v, list) and all(isinstance(x, str) for x in v):
+        items = [x.strip() for x in v if x.strip()]
+    else:
+        raise ValueError("must be a list or a comma-separated text")
+    if len(items) > 50 or any(len(x) > MAX_PREF for x in items):
+        raise ValueError(f"at most 50 values of at most {MAX_PREF} characters each")
+    return items
 
 
 def check_email(value: str) -> str:
     """Return the address in normal form, or raise InputError saying why it is not one."""
     try:
+        return _valid_email(value)
+    except ValueError as e:
+        raise InputError(f"{value.strip()[:100]!r} is not a valid email address: {e}") from e
+
+
+def _valid_email(value: str) -> str:
+    try:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as e:
-        raise InputError(f"{value.strip()!r} is not a valid email address: {e}") from e
+        raise ValueError(str(e)) from e
 
 
 class SubscriberIn(BaseModel):
@@ -53,12 +69,17 @@ class SubscriberIn(BaseModel):
     stack: list[str] = []
     level: list[str] = []
     region: list[str] = []
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, max_length=64)
     send_day: str | int | None = None
     send_hour: int | None = Field(default=None, ge=0, le=23)
     min_salary: int | None = Field(default=None, ge=0, le=2_000_000)
     hide_no_salary: bool = False
     confirmed: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, data: Any) -> Any:
+        return drop_nulls_and_refuse_nul(data)
 
     @field_validator("stack", "level", "region", mode="before")
     @classmethod
@@ -68,10 +89,7 @@ class SubscriberIn(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
-        try:
-            return check_email(v)
-        except InputError as e:
-            raise ValueError(str(e).split(": ", 1)[-1]) from e
+        return _valid_email(v)
 
     @field_validator("timezone")
     @classmethod
@@ -92,7 +110,7 @@ class SubscriberIn(BaseModel):
             return v
         day = _DAY_ALIASES.get(str(v).strip().lower())
         if day is None:
-            raise ValueError(f"unknown day {v!r}; use monday … sunday")
+            raise ValueError(f"unknown day {str(v)[:20]!r}; use monday … sunday")
         return day
 
 
@@ -159,29 +177,61 @@ def import_subscribers(session: Session, path: str, tax: Taxonomy, settings: Set
     """Import a CSV or JSONL file of subscribers; bad rows are reported, good rows land."""
     report = SubscriberReport()
     seen: dict[str, int] = {}
-    for n, item in enumerate(read_records(path), 1):
+    batch: list[tuple[int, SubscriberIn]] = []
+    for item in read_records(path):
         if isinstance(item, Rejected):
             report.rejected.append(item)
             continue
-        key = str(item.data.get("email") or "")[:320] or None
+        key = str(item.data.get("email") or "")[:100] or None
         try:
             data = SubscriberIn.model_validate(item.data)
-            if data.email.lower() in seen:
-                raise InputError(f"duplicate address (first on line {seen[data.email.lower()]}); this one was skipped")
-            _sub, created = upsert(session, data, tax, settings, now)
+            _prefs(data, tax)  # unknown stack, level or region: rejected here, before anything is written
         except ValidationError as e:
             report.rejected.append(Rejected(item.line, describe_errors(e), key))
             continue
-        except (NormaliseError, InputError) as e:
+        except NormaliseError as e:
             report.rejected.append(Rejected(item.line, str(e), key))
             continue
+        if data.email.lower() in seen:
+            report.rejected.append(Rejected(
+                item.line, f"duplicate address (first on line {seen[data.email.lower()]}); this one was skipped", key))
+            continue
         seen[data.email.lower()] = item.line
-        report.added += created
-        report.updated += not created
-        if n % 500 == 0:
-            session.commit()
-    session.commit()
+        batch.append((item.line, data))
+        if len(batch) >= BATCH:
+            _save(session, batch, tax, settings, now, report)
+            batch = []
+    if batch:
+        _save(session, batch, tax, settings, now, report)
+    report.rejected.sort(key=lambda r: r.line)
     return report
+
+
+def _save(session: Session, batch: list[tuple[int, SubscriberIn]], tax: Taxonomy, settings: Settings,
+          now: datetime, report: SubscriberReport) -> None:
+    """Write a batch in one transaction; if the database refuses it (say, the same address signed up through
+    the web form meanwhile), retry row by row so only the refused row is lost, and say which and why."""
+    try:
+        created = [upsert(session, data, tax, settings, now)[1] for _, data in batch]
+        session.commit()
+    except StatementError as e:
+        session.rollback()
+        if db_unreachable(e):
+            raise
+        created = []
+        for line, data in batch:
+            try:
+                _sub, was_created = upsert(session, data, tax, settings, now)
+                session.commit()
+            except StatementError as err:
+                session.rollback()
+                if db_unreachable(err):
+                    raise
+                report.rejected.append(Rejected(line, f"the database refused it: {db_reason(err)}", data.email))
+                continue
+            created.append(was_created)
+    report.added += sum(created)
+    report.updated += len(created) - sum(created)
 
 
 def display_status(sub: Subscriber, today: date) -> str:

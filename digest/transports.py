@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
+import binascii
 import html
 import os
+import re
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -47,7 +50,9 @@ class OutboxTransport:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(raw)
         os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one, never half of one
-        return str(path.relative_to(self.directory))
+        # A browser cannot show an .eml: keep its HTML part beside it for outbox/index.html.
+        path.with_suffix(".html").write_text(html_part(raw), encoding="utf-8")
+        return path.relative_to(self.directory).as_posix()
 
     def close(self) -> None:
         write_index(self.directory)
@@ -95,23 +100,27 @@ def make_transport(settings: Settings) -> Transport:
 
 
 def write_index(directory: Path) -> Path:
-    """Write `index.html` linking every message in the outbox, newest week first."""
+    """Write `index.html` linking every message in the outbox (newest week first) and its HTML view."""
     rows = []
-    for path in sorted(directory.rglob("*.eml"), key=lambda p: str(p), reverse=True):
-        msg = email.message_from_bytes(_headers_only(path), policy=email.policy.default)
+    paths = sorted(directory.rglob("*.eml"), key=lambda p: (int(p.stem) if p.stem.isdigit() else 0, p.stem))
+    for path in sorted(paths, key=lambda p: p.parent.name, reverse=True):  # newest week first, then by id
+        head = _headers(path)
         rel = path.relative_to(directory).as_posix()
+        view = path.with_suffix(".html").relative_to(directory).as_posix()
         rows.append(
-            f"<tr><td>{html.escape(str(msg['Date'] or ''))}</td><td>{html.escape(str(msg['To'] or ''))}</td>"
-            f'<td><a href="{html.escape(rel)}">{html.escape(str(msg["Subject"] or rel))}</a></td>'
-            f'<td><a href="{html.escape(_preview(path, directory))}">view</a></td></tr>'
+            f"<tr><td>{html.escape(head.get('date', ''))}</td><td>{html.escape(head.get('to', ''))}</td>"
+            f'<td><a href="{html.escape(view)}">{html.escape(head.get("subject", rel))}</a></td>'
+            f'<td><a href="{html.escape(rel)}">.eml</a></td></tr>'
         )
-    index = directory / "index.html"
     directory.mkdir(parents=True, exist_ok=True)
+    index = directory / "index.html"
     index.write_text(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Outbox</title>"
-        "<style>body{font:14px system-ui,sans-serif;margin:2rem}td{padding:.2rem .6rem;border-bottom:1px solid #ddd}</style>"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Outbox</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<style>body{font:14px system-ui,sans-serif;margin:2rem;color:#1f2933}"
+        "td,th{padding:.3rem .6rem;border-bottom:1px solid #e4e7eb;text-align:left}</style>"
         f"</head><body><h1>Outbox: {len(rows)} messages</h1><table>"
-        "<tr><th>Date</th><th>To</th><th>Subject (raw .eml)</th><th>HTML</th></tr>"
+        "<tr><th>Date</th><th>To</th><th>Subject (opens the HTML part)</th><th>Raw</th></tr>"
         + "".join(rows)
         + "</table></body></html>",
         encoding="utf-8",
@@ -119,18 +128,28 @@ def write_index(directory: Path) -> Path:
     return index
 
 
-def _headers_only(path: Path) -> bytes:
+def _headers(path: Path) -> dict[str, str]:
+    """Date, To and Subject of a message, decoded, reading only its header block."""
     with path.open("rb") as f:
         data = f.read(16384)
     end = data.find(b"\r\n\r\n")
-    return data[: end + 4] if end >= 0 else data
+    msg = BytesHeaderParser(policy=compat32).parsebytes(data[: end + 4] if end >= 0 else data)
+    return {k: str(make_header(decode_header(msg.get(k, "")))) for k in ("date", "to", "subject")}
 
 
-def _preview(path: Path, directory: Path) -> str:
-    """Write the HTML part beside the .eml once, so a browser can show it; return its link."""
-    target = path.with_suffix(".html")
-    if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:
-        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        part = msg.get_body(preferencelist=("html", "plain"))
-        target.write_text(part.get_content() if part else "", encoding="utf-8")
-    return target.relative_to(directory).as_posix()
+_BOUNDARY = re.compile(rb'boundary="?([^";\r\n]+)"?')
+
+
+def html_part(raw: bytes) -> str:
+    """The decoded text/html part of a message we built (quoted-printable or base64), or ''."""
+    m = _BOUNDARY.search(raw, 0, raw.find(b"\r\n\r\n"))
+    if not m:
+        return ""
+    for part in raw.split(b"--" + m.group(1)):
+        head, _, body = part.partition(b"\r\n\r\n")
+        lower = head.lower()
+        if b"content-type: text/html" in lower:
+            if b"base64" in lower:
+                return binascii.a2b_base64(body).decode("utf-8", "replace")
+            return binascii.a2b_qp(body).decode("utf-8", "replace")
+    return ""

@@ -15,6 +15,7 @@ from digest.render import Renderer, clean_text, get_renderer, http_url
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 XSS = "<script>alert(1)</script><img src=x onerror=alert(1)>"
+ENGLAND = "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"  # a flag made of tag characters
 
 
 def make_job(i: int = 0, **changes) -> JobView:
@@ -142,7 +143,7 @@ def test_html_document_is_accessible_and_self_contained(renderer):
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert 'role="presentation"' in html and "role=\"article\"" in html
     assert "fonts.googleapis" not in html and "<link" not in html
-    assert "{{" not in html and "{%" not in html and "mj-" not in html.replace("mj-outlook", "").replace("mj-column", "")
+    assert "{{" not in html and "{%" not in html and "<mj-" not in html
 
 
 def test_html_links_are_http_and_meaningful(renderer):
@@ -150,7 +151,8 @@ def test_html_links_are_http_and_meaningful(renderer):
     links = anchors(renderer.html(content))
     assert links and all(href.startswith(("https://", "http://")) for href, _ in links)
     texts = {text for _, text in links}
-    assert {"Manage preferences", "Unsubscribe", "See all 9 matches", "Browse all jobs on Backend Jobs Weekly"} <= texts
+    expected = {"Manage preferences", "Unsubscribe", "See all 9 matches", "Browse all jobs on Backend Jobs Weekly"}
+    assert expected <= texts
     assert not texts & {"", "here", "click here", "link", "more", "this"}
     assert (content.unsubscribe_url, "Unsubscribe") in links
     assert (content.more_url, "See all 9 matches") in links
@@ -158,7 +160,7 @@ def test_html_links_are_http_and_meaningful(renderer):
 
 def test_html_escapes_everything_from_listings(renderer):
     html = renderer.html(make_content(tricky_jobs()))
-    assert "<script" not in html and "<img" not in html and "onerror=alert" not in html.replace("onerror=alert(1)&gt;", "")
+    assert "<script" not in html and "<img" not in html and "<b>Ltd" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     assert "Smith &amp; &#34;Sons&#34; &lt;b&gt;Ltd&lt;/b&gt;" in html
     assert "javascript:" not in html and "data:text" not in html
@@ -277,7 +279,7 @@ def test_html_size_stays_lean(renderer):
         ("  many   spaces\t\there ", "many spaces here"),
         ("👩‍💻 dev", "👩‍💻 dev"),
         ("stray\u200djoiner", "strayjoiner"),
-        ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f flag", "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f flag"),
+        (ENGLAND + " flag", ENGLAND + " flag"),
         ("smuggled\U000e0041\U000e0042", "smuggled"),
         ("line\u2028sep", "line sep"),
         (None, ""),
