@@ -175,7 +175,7 @@ def subscribers_add(app: App, email, **opts):
     """
     data = _subscriber_in(email=email, **opts)
     with app.session() as s:
-        sub, _ = subs.upsert(s, data, app.tax, app.settings, app.clock(), update=False)
+        sub, _ = subs.upsert(s, data, app.tax, app.settings, app.clock(), update=False, source="cli")
         s.commit()
         click.echo(f"added {sub.email} ({sub.status})")
 
@@ -216,7 +216,7 @@ def subscribers_import(app: App, path: str):
 
 
 @subscribers.command("list")
-@click.option("--status", type=_choices(("pending", "active", "unsubscribed", "suppressed")), help="Only this status.")
+@click.option("--status", type=_choices(subs.STATUSES), help="Only this status.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_app
 def subscribers_list(app: App, status: str | None, as_json: bool):
@@ -228,11 +228,11 @@ def subscribers_list(app: App, status: str | None, as_json: bool):
     """
     now = app.clock()
     with app.session() as s:
-        for sub in subs.list_subscribers(s, status):
+        for sub in subs.list_subscribers(s, status, now):
             if as_json:
                 click.echo(json.dumps(subs.subscriber_json(sub, now), ensure_ascii=False))
             else:
-                click.echo(f"{sub.email}\t{subs.display_status(sub, now.date())}\t{','.join(sub.stack) or 'any'}"
+                click.echo(f"{sub.email}\t{subs.local_status(sub, now)}\t{','.join(sub.stack) or 'any'}"
                            f"\t{sub.timezone} {WEEKDAYS[sub.send_day][:3]} {sub.send_hour:02d}:00")
 
 
@@ -282,9 +282,49 @@ def subscribers_remove(app: App, email: str):
     """
     with app.session() as s:
         sub = subs.get(s, email)
-        shown = sub.email
+        shown, sub_id = sub.email, sub.id
         subs.remove(s, sub)
-    click.echo(f"removed {shown} and all data held about them")
+    # Local outbox copies of their mail are data held about them too.
+    outbox = Path(app.settings.outbox_dir)
+    files = [p for p in outbox.glob(f"*/{sub_id}.*") if p.suffix in (".eml", ".html")] if outbox.is_dir() else []
+    files += [p for p in outbox.glob(f"test/*-{sub_id}-*.*")] if outbox.is_dir() else []
+    for p in files:
+        p.unlink()
+    if files:
+        from .transports import write_index
+
+        write_index(outbox)
+    click.echo(f"removed {shown} and all data held about them" + (f" ({len(files)} outbox files)" if files else ""))
+
+
+def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run: bool = False, workers: int = 1):
+    """Run the week with a progress bar on a terminal, then print the summary."""
+    from .run import run
+
+    bar = None
+
+    def on_plan(total: int) -> None:
+        nonlocal bar
+        if not sys.stderr.isatty():  # a bar only on a terminal; logs and pipes get the summary alone
+            return
+        bar = click.progressbar(length=total, label="subscribers", file=sys.stderr, show_pos=True)
+        bar.__enter__()
+
+    try:
+        run_id, summary = run(settings, now, dry_run=dry_run, workers=workers, engine=engine, clock=clock,
+                              on_plan=on_plan, progress=lambda n: bar.update(n) if bar else None)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    verb = "would send" if dry_run else "sent"
+    click.echo(
+        f"{'dry run' if dry_run else 'run ' + run_id[:8]} at {now.isoformat()}: due {summary.due}, {verb} {summary.sent}, "
+        f"skipped-empty {summary.skipped_empty}, failed {summary.failed}, "
+        f"in progress elsewhere {summary.in_progress_elsewhere}, listings considered {summary.listings_considered}"
+    )
+    if not dry_run and settings.transport == "outbox" and summary.sent:
+        click.echo(f"open {Path(settings.outbox_dir, 'index.html').resolve()} to read them")
+    return summary
 
 
 @main.command("run")
@@ -299,30 +339,8 @@ def run_cmd(app: App, now: datetime | None, dry_run: bool, workers: int):
     Example:
       digest run --now 2026-11-23T09:00:00Z --workers 2
     """
-    from .run import run
-
     now = now or app.clock()
-    bar = None
-
-    def on_plan(total: int):
-        nonlocal bar
-        bar = click.progressbar(length=total, label="subscribers", file=sys.stderr, show_pos=True)
-        bar.__enter__()
-
-    try:
-        run_id, summary = run(app.settings, now, dry_run=dry_run, workers=workers, engine=app.engine,
-                              clock=app.clock, on_plan=on_plan, progress=lambda n: bar and bar.update(n))
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
-    verb = "would send" if dry_run else "sent"
-    click.echo(
-        f"{'dry run' if dry_run else 'run ' + run_id[:8]} at {now.isoformat()}: due {summary.due}, {verb} {summary.sent}, "
-        f"skipped-empty {summary.skipped_empty}, failed {summary.failed}, "
-        f"in progress elsewhere {summary.in_progress_elsewhere}, listings considered {summary.listings_considered}"
-    )
-    if not dry_run and app.settings.transport == "outbox" and summary.sent:
-        click.echo(f"open {Path(app.settings.outbox_dir, 'index.html').resolve()}")
+    summary = _run_with_progress(app.settings, app.engine, now, app.clock, dry_run=dry_run, workers=workers)
     if summary.failed:
         sys.exit(2)
 
@@ -434,6 +452,10 @@ def demo_cmd(app: App, now: datetime | None, database: str):
     Example:
       digest demo && xdg-open outbox/index.html
     """
-    from .demo import run_demo
+    from .demo import SAMPLE_NOW, prepare_demo
 
-    run_demo(app.settings, database, now, app.clock, click.echo)
+    now = now or SAMPLE_NOW
+    settings, engine, report = prepare_demo(app.settings, database, now)
+    for line in report:
+        click.echo(line)
+    _run_with_progress(settings, engine, now, app.clock)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
-import click
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from . import db
 from .listings import import_listings
-from .run import run
 from .settings import Settings
 from .subscribers import import_subscribers
 from .taxonomy import load_taxonomy
@@ -22,9 +19,8 @@ SAMPLE = Path(__file__).resolve().parent / "sample"
 SAMPLE_NOW = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # the end of the sample data's week
 
 
-def run_demo(settings: Settings, database: str, now: datetime | None, clock: Callable[[], datetime],
-             echo: Callable[[str], None]) -> None:
-    """Recreate the demo database, import the samples and run the week at `now`."""
+def prepare_demo(settings: Settings, database: str, now: datetime) -> tuple[Settings, Engine, list[str]]:
+    """Recreate the demo database and import the samples; return the settings to run with and a report."""
     url = make_url(database)
     if url.get_backend_name() == "sqlite" and url.database:
         for suffix in ("", "-wal", "-shm"):
@@ -33,20 +29,13 @@ def run_demo(settings: Settings, database: str, now: datetime | None, clock: Cal
     engine = db.make_engine(database)
     db.upgrade(engine)
     tax = load_taxonomy()
-    now = now or SAMPLE_NOW
     with Session(engine) as s:
-        report = import_listings(s, str(SAMPLE / "listings.jsonl"), tax, now)
-        echo(f"listings: {report.imported} imported, {len(report.rejected)} rejected")
+        listings = import_listings(s, str(SAMPLE / "listings.jsonl"), tax, now)
         # The sample list is an existing, consented list that joined before the sample week.
-        subs = import_subscribers(s, str(SAMPLE / "subscribers.csv"), tax, settings, now - timedelta(days=14))
-        echo(f"subscribers: {subs.added} imported, {len(subs.rejected)} rejected")
-    for bad in report.rejected + subs.rejected:
-        echo(f"  rejected {bad}")
-    with click.progressbar(length=0, label="sending", file=sys.stderr) as bar:
-        bar.length = None
-        run_id, summary = run(settings, now, engine=engine, clock=clock, progress=bar.update)
-    echo(
-        f"week of {now:%Y-%m-%d}: {summary.sent} digests sent, {summary.skipped_empty} subscribers had no new "
-        f"matches, {summary.failed} failed, {summary.listings_considered} listings considered"
-    )
-    echo(f"open {Path(settings.outbox_dir, 'index.html').resolve()} to read them")
+        people = import_subscribers(s, str(SAMPLE / "subscribers.csv"), tax, settings, now - timedelta(days=14))
+    lines = [
+        f"listings: {listings.imported} imported from {SAMPLE / 'listings.jsonl'}, {len(listings.rejected)} rejected",
+        f"subscribers: {people.added} imported from {SAMPLE / 'subscribers.csv'}, {len(people.rejected)} rejected",
+    ]
+    lines += [f"  rejected {bad}" for bad in listings.rejected + people.rejected]
+    return settings, engine, lines

@@ -55,7 +55,8 @@ def read_text(path: str) -> tuple[str, str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text (bad byte at offset {e.start})") from e
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(f"{path}: not UTF-8 text (byte 0x{data[e.start]:02x} on line {line}); save it as UTF-8") from e
     if fmt is None:
         head = text.lstrip()[:1]
         fmt = "json" if head == "[" else "jsonl" if head == "{" else "csv"

@@ -130,6 +130,7 @@ def _prefs(data: SubscriberIn, tax: Taxonomy) -> dict:
 
 
 def find(session: Session, email: str) -> Subscriber | None:
+    """Return the subscriber with this address (any case), or None."""
     return session.scalar(select(Subscriber).where(Subscriber.email_key == email.strip().lower()))
 
 
@@ -142,7 +143,7 @@ def get(session: Session, email: str) -> Subscriber:
 
 
 def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settings, now: datetime,
-           update: bool = True) -> tuple[Subscriber, bool]:
+           update: bool = True, source: str = "import") -> tuple[Subscriber, bool]:
     """Create a subscriber, or update the preferences of an existing one; return (row, created)."""
     prefs = _prefs(data, tax)
     sub = find(session, data.email)
@@ -151,7 +152,7 @@ def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settin
         sub = Subscriber(
             email=data.email, email_key=data.email.lower(), status="active" if data.confirmed else "pending",
             token_version=1, created_at=now, confirmed_at=now if data.confirmed else None,
-            source="import", timezone=settings.default_timezone, send_day=WEEKDAYS.index(settings.send_day),
+            source=source, timezone=settings.default_timezone, send_day=WEEKDAYS.index(settings.send_day),
             send_hour=settings.send_hour,
         )
         session.add(sub)
@@ -235,6 +236,7 @@ def _save(session: Session, batch: list[tuple[int, SubscriberIn]], tax: Taxonomy
 
 
 def display_status(sub: Subscriber, today: date) -> str:
+    """The status an operator sees: an active subscriber paused until after `today` shows as paused."""
     if sub.status == "active" and sub.paused_until and sub.paused_until > today:
         return "paused"
     return sub.status
@@ -245,7 +247,7 @@ def subscriber_json(sub: Subscriber, now: datetime) -> dict:
     iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
     return {
         "id": sub.id, "email": sub.email, "name": sub.name,
-        "status": display_status(sub, now.astimezone(zone(sub.timezone)).date()),
+        "status": local_status(sub, now),
         "stack": list(sub.stack), "level": list(sub.levels), "region": list(sub.regions),
         "timezone": sub.timezone, "send_day": WEEKDAYS[sub.send_day], "send_hour": sub.send_hour,
         "min_salary": sub.min_salary, "hide_no_salary": sub.hide_no_salary,
@@ -285,12 +287,23 @@ def remove(session: Session, sub: Subscriber) -> None:
     session.commit()
 
 
-def list_subscribers(session: Session, status: str | None = None) -> Iterator[Subscriber]:
+def list_subscribers(session: Session, status: str | None = None, now: datetime | None = None) -> Iterator[Subscriber]:
+    """Stream subscribers in id order, optionally of one status as `display_status` shows it at `now`."""
+    stored = "active" if status == "paused" else status
     q = select(Subscriber).order_by(Subscriber.id)
-    if status:
-        q = q.where(Subscriber.status == status)
-    return session.scalars(q.execution_options(yield_per=1000))
+    if stored:
+        q = q.where(Subscriber.status == stored)
+    for sub in session.scalars(q.execution_options(yield_per=1000)):
+        if status in ("paused", "active") and now is not None and local_status(sub, now) != status:
+            continue
+        yield sub
+
+
+def local_status(sub: Subscriber, now: datetime) -> str:
+    """The subscriber's status on their own calendar date at `now`."""
+    return display_status(sub, now.astimezone(zone(sub.timezone)).date())
 
 
 def counts(session: Session) -> dict[str, int]:
+    """Count subscribers by status."""
     return dict(session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all())

@@ -88,12 +88,9 @@ def test_run_with_a_bad_now_is_a_usage_error(tmp_path):
 
 @pytest.mark.parametrize("args", [
     ("db", "upgrade"),
-    pytest.param(("listings", "list"), marks=pytest.mark.xfail(
-        strict=True, reason="db.ensure_schema puts psycopg's two-line message into its ConfigError")),
-    pytest.param(("subscribers", "show", "ana@example.com"), marks=pytest.mark.xfail(
-        strict=True, reason="db.ensure_schema puts psycopg's two-line message into its ConfigError")),
-    pytest.param(("run", "--now", "2026-11-23T09:00:00Z"), marks=pytest.mark.xfail(
-        strict=True, reason="db.ensure_schema puts psycopg's two-line message into its ConfigError")),
+    ("listings", "list"),
+    ("subscribers", "show", "ana@example.com"),
+    ("run", "--now", "2026-11-23T09:00:00Z"),
 ], ids=" ".join)
 def test_an_unreachable_postgresql_is_one_clear_line(args, tmp_path):
     result = digest(UNREACHABLE, tmp_path, *args)

@@ -238,8 +238,8 @@ def test_a_10mb_title_is_rejected_quickly_in_jsonl_and_csv(db_url, tmp_path, eng
     ("board.txt", b"id,title\n", "{path}: unknown file type '.txt'; use .jsonl, .json or .csv"),
     ("board", b"id,title\n", "{path}: unknown file type '(none)'; use .jsonl, .json or .csv"),
     ("missing.jsonl", None, "{path}: no such file"),
-    ("latin1.jsonl", '{"id": "x", "title": "Café"}\n'.encode("latin-1"),
-     "{path}: not UTF-8 text (bad byte at offset 25)"),
+    ("latin1.jsonl", '{"id": "x"}\n{"id": "y", "title": "Café"}\n'.encode("latin-1"),
+     "{path}: not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8"),
     ("a-directory.csv", "dir", "{path}: cannot read: Is a directory"),
 ])
 def test_a_file_that_cannot_be_read_is_one_line(name, content, message, db_url, tmp_path, engine):
