@@ -211,3 +211,33 @@ def test_workers_share_the_list_without_overlap(engine, settings, add_listings, 
     msgs = read_outbox(settings.outbox_dir)
     assert set(msgs) == {f"2026-W48/{i}" for i in ids}
     assert set(ledger(engine).values()) == {"sent"}
+
+
+def test_overlapping_runs_and_a_duplicated_shard_never_send_twice(engine, settings, add_listings, tmp_path, tax):
+    import threading
+
+    from digest.run import RunContext, ShardRunner, plan
+    from digest.subscribers import import_subscribers
+    from digest.transports import RecordingTransport
+
+    add_listings(listing("a"), listing("b", stack=["go"]))
+    csv = tmp_path / "subs.csv"
+    csv.write_text("email,stack,confirmed\n" + "".join(f"u{i}@example.com,{'go' if i % 2 else 'python'},true\n" for i in range(600)))
+    with Session(engine) as s:
+        import_subscribers(s, str(csv), tax, settings, NOW - timedelta(days=30))
+        [shard] = list(plan(s, size=1000))
+    transports = [RecordingTransport() for _ in range(3)]
+    workers = [
+        # two whole runs at once ...
+        threading.Thread(target=run, args=(settings, NOW), kwargs=dict(engine=engine, transport=transports[0])),
+        threading.Thread(target=run, args=(settings, NOW), kwargs=dict(engine=engine, transport=transports[1])),
+        # ... and the same shard delivered a second time, as a queue may do
+        threading.Thread(target=lambda: ShardRunner(engine, RunContext(settings, NOW, "dup"), transports[2]).run(shard)),
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    keys = [key for t in transports for key, _to, _raw in t.sent]
+    assert len(keys) == len(set(keys)) == 600  # everyone once, nobody twice
+    assert set(ledger(engine).values()) == {"sent"}
