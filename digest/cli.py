@@ -459,3 +459,15 @@ def demo_cmd(app: App, now: datetime | None, database: str):
     for line in report:
         click.echo(line)
     _run_with_progress(settings, engine, now, app.clock)
+
+
+def _plugin_commands() -> None:
+    """Add commands other packages register (the web app's `serve`): digest itself never imports them."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="jobdigest.commands"):
+        if ep.name not in main.commands:
+            main.add_command(ep.load(), ep.name)
+
+
+_plugin_commands()

@@ -107,6 +107,7 @@ class Subscriber(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
+    confirm_sent_at: Mapped[datetime | None]  # last confirmation mail: at most one per address per 10 minutes
     unsubscribed_at: Mapped[datetime | None]
     source: Mapped[str | None] = mapped_column(String(50))
 

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from .errors import DigestError
 
@@ -62,3 +62,18 @@ def verify(keys: tuple[str, ...], token: str, purpose: str) -> Claims:
         raise TokenError("token for another purpose")
     issued = datetime.fromtimestamp(minutes * 60, UTC) if minutes else None
     return Claims(subscriber_id=sub_id, purpose=purpose, version=version, issued_at=issued)
+
+
+class TokenExpired(TokenError):
+    """A genuine token whose time has passed (a confirmation link older than its lifetime)."""
+
+    def __init__(self, claims: Claims):
+        super().__init__("token expired")
+        self.claims = claims
+
+
+def check_fresh(claims: Claims, now: datetime, ttl: timedelta) -> Claims:
+    """Raise TokenExpired when a token that carries an issue time is older than `ttl`."""
+    if claims.issued_at is None or now - claims.issued_at > ttl:
+        raise TokenExpired(claims)
+    return claims

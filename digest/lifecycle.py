@@ -1,0 +1,97 @@
+"""A subscriber's life: sign up, confirm, change preferences, pause, unsubscribe, come back.
+
+The web app and the CLI call these; each takes the session and `now`, changes rows, and commits nothing:
+the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from . import subscribers as subs
+from .models import Subscriber
+from .settings import Settings
+from .taxonomy import Taxonomy
+from .tokens import Claims, TokenError, check_fresh, verify
+
+CONFIRM_TTL = timedelta(days=7)
+PAUSE_DEFAULT = timedelta(days=30)
+
+
+def subscriber_for(session: Session, settings: Settings, token: str, purpose: str) -> tuple[Subscriber, Claims]:
+    """Return the subscriber a token is for, or raise TokenError (bad, forged, revoked, or gone)."""
+    claims = verify(settings.secret_keys, token, purpose)
+    sub = session.get(Subscriber, claims.subscriber_id)
+    if sub is None:
+        raise TokenError("no such subscriber")
+    # Unsubscribe links outlive a revocation: leaving must always work (and can only unsubscribe).
+    if purpose != "unsubscribe" and claims.version != sub.token_version:
+        raise TokenError("revoked token")
+    return sub, claims
+
+
+def confirmable(session: Session, settings: Settings, token: str, now: datetime) -> Subscriber:
+    """The subscriber a fresh confirmation token is for; TokenExpired carries an old one's claims."""
+    sub, claims = subscriber_for(session, settings, token, "confirm")
+    check_fresh(claims, now, CONFIRM_TTL)
+    return sub
+
+
+def sign_up(session: Session, data: subs.SubscriberIn, tax: Taxonomy, settings: Settings,
+            now: datetime) -> Subscriber | None:
+    """Record a sign-up from the public form; return whom to send a confirmation mail, if anyone.
+
+    Never reveals or changes an existing subscription: an active person's preferences stay theirs
+    (anyone can type any address), and a suppressed address gets nothing.
+    """
+    existing = subs.find(session, data.email)
+    if existing is None:
+        sub, _ = subs.upsert(session, data.model_copy(update={"confirmed": False}), tax, settings, now,
+                             source="web")
+        return sub
+    if existing.status == "pending":
+        return existing
+    if existing.status == "unsubscribed":
+        subs.upsert(session, data.model_copy(update={"confirmed": False}), tax, settings, now)
+        existing.status = "pending"
+        return existing
+    return None
+
+
+def confirm(sub: Subscriber, now: datetime) -> None:
+    """Activate a pending subscriber (confirming twice is harmless)."""
+    if sub.status in ("pending", "unsubscribed"):
+        sub.status, sub.confirmed_at, sub.unsubscribed_at = "active", now, None
+        sub.updated_at = now
+
+
+def unsubscribe(sub: Subscriber, now: datetime) -> None:
+    """Stop all mail at once; repeating it changes nothing."""
+    if sub.status in ("active", "pending"):
+        sub.status, sub.unsubscribed_at, sub.updated_at = "unsubscribed", now, now
+
+
+def resubscribe(sub: Subscriber, now: datetime) -> None:
+    """Undo an unsubscribe from the page that followed it (the link proves the mailbox)."""
+    if sub.status == "unsubscribed":
+        sub.status, sub.unsubscribed_at, sub.confirmed_at, sub.updated_at = "active", None, now, now
+
+
+def pause(sub: Subscriber, until: date, now: datetime) -> None:
+    """Send nothing before `until` (their local date); the next slot on or after it resumes."""
+    sub.paused_until, sub.updated_at = until, now
+
+
+def save_preferences(session: Session, sub: Subscriber, data: subs.SubscriberIn, tax: Taxonomy,
+                     settings: Settings, now: datetime, paused_until: date | None) -> None:
+    """Replace the subscriber's preferences with validated form values."""
+    subs.upsert(session, data.model_copy(update={"email": sub.email, "confirmed": False}), tax, settings, now)
+    sub.paused_until = paused_until
+
+
+def revoke_links(sub: Subscriber, now: datetime) -> None:
+    """Invalidate every outstanding confirmation and preferences link (unsubscribe links keep working)."""
+    sub.token_version += 1
+    sub.updated_at = now

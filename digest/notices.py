@@ -1,0 +1,74 @@
+"""Mail that is not the digest: the double opt-in confirmation."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from mjml import mjml2html
+
+from . import tokens
+from .compose import _display
+from .content import Envelope
+from .message import build_message, message_id_for
+from .models import Subscriber
+from .render import clean_text
+from .settings import Settings
+from .taxonomy import Taxonomy
+from .transports import Transport
+
+CONFIRM_EVERY = timedelta(minutes=10)  # at most one confirmation mail per address in this time
+
+
+@functools.lru_cache(maxsize=4)
+def _templates(templates_dir: Path) -> tuple[Template, Template]:
+    """The confirmation templates, MJML compiled once per process."""
+    email_dir = templates_dir / "email"
+    html = Environment(autoescape=True, undefined=StrictUndefined).from_string(
+        mjml2html((email_dir / "confirm.mjml").read_text("utf-8"), disable_comments=True, fonts={})
+    )
+    text = Environment(loader=FileSystemLoader(email_dir), autoescape=False, undefined=StrictUndefined,
+                       keep_trailing_newline=True).get_template("confirm.txt")
+    return html, text
+
+
+def confirmation_message(settings: Settings, tax: Taxonomy, sub: Subscriber, now: datetime) -> bytes:
+    """Build the double opt-in mail for a pending subscriber; its link is valid for 7 days from `now`."""
+    keys = settings.secret_keys
+    confirm_token = tokens.sign(keys, "confirm", sub.id, sub.token_version, issued_at=now)
+    unsubscribe_token = tokens.sign(keys, "unsubscribe", sub.id, sub.token_version)
+    board_name = parseaddr(settings.from_addr)[0] or "Backend Jobs Weekly"
+    summary = " · ".join([
+        ", ".join(tax.stack_label(t) for t in sub.stack) or "any stack",
+        ", ".join(tax.level_label(l) for l in sub.levels) or "any level",
+        ", ".join(tax.region_label(r) for r in sub.regions) or "anywhere",
+    ])
+    ctx = dict(
+        board_name=board_name, name=clean_text(sub.name), email=sub.email, summary=summary,
+        confirm_url=f"{settings.base_url}/confirm/{confirm_token}",
+        unsubscribe_url=f"{settings.base_url}/unsubscribe/{unsubscribe_token}",
+        subject=f"Confirm your {board_name} email", preheader="One click and your first digest arrives at your next weekly slot.",
+    )
+    html, text = _templates(Path(settings.templates_dir).resolve())
+    envelope = Envelope(
+        from_addr=settings.from_addr, to_addr=_display(clean_text(sub.name) or None, sub.email), subject=ctx["subject"],
+        date=now, message_id=message_id_for(f"confirm/{sub.id}/{now.isoformat()}", settings.from_domain),
+        list_unsubscribe_url=ctx["unsubscribe_url"], list_id=f"{board_name} <weekly.{settings.from_domain}>",
+    )
+    return build_message(envelope, text.render(ctx), html.render(ctx))
+
+
+def send_confirmation(settings: Settings, tax: Taxonomy, transport: Transport, sub: Subscriber,
+                      now: datetime) -> bool:
+    """Send the confirmation mail unless one went to this address in the last 10 minutes."""
+    if sub.status != "pending":
+        return False
+    if sub.confirm_sent_at is not None and now - sub.confirm_sent_at < CONFIRM_EVERY:
+        return False
+    raw = confirmation_message(settings, tax, sub, now)
+    transport.send(f"confirm/{sub.id}-{now:%Y%m%dT%H%M%S}", sub.email, raw)
+    sub.confirm_sent_at = now
+    return True

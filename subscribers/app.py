@@ -1,0 +1,91 @@
+"""The Flask application: configuration in, routes registered, every error a clear page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Callable
+
+from flask import Flask, g, render_template
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from digest import db
+from digest.settings import Settings
+from digest.taxonomy import load_taxonomy
+from digest.transports import Transport, make_transport
+
+MAX_BODY = 64 * 1024  # the largest honest form is a few KB
+
+MESSAGES = {
+    400: ("That did not work", "The request could not be understood. Please go back and try again."),
+    404: ("This link is not valid", "The link may be incomplete or no longer in use. Links from our emails "
+                                   "work when opened exactly as they arrived."),
+    405: ("Not allowed", "This page cannot be used that way."),
+    413: ("Too much data", "The form sent more data than any of our pages accept."),
+    415: ("Unsupported form", "Please use the form on the page."),
+    429: ("Too many requests", "Please wait a few minutes and try again."),
+    500: ("Something went wrong", "We could not finish that. Nothing was changed; please try again later."),
+}
+
+
+def create_app(settings: Settings, engine: Engine | None = None, transport: Transport | None = None,
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Flask:
+    """Build the app over the engine's core; everything it needs is passed in here."""
+    app = Flask(__name__, template_folder=str(settings.templates_dir / "pages"), static_folder=None)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, MAX_FORM_MEMORY_SIZE=MAX_BODY)
+    engine = engine or db.make_engine(settings.database_url)
+    db.ensure_schema(engine)
+    app.extensions["digest"] = {
+        "settings": settings, "engine": engine, "tax": load_taxonomy(), "clock": clock,
+        "transport": transport or make_transport(settings),
+    }
+
+    @app.teardown_request
+    def _close_session(_exc):
+        session = g.pop("session", None)
+        if session is not None:
+            session.close()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException):
+        return error_page(e.code or 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):  # the one place an unknown failure becomes a page, logged in full
+        app.logger.exception("unhandled error")
+        return error_page(500)
+
+    @app.after_request
+    def _headers(response):
+        # Links carry capabilities: never leak them onward, never cache pages that show personal data.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                    "frame-ancestors 'none'; base-uri 'none'")
+        return response
+
+    from .views import bp
+
+    app.register_blueprint(bp)
+    return app
+
+
+def error_page(status: int, title: str | None = None, text: str | None = None):
+    default_title, default_text = MESSAGES.get(status, MESSAGES[400])
+    return render_template("error.html", title=title or default_title, text=text or default_text), status
+
+
+def core() -> dict:
+    from flask import current_app
+
+    return current_app.extensions["digest"]
+
+
+def session() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    if "session" not in g:
+        g.session = Session(core()["engine"], expire_on_commit=False)
+    return g.session

@@ -1,0 +1,27 @@
+"""`digest serve`: the web app on a real local HTTP server (waitress), registered as a digest plugin command."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Worker threads.")
+def serve(host: str, port: int, threads: int):
+    """Serve the subscriber pages (sign up, confirm, preferences, unsubscribe).
+
+    \b
+    Example:
+      DIGEST_BASE_URL=http://127.0.0.1:8000 digest serve --port 8000
+    """
+    from waitress import serve as waitress_serve
+
+    from digest.settings import Settings
+
+    from .app import create_app
+
+    app = create_app(Settings.from_env())
+    click.echo(f"serving on http://{host}:{port} (Ctrl-C stops)", err=True)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="jobdigest")

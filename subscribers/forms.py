@@ -1,0 +1,112 @@
+"""Read the web forms strictly: one value per single field, known values only, clear messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pydantic import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from digest import normalise
+from digest.errors import InputError, NormaliseError
+from digest.listings import describe_errors
+from digest.subscribers import SubscriberIn
+from digest.taxonomy import Taxonomy
+
+LISTS = ("stack", "level", "region")
+MAX_VALUE = 320  # no form value of ours is longer than an email address
+
+
+class FormError(InputError):
+    """The form cannot be saved; `messages` say why, one per problem, for the page."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+@dataclass(frozen=True)
+class Preferences:
+    data: SubscriberIn
+    paused_until: date | None
+
+
+def _single(form: MultiDict, name: str, errors: list[str]) -> str | None:
+    values = form.getlist(name)
+    if len(values) > 1:
+        errors.append(f"{name}: given {len(values)} times; send it once")
+        return None
+    value = values[0].strip() if values else ""
+    if len(value) > MAX_VALUE:
+        errors.append(f"{name}: too long")
+        return None
+    return value or None
+
+
+def _many(form: MultiDict, name: str, tax: Taxonomy, errors: list[str]) -> list[str]:
+    check = {"stack": normalise.canonical_stack_pref, "level": normalise.canonical_level_pref,
+             "region": normalise.canonical_region_pref}[name]
+    values = [v.strip() for v in form.getlist(name) if v.strip()]
+    if len(values) > 40:
+        errors.append(f"{name}: too many values")
+        return []
+    out = []
+    for v in values:
+        try:
+            out.append(check(v[:MAX_VALUE], tax))
+        except NormaliseError as e:
+            errors.append(str(e))
+    return out
+
+
+def _model(raw: dict, errors: list[str]) -> SubscriberIn | None:
+    try:
+        return SubscriberIn.model_validate(raw)
+    except ValidationError as e:
+        errors.extend(describe_errors(e).split("; "))
+        return None
+
+
+def signup(form: MultiDict, tax: Taxonomy) -> SubscriberIn:
+    """Validate the sign-up form, or raise FormError."""
+    errors: list[str] = []
+    raw = {"email": _single(form, "email", errors) or "", "timezone": _single(form, "timezone", errors)}
+    raw |= {name: _many(form, name, tax, errors) for name in LISTS}
+    if not raw["email"]:
+        errors.append("email: please give your email address")
+    data = _model(raw, errors)
+    if errors or data is None:
+        raise FormError(errors)
+    return data
+
+
+def preferences(form: MultiDict, tax: Taxonomy, email: str, today: date) -> Preferences:
+    """Validate the preferences form, or raise FormError; nothing is saved either way."""
+    errors: list[str] = []
+    raw: dict = {"email": email}
+    raw |= {name: _many(form, name, tax, errors) for name in LISTS}
+    for name in ("timezone", "send_day", "send_hour", "min_salary"):
+        raw[name] = _single(form, name, errors)
+    hide = _single(form, "hide_no_salary", errors)
+    if hide not in (None, "1", "on", "true"):
+        errors.append("hide_no_salary: must be checked or not")
+    raw["hide_no_salary"] = hide is not None
+    if not raw["timezone"]:
+        errors.append("timezone: please choose your timezone")
+    paused_until = None
+    pause = _single(form, "paused_until", errors)
+    if pause:
+        try:
+            paused_until = date.fromisoformat(pause)
+        except ValueError:
+            errors.append("paused_until: not a date (YYYY-MM-DD)")
+        else:
+            if paused_until <= today:
+                paused_until = None  # a pause that has already ended is no pause
+            elif (paused_until - today).days > 366:
+                errors.append("paused_until: pause for at most a year")
+    data = _model(raw, errors)
+    if errors or data is None:
+        raise FormError(errors)
+    return Preferences(data, paused_until)

@@ -1,0 +1,201 @@
+"""The routes. GET and HEAD only read; every change is a POST carrying a signed token."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import available_timezones
+
+from flask import Blueprint, abort, render_template, request
+
+from digest import lifecycle
+from digest.notices import send_confirmation
+from digest.schedule import zone
+from digest.settings import WEEKDAYS
+from digest.subscribers import local_status
+from digest.tokens import TokenError, TokenExpired
+
+from . import forms
+from .app import core, error_page, session
+
+bp = Blueprint("pages", __name__)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@lru_cache(maxsize=1)
+def timezones() -> list[str]:
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))) + ["UTC"]
+
+
+def choices() -> dict:
+    tax = core()["tax"]
+    return dict(
+        stacks=[(t, tax.stack_label(t)) for t in tax.stacks],
+        levels=[(l, tax.level_label(l)) for l in tax.levels],
+        regions=[(r, tax.region_label(r)) for r in tax.regions],
+        timezones=timezones(), weekdays=list(enumerate(WEEKDAYS)), hours=range(24),
+    )
+
+
+def require_form() -> None:
+    """Refuse bodies that are not a form (an empty body is fine: one-click clients may send none)."""
+    if request.content_length and request.mimetype not in FORM_TYPES:
+        abort(415)
+    request.form  # parse now, so a too-large or broken body fails here with 413/400  # noqa: B018
+
+
+def load(token: str, purpose: str):
+    try:
+        sub, _claims = lifecycle.subscriber_for(session(), core()["settings"], token, purpose)
+    except TokenError:
+        abort(404)  # forged, truncated, revoked, other purpose or gone: all look the same
+    return sub
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.get("/")
+@bp.get("/subscribe")
+def subscribe_form():
+    return render_template("subscribe.html", form={}, errors=[], **choices())
+
+
+@bp.post("/subscribe")
+def subscribe():
+    require_form()
+    c = core()
+    try:
+        data = forms.signup(request.form, c["tax"])
+    except forms.FormError as e:
+        return render_template("subscribe.html", form=request.form, errors=e.messages, **choices()), 400
+    s, now = session(), c["clock"]()
+    sub = lifecycle.sign_up(s, data, c["tax"], c["settings"], now)
+    if sub is not None:
+        s.flush()
+        send_confirmation(c["settings"], c["tax"], c["transport"], sub, now)
+    s.commit()
+    # The same answer whether the address was new, pending, active or suppressed.
+    return render_template("check_inbox.html", email=data.email)
+
+
+@bp.get("/confirm/<token>")
+def confirm_page(token: str):
+    c = core()
+    try:
+        sub = lifecycle.confirmable(session(), c["settings"], token, c["clock"]())
+    except TokenExpired:
+        return render_template("confirm_expired.html", token=token), 410
+    except TokenError:
+        abort(404)
+    return render_template("confirm.html", token=token, done=sub.status == "active")
+
+
+@bp.post("/confirm/<token>")
+def confirm(token: str):
+    require_form()
+    c = core()
+    s, now = session(), c["clock"]()
+    try:
+        sub = lifecycle.confirmable(s, c["settings"], token, now)
+    except TokenExpired:
+        return render_template("confirm_expired.html", token=token), 410
+    except TokenError:
+        abort(404)
+    lifecycle.confirm(sub, now)
+    s.commit()
+    return render_template("confirmed.html", preferences_url=_link("preferences", sub))
+
+
+@bp.post("/confirm/<token>/renew")
+def confirm_renew(token: str):
+    """Send a fresh confirmation link for an expired one (the old link still proves the mailbox)."""
+    require_form()
+    c = core()
+    s, now = session(), c["clock"]()
+    try:
+        sub, _ = lifecycle.subscriber_for(s, c["settings"], token, "confirm")
+    except TokenError:
+        abort(404)
+    send_confirmation(c["settings"], c["tax"], c["transport"], sub, now)
+    s.commit()
+    return render_template("check_inbox.html", email=sub.email)
+
+
+@bp.get("/preferences/<token>")
+def preferences_page(token: str):
+    sub = load(token, "preferences")
+    return render_template("preferences.html", token=token, sub=sub, form=None, errors=[], saved=False,
+                           status=local_status(sub, core()["clock"]()), **choices())
+
+
+@bp.post("/preferences/<token>")
+def preferences(token: str):
+    require_form()
+    c = core()
+    sub = load(token, "preferences")
+    now = c["clock"]()
+    today = now.astimezone(zone(sub.timezone)).date()
+    try:
+        prefs = forms.preferences(request.form, c["tax"], sub.email, today)
+    except forms.FormError as e:
+        return render_template("preferences.html", token=token, sub=sub, form=request.form, errors=e.messages,
+                               saved=False, status=local_status(sub, now), **choices()), 400
+    s = session()
+    lifecycle.save_preferences(s, sub, prefs.data, c["tax"], c["settings"], now, prefs.paused_until)
+    s.commit()
+    return render_template("preferences.html", token=token, sub=sub, form=None, errors=[], saved=True,
+                           status=local_status(sub, now), **choices())
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str):
+    sub = load(token, "unsubscribe")
+    return render_template("unsubscribe.html", token=token, sub=sub, done=sub.status == "unsubscribed",
+                           preferences_url=_link("preferences", sub))
+
+
+@bp.post("/unsubscribe/<token>")
+def unsubscribe(token: str):
+    """Unsubscribe at once: the page's button and RFC 8058 one-click (200, no redirect, repeatable)."""
+    require_form()
+    sub = load(token, "unsubscribe")
+    c = core()
+    lifecycle.unsubscribe(sub, c["clock"]())
+    session().commit()
+    return render_template("unsubscribe.html", token=token, sub=sub, done=True,
+                           preferences_url=_link("preferences", sub))
+
+
+@bp.post("/unsubscribe/<token>/pause")
+def pause(token: str):
+    require_form()
+    sub = load(token, "unsubscribe")
+    c = core()
+    now = c["clock"]()
+    until = now.astimezone(zone(sub.timezone)).date() + lifecycle.PAUSE_DEFAULT
+    lifecycle.pause(sub, until, now)
+    session().commit()
+    return render_template("paused.html", until=until, preferences_url=_link("preferences", sub))
+
+
+@bp.post("/unsubscribe/<token>/resubscribe")
+def resubscribe(token: str):
+    require_form()
+    sub = load(token, "unsubscribe")
+    if sub.status == "suppressed":
+        return error_page(400, "We cannot email this address",
+                          "Mail to this address bounced or was reported, so we stopped. Sign up again later.")
+    lifecycle.resubscribe(sub, core()["clock"]())
+    session().commit()
+    return render_template("resubscribed.html", preferences_url=_link("preferences", sub))
+
+
+def _link(purpose: str, sub) -> str:
+    from digest import tokens
+
+    settings = core()["settings"]
+    return f"/{purpose}/{tokens.sign(settings.secret_keys, purpose, sub.id, sub.token_version)}"
+
+
