@@ -178,6 +178,7 @@ def subscribers_add(app: App, email, **opts):
         sub, _ = subs.upsert(s, data, app.tax, app.settings, app.clock(), update=False, source="cli")
         s.commit()
         click.echo(f"added {sub.email} ({sub.status})")
+        _confirm_pending(app, s)
 
 
 def _subscriber_in(**values) -> subs.SubscriberIn:
@@ -193,6 +194,35 @@ def _subscriber_in(**values) -> subs.SubscriberIn:
         return subs.SubscriberIn.model_validate(data)
     except ValidationError as e:
         raise InputError(describe_errors(e)) from e
+
+
+def _confirm_pending(app: App, session: Session) -> None:
+    """Double opt-in: whoever is pending and was never asked gets the confirmation mail now."""
+    from .notices import confirm_pending
+    from .transports import make_transport
+
+    sent = confirm_pending(session, app.settings, app.tax, make_transport(app.settings), app.clock())
+    if sent:
+        click.echo(f"sent {sent} confirmation mail{'s' if sent != 1 else ''} (pending until confirmed)")
+
+
+@subscribers.command("revoke-links")
+@click.argument("email")
+@pass_app
+def subscribers_revoke(app: App, email: str):
+    """Invalidate every preferences and confirmation link sent to this person (unsubscribe links keep working).
+
+    \b
+    Example:
+      digest subscribers revoke-links ana@example.com
+    """
+    from .lifecycle import revoke_links
+
+    with app.session() as s:
+        sub = subs.get(s, email)
+        revoke_links(sub, app.clock())
+        s.commit()
+        click.echo(f"revoked the outstanding links of {sub.email}; new emails carry new links")
 
 
 @subscribers.command("import")
@@ -211,6 +241,8 @@ def subscribers_import(app: App, path: str):
         click.echo(f"{path}: {bad}", err=True)
     click.echo(f"imported {report.added + report.updated} subscribers ({report.added} new, {report.updated} updated); "
                f"{len(report.rejected)} rejected")
+    with app.session() as s:
+        _confirm_pending(app, s)
     if report.rejected:
         sys.exit(1)
 
@@ -288,6 +320,7 @@ def subscribers_remove(app: App, email: str):
     outbox = Path(app.settings.outbox_dir)
     files = [p for p in outbox.glob(f"*/{sub_id}.*") if p.suffix in (".eml", ".html")] if outbox.is_dir() else []
     files += [p for p in outbox.glob(f"test/*-{sub_id}-*.*")] if outbox.is_dir() else []
+    files += [p for p in outbox.glob(f"confirm/{sub_id}-*.*")] if outbox.is_dir() else []
     for p in files:
         p.unlink()
     if files:

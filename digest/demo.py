@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from . import db
 from .listings import import_listings
+from .notices import confirm_pending
+from .transports import make_transport
 from .settings import Settings
 from .subscribers import import_subscribers
 from .taxonomy import load_taxonomy
@@ -33,9 +35,11 @@ def prepare_demo(settings: Settings, database: str, now: datetime) -> tuple[Sett
         listings = import_listings(s, str(SAMPLE / "listings.jsonl"), tax, now)
         # The sample list is an existing, consented list that joined before the sample week.
         people = import_subscribers(s, str(SAMPLE / "subscribers.csv"), tax, settings, now - timedelta(days=14))
+        confirmations = confirm_pending(s, settings, tax, make_transport(settings), now)
     lines = [
         f"listings: {listings.imported} imported from {SAMPLE / 'listings.jsonl'}, {len(listings.rejected)} rejected",
         f"subscribers: {people.added} imported from {SAMPLE / 'subscribers.csv'}, {len(people.rejected)} rejected",
     ]
+    lines.append(f"confirmation mails: {confirmations} sent to the subscribers who have not confirmed yet")
     lines += [f"  rejected {bad}" for bad in listings.rejected + people.rejected]
     return settings, engine, lines

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from mjml import mjml2html
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from . import tokens
 from .compose import _display
@@ -72,3 +74,14 @@ def send_confirmation(settings: Settings, tax: Taxonomy, transport: Transport, s
     transport.send(f"confirm/{sub.id}-{now:%Y%m%dT%H%M%S}", sub.email, raw)
     sub.confirm_sent_at = now
     return True
+
+
+def confirm_pending(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, now: datetime) -> int:
+    """Mail every pending subscriber who has never had a confirmation mail; return how many were sent."""
+    sent = 0
+    pending = select(Subscriber).where(Subscriber.status == "pending", Subscriber.confirm_sent_at.is_(None))
+    for sub in session.scalars(pending.order_by(Subscriber.id)).all():
+        sent += send_confirmation(settings, tax, transport, sub, now)
+        session.commit()  # one by one: a failure later never re-mails those already done
+    transport.close()
+    return sent

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from digest.models import Delivery, DeliveryItem, Subscriber
 
-from .conftest import NOW, listing
+from .conftest import read_outbox, NOW, listing
 from .test_cli import digest, errors, json_lines
 
 STACKS = "python, go, java, node, ruby, php, rust, kotlin, scala, elixir, csharp, cpp"
@@ -50,7 +50,10 @@ def test_add_with_every_preference_and_show_it(db_url, tmp_path):
 
 def test_add_without_confirmed_is_pending_with_the_default_slot(db_url, tmp_path):
     result = digest(db_url, tmp_path, "subscribers", "add", "bo@example.com")
-    assert result.stdout == "added bo@example.com (pending)\n"
+    assert result.stdout == "added bo@example.com (pending)\nsent 1 confirmation mail (pending until confirmed)\n"
+    [(key, mail)] = read_outbox(tmp_path / "outbox").items()  # double opt-in: the confirmation is out
+    assert key.startswith("confirm/") and mail["To"].addresses[0].addr_spec == "bo@example.com"
+    assert "/confirm/" in mail.get_body(("plain",)).get_content()
     assert show(db_url, tmp_path, "bo@example.com") == show(db_url, tmp_path, "bo@example.com") | {
         "status": "pending", "stack": [], "level": [], "region": [], "timezone": "UTC", "send_day": "monday",
         "send_hour": 8, "confirmed_at": None,
@@ -104,7 +107,8 @@ def test_import_csv_reports_bad_rows_and_keeps_the_rest(db_url, tmp_path, engine
         "(use an IANA name such as Europe/Berlin)",
         f"{path}: line 9 (jo@example.com): send_day: unknown day 'someday'; use monday … sunday",
     ]
-    assert result.stdout == "imported 3 subscribers (3 new, 0 updated); 5 rejected\n"
+    assert result.stdout == ("imported 3 subscribers (3 new, 0 updated); 5 rejected\n"
+                             "sent 2 confirmation mails (pending until confirmed)\n")
     assert emails(engine) == ["eva@example.com", "finn@example.com", "ida@example.com"]
     assert show(db_url, tmp_path, "eva@example.com") == show(db_url, tmp_path, "eva@example.com") | {
         "name": "Eva", "status": "active", "stack": ["go", "python"], "level": ["senior"], "region": ["europe"],
@@ -147,7 +151,8 @@ def test_import_jsonl_and_reimport_updates(db_url, tmp_path, engine):
         f"{path}: line 6 (mo@example.com): send_hour: Input should be less than or equal to 23",
         f"{path}: line 7: malformed JSON: Expecting property name enclosed in double quotes at column 2",
     ]
-    assert result.stdout == "imported 2 subscribers (2 new, 0 updated); 5 rejected\n"
+    assert result.stdout == ("imported 2 subscribers (2 new, 0 updated); 5 rejected\n"
+                             "sent 1 confirmation mail (pending until confirmed)\n")
     assert show(db_url, tmp_path, "kim@example.com") == show(db_url, tmp_path, "kim@example.com") | {
         "status": "active", "stack": ["go", "rust"], "region": ["worldwide"]}
     assert show(db_url, tmp_path, "lu@example.com") == show(db_url, tmp_path, "lu@example.com") | {
@@ -273,5 +278,6 @@ def test_a_row_the_database_refuses_costs_only_that_row(db_url, tmp_path, engine
                 conn.execute(text("DROP FUNCTION refuse()"))
     assert result.exit_code == 1
     assert errors(result) == [f"{path}: line 3 (taken@example.com): the database refused it: address taken meanwhile"]
-    assert result.stdout == "imported 2 subscribers (2 new, 0 updated); 1 rejected\n"
+    assert result.stdout == ("imported 2 subscribers (2 new, 0 updated); 1 rejected\n"
+                             "sent 1 confirmation mail (pending until confirmed)\n")
     assert emails(engine) == ["new@example.com", "old@example.com"]
