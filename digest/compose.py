@@ -106,7 +106,7 @@ class Composer:
         content = self.content(rcpt, match, slot_at, since)
         key = f"{period}/{rcpt.id}"
         subject = subject_prefix + self.renderer.subject(content)
-        to_addr = to or (_display(rcpt.name, rcpt.email))
+        to_addr = to or (display_address(rcpt.name, rcpt.email))
         envelope = Envelope(
             from_addr=self.settings.from_addr, to_addr=to_addr, subject=subject, date=date_,
             message_id=message_id_for(key + ("/test" if to else ""), self.settings.from_domain),
@@ -117,5 +117,5 @@ class Composer:
         return Composed(key=key, to=rcpt.email if to is None else to, raw=raw, subject=subject)
 
 
-def _display(name: str | None, email: str) -> str:
+def display_address(name: str | None, email: str) -> str:
     return f"{name} <{email}>" if name else email

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import tokens
-from .compose import _display
+from .compose import display_address
 from .content import Envelope
 from .message import build_message, message_id_for
 from .models import Subscriber
@@ -56,7 +56,7 @@ def confirmation_message(settings: Settings, tax: Taxonomy, sub: Subscriber, now
     )
     html, text = _templates(Path(settings.templates_dir).resolve())
     envelope = Envelope(
-        from_addr=settings.from_addr, to_addr=_display(clean_text(sub.name) or None, sub.email), subject=ctx["subject"],
+        from_addr=settings.from_addr, to_addr=display_address(clean_text(sub.name) or None, sub.email), subject=ctx["subject"],
         date=now, message_id=message_id_for(f"confirm/{sub.id}/{now.isoformat()}", settings.from_domain),
         list_unsubscribe_url=ctx["unsubscribe_url"], list_id=f"{board_name} <weekly.{settings.from_domain}>",
     )
