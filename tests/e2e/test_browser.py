@@ -1,0 +1,395 @@
+"""A subscriber's whole journey in Debian's Chromium against `digest serve`, starting from the mail in the outbox."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from html.parser import HTMLParser
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest import tokens
+from digest.models import Delivery, Subscriber
+from digest.run import run
+
+from ..conftest import NOW, listing, listing_ids, read_outbox
+from .conftest import AXE_LOG, DESKTOP, PHONE, REPO, check_page, digest_cli
+
+NEXT_WEEK = NOW + timedelta(days=7)
+pytestmark = pytest.mark.slow
+JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+
+
+# --- reading what was sent -----------------------------------------------------------------------------------
+
+class _Anchors(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._href, self._text = dict(attrs).get("href"), []
+
+    def handle_data(self, data):
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._href is not None:
+            self.links.append((" ".join("".join(self._text).split()), self._href))
+            self._href = None
+
+
+def html_part(msg: EmailMessage) -> str:
+    return msg.get_body(("html",)).get_content()
+
+
+def link(msg: EmailMessage, text: str) -> str:
+    """The href of the HTML part's first link whose text is exactly `text`."""
+    parser = _Anchors()
+    parser.feed(html_part(msg))
+    hrefs = [href for label, href in parser.links if label == text]
+    assert hrefs, f"no link {text!r} in the message; links: {parser.links}"
+    return hrefs[0]
+
+
+def list_unsubscribe(msg: EmailMessage) -> str:
+    value = str(msg["List-Unsubscribe"]).strip()
+    assert value.startswith("<") and value.endswith(">"), value
+    return value[1:-1]
+
+
+def digests(settings, to: str) -> dict[str, EmailMessage]:
+    """The weekly digests in the outbox addressed to `to`, by period, oldest first."""
+    return {key.split("/")[0]: msg for key, msg in read_outbox(settings.outbox_dir).items()
+            if not key.startswith("confirm/") and to in str(msg["To"])}
+
+
+def confirmations(settings, to: str) -> list[EmailMessage]:
+    return [msg for key, msg in read_outbox(settings.outbox_dir).items()
+            if key.startswith("confirm/") and to in str(msg["To"])]
+
+
+def subscriber(engine, address: str) -> Subscriber:
+    with Session(engine) as s:
+        return s.scalars(select(Subscriber).where(Subscriber.email_key == address.lower())).one()
+
+
+def periods_in_ledger(engine, sub_id: int) -> list[str]:
+    with Session(engine) as s:
+        return sorted(s.scalars(select(Delivery.period).where(Delivery.subscriber_id == sub_id)))
+
+
+def next_slot_after(moment: datetime, tz: str, day: int = 0, hour: int = 9) -> datetime:
+    """The first local `day` (0 = Monday) after `moment`'s local date, at `hour`:00 local, in UTC."""
+    local = moment.astimezone(ZoneInfo(tz))
+    days = (day - local.weekday()) % 7 or 7
+    d = local.date() + timedelta(days=days)
+    return datetime(d.year, d.month, d.day, hour, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fresh(id: str, at: datetime, **fields) -> dict:
+    """A listing posted and verified a day before `at`."""
+    return listing(id, posted_at=iso(at - timedelta(days=1, hours=2)), verified_at=iso(at - timedelta(days=1)),
+                   **fields)
+
+
+# --- a. preferences from the digest's link change the next digest ----------------------------------------------
+
+@JS
+def test_preferences_link_from_the_digest_changes_the_next_digest(server, settings, add_listings, add_subscriber,
+                                                                  new_page, js):
+    add_listings(listing("py-sr", title="Senior Python Engineer", stack=["python"], level="senior"),
+                 listing("go-jr", title="Junior Go Developer", stack=["go"], level="junior"))
+    add_subscriber("ana@example.com", stack=["python"])
+    run(settings, NOW)
+    (week1,) = digests(settings, "ana@example.com").values()
+    assert listing_ids(week1) == ["py-sr"]
+
+    url = link(week1, "Manage preferences")
+    assert url.startswith(f"{server}/preferences/")
+    page = new_page(java_script_enabled=js)
+    page.goto(url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your digest preferences")
+    check_page(page, "preferences", axe=js)
+    stacks, levels = page.get_by_role("group", name="Stacks"), page.get_by_role("group", name="Levels")
+    expect(stacks.get_by_label("Python", exact=True)).to_be_checked()
+    expect(stacks.get_by_label("Go", exact=True)).not_to_be_checked()
+
+    stacks.get_by_label("Python", exact=True).uncheck()
+    stacks.get_by_label("Go", exact=True).check()
+    levels.get_by_label("Senior", exact=True).check()
+    page.get_by_role("button", name="Save preferences").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    check_page(page, "preferences saved", axe=js)
+    expect(stacks.get_by_label("Go", exact=True)).to_be_checked()  # the page shows what was stored
+    expect(stacks.get_by_label("Python", exact=True)).not_to_be_checked()
+    expect(levels.get_by_label("Senior", exact=True)).to_be_checked()
+
+    add_listings(fresh("go-sr", NEXT_WEEK, title="Senior Go Engineer", stack=["go"], level="senior"),
+                 fresh("go-any", NEXT_WEEK, title="Go Backend Engineer", stack=["go"]),
+                 fresh("go-jr2", NEXT_WEEK, title="Junior Go Developer", stack=["go"], level="junior"),
+                 fresh("py-sr2", NEXT_WEEK, title="Senior Python Developer", stack=["python"], level="senior"))
+    run(settings, NEXT_WEEK)
+    _, week2 = digests(settings, "ana@example.com").values()
+    assert listing_ids(week2) == ["go-sr", "go-any"]  # Go only, senior first, unknown level ranked lower
+
+
+# --- b. unsubscribe through the page, then come back ----------------------------------------------------------
+
+@JS
+def test_unsubscribe_through_the_page_stops_mail_and_resubscribe_restores_it(server, settings, engine, add_listings,
+                                                                             add_subscriber, new_page, js):
+    add_listings(listing("py-1"))
+    sub_id = add_subscriber("ben@example.com")
+    run(settings, NOW)
+    (week1,) = digests(settings, "ben@example.com").values()
+    url = link(week1, "Unsubscribe")
+    assert url == list_unsubscribe(week1)
+
+    page = new_page(java_script_enabled=js)
+    page.goto(url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Unsubscribe from Backend Jobs Weekly?")
+    check_page(page, "unsubscribe", axe=js)
+    assert subscriber(engine, "ben@example.com").status == "active"  # opening the page changed nothing
+
+    page.get_by_role("button", name="Unsubscribe", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You are unsubscribed")
+    resubscribe = page.get_by_role("button", name=re.compile("subscribe me again"))
+    expect(resubscribe).to_be_visible()
+    check_page(page, "unsubscribed", axe=js)
+    assert subscriber(engine, "ben@example.com").status == "unsubscribed"
+
+    add_listings(fresh("py-2", NEXT_WEEK))
+    run(settings, NEXT_WEEK)
+    assert list(digests(settings, "ben@example.com")) == ["2026-W48"]  # nothing new in the outbox
+    assert periods_in_ledger(engine, sub_id) == ["2026-W48"]  # nor in the ledger
+
+    resubscribe.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Welcome back")
+    check_page(page, "resubscribed", axe=js)
+    shown = json.loads(digest_cli(settings, "subscribers", "show", "ben@example.com", "--json"))
+    assert shown["status"] == "active"
+
+
+# --- c. RFC 8058 one-click exactly as Gmail sends it ---------------------------------------------------------
+
+def _post(url: str, content_type: str, body: bytes) -> http.client.HTTPResponse:
+    """One POST, no cookies, no redirects followed (http.client never follows them)."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("POST", parts.path + (f"?{parts.query}" if parts.query else ""), body=body,
+                 headers={"Content-Type": content_type, "Content-Length": str(len(body))})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response
+
+
+ONE_CLICK = {
+    "urlencoded": ("application/x-www-form-urlencoded", b"List-Unsubscribe=One-Click"),
+    "multipart": ("multipart/form-data; boundary=----oneclick7MA4YWxkTrZu0gW",
+                  b"------oneclick7MA4YWxkTrZu0gW\r\n"
+                  b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+                  b"One-Click\r\n"
+                  b"------oneclick7MA4YWxkTrZu0gW--\r\n"),
+}
+
+
+@pytest.mark.parametrize("encoding", ONE_CLICK)
+def test_one_click_post_from_the_list_unsubscribe_header(server, settings, engine, add_listings, add_subscriber,
+                                                        encoding):
+    add_listings(listing("py-1"))
+    add_subscriber("cleo@example.com")
+    run(settings, NOW)
+    (msg,) = digests(settings, "cleo@example.com").values()
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = list_unsubscribe(msg)
+    assert url.startswith(f"{server}/unsubscribe/")
+
+    content_type, body = ONE_CLICK[encoding]
+    for attempt in ("first", "repeat"):
+        response = _post(url, content_type, body)
+        assert response.status == 200, f"{attempt}: {response.status}"
+        assert response.getheader("Location") is None
+        assert response.getheader("Set-Cookie") is None
+        assert subscriber(engine, "cleo@example.com").status == "unsubscribed", attempt
+
+
+# --- d. sign up, confirm from the mail, receive the next digest -----------------------------------------------
+
+@JS
+def test_sign_up_confirm_from_the_mail_and_receive_the_next_digest(server, settings, engine, add_listings,
+                                                                   new_page, js):
+    page = new_page(java_script_enabled=js)
+    page.goto(f"{server}/subscribe")
+    check_page(page, "subscribe", axe=js)
+    page.get_by_label("Email address").fill("dana@example.com")
+    page.get_by_role("group", name="Stacks").get_by_label("Python", exact=True).check()
+    page.get_by_label("Your timezone").select_option("America/New_York")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    check_page(page, "check inbox", axe=js)
+    assert subscriber(engine, "dana@example.com").status == "pending"
+
+    (mail,) = confirmations(settings, "dana@example.com")
+    parser = _Anchors()
+    parser.feed(html_part(mail))
+    confirm_urls = {href for _, href in parser.links if href.startswith(f"{server}/confirm/")}
+    assert len(confirm_urls) == 1, parser.links
+    page.goto(confirm_urls.pop())
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your subscription")
+    check_page(page, "confirm", axe=js)
+    assert subscriber(engine, "dana@example.com").status == "pending"  # a scanner opening the link confirms nothing
+
+    page.get_by_role("button", name="Confirm my subscription").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You are subscribed")
+    check_page(page, "confirmed", axe=js)
+    sub = subscriber(engine, "dana@example.com")
+    assert sub.status == "active" and sub.timezone == "America/New_York" and sub.stack == ["python"]
+    page.get_by_role("link", name=re.compile("Choose your stacks")).click()
+    expect(page.get_by_role("group", name="Stacks").get_by_label("Python", exact=True)).to_be_checked()
+    expect(page.get_by_label("Your timezone")).to_have_value("America/New_York")
+
+    # The server ran on the real clock; the first digest comes at the first Monday 08:00 New York after that.
+    when = next_slot_after(sub.confirmed_at, "America/New_York")
+    add_listings(fresh("py-new", when, title="Python Engineer"), fresh("go-new", when, stack=["go"]))
+    run(settings, when)
+    (first,) = digests(settings, "dana@example.com").values()
+    assert listing_ids(first) == ["py-new"]
+
+
+# --- e. every other page passes axe -----------------------------------------------------------------------------
+
+def test_every_other_page_passes_axe(server, settings, add_subscriber, page):
+    """The pages the journeys above do not reach: errors, pause, expired link, already confirmed, 404s."""
+    keys = settings.secret_keys
+    subscriber_id = add_subscriber("ana@example.com", stack=["python"])
+    prefs = tokens.sign(keys, "preferences", subscriber_id, 1)
+    unsub = tokens.sign(keys, "unsubscribe", subscriber_id, 1)
+
+    page.goto(f"{server}/preferences/{prefs}")
+    page.get_by_label("Pause until (optional)").fill("2099-01-01")
+    page.get_by_role("button", name="Save preferences").click()
+    expect(page.get_by_role("alert")).to_contain_text("pause for at most a year")
+    check_page(page, "preferences with errors")
+
+    page.goto(f"{server}/subscribe")
+    page.get_by_label("Email address").fill("someone@localhost")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    check_page(page, "subscribe with errors")
+
+    page.goto(f"{server}/unsubscribe/{unsub}")
+    page.get_by_role("button", name="Pause for a month").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Paused until")
+    check_page(page, "paused")
+
+    page.goto(f"{server}/confirm/{tokens.sign(keys, 'confirm', subscriber_id, 1, issued_at=datetime.now(UTC))}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("You are already confirmed")
+    check_page(page, "confirm (already confirmed)")
+
+    pending = add_subscriber("eve@example.com", confirmed=False)
+    expired = tokens.sign(keys, "confirm", pending, 1, issued_at=datetime.now(UTC) - timedelta(days=8))
+    response = page.goto(f"{server}/confirm/{expired}")
+    assert response.status == 410
+    expect(page.get_by_role("heading", level=1)).to_have_text("This confirmation link has expired")
+    check_page(page, "confirm expired")
+    page.get_by_role("button", name="Send me a new link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    assert len(confirmations(settings, "eve@example.com")) == 1
+
+    for path in (f"/preferences/{prefs[:-3]}", f"/unsubscribe/{prefs}", "/no/such/page"):
+        response = page.goto(f"{server}{path}")
+        assert response.status == 404, path
+        expect(page.get_by_role("heading", level=1)).to_have_text("This link is not valid")
+        check_page(page, f"404 {path.split('/')[1]}")
+
+    page.emulate_media(color_scheme="dark")  # the pages have a dark palette: its contrast counts too
+    for name, path in (("subscribe", "/subscribe"), ("preferences", f"/preferences/{prefs}"),
+                       ("unsubscribe", f"/unsubscribe/{unsub}")):
+        page.goto(f"{server}{path}")
+        check_page(page, f"{name} (dark)")
+
+
+def test_the_axe_gate_is_not_vacuous(page):
+    """The same check fails on a page with a serious violation (so a green run means something)."""
+    page.set_content('<!doctype html><html lang="en"><title>t</title><main><h1>Hi</h1>'
+                     '<p style="color:#bbb;background:#fff">faint text</p><input type="text"></main></html>')
+    with pytest.raises(AssertionError, match="color-contrast.*serious|label.*critical"):
+        check_page(page, "known-bad page")
+    AXE_LOG.pop()  # the report lists the app's pages only
+
+
+# --- g. screenshots for the README at phone and desktop width --------------------------------------------------
+
+SHOTS = REPO / "docs" / "screenshots"
+
+
+def _save(path: Path, png: bytes) -> None:
+    """Write only when the picture changed, so a test run leaves the work tree clean."""
+    if not path.exists() or path.read_bytes() != png:
+        path.write_bytes(png)
+
+
+def test_screenshots_at_phone_and_desktop_width(server, settings, add_listings, add_subscriber, new_page):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    add_listings(
+        listing("py-1", title="Senior Python Engineer (Payments API)", company="Ledgerly", level="senior",
+                location="Remote - Europe", salary="€85,000 – €105,000"),
+        listing("go-1", title="Backend Engineer, Go", company="Fleetbase", stack=["go"], location="Worldwide",
+                salary="$150k - $190k"),
+        listing("py-2", title="Python Developer II", company="Acme Health", level="mid", location="Remote - US only"),
+    )
+    ana = add_subscriber("ana@example.com", stack=["python", "go"], level=["senior", "mid"], region=["europe"],
+                         timezone="Europe/Berlin")
+    ben = add_subscriber("ben@example.com")
+    eve = add_subscriber("eve@example.com", confirmed=False)
+    keys, base = settings.secret_keys, server
+    issued = datetime.now(UTC)
+    pages = {
+        "subscribe": f"{base}/subscribe",
+        "preferences": f"{base}/preferences/{tokens.sign(keys, 'preferences', ana, 1)}",
+        "unsubscribe": f"{base}/unsubscribe/{tokens.sign(keys, 'unsubscribe', ben, 1)}",
+        "confirm": f"{base}/confirm/{tokens.sign(keys, 'confirm', eve, 1, issued_at=issued)}",
+    }
+    for size_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        page = new_page(viewport=viewport, color_scheme="light", bypass_csp=False)  # as a subscriber sees it
+        for name, url in pages.items():
+            page.goto(url)
+            check_page(page, f"{name} ({size_name})", axe=False)
+            _save(SHOTS / f"{name}-{size_name}.png", page.screenshot(full_page=True))
+        page.goto(pages["unsubscribe"])
+        page.get_by_role("button", name="Unsubscribe", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("You are unsubscribed")
+        _save(SHOTS / f"unsubscribed-{size_name}.png", page.screenshot(full_page=True))
+        page.get_by_role("button", name=re.compile("subscribe me again")).click()  # ben back for the next size
+
+    run(settings, NOW)
+    (msg,) = digests(settings, "ana@example.com").values()
+    html = html_part(msg)
+    for width in (375, 600):
+        page = new_page(viewport={"width": width, "height": 900}, color_scheme="light", java_script_enabled=False)
+        page.set_content(html)
+        check_page(page, f"digest email at {width}px", axe=False)
+        _save(SHOTS / f"digest-email-{width}.png", page.screenshot(full_page=True))
+    assert sorted(p.name for p in SHOTS.glob("*.png")) == sorted(
+        [f"{n}-{s}.png" for n in (*pages, "unsubscribed") for s in ("phone", "desktop")]
+        + ["digest-email-375.png", "digest-email-600.png"])
