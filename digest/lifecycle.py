@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import subscribers as subs
@@ -48,9 +49,17 @@ def sign_up(session: Session, data: subs.SubscriberIn, tax: Taxonomy, settings: 
     """
     existing = subs.find(session, data.email)
     if existing is None:
-        sub, _ = subs.upsert(session, data.model_copy(update={"confirmed": False}), tax, settings, now,
-                             source="web")
-        return sub
+        try:
+            sub, _ = subs.upsert(session, data.model_copy(update={"confirmed": False}), tax, settings, now,
+                                 source="web")
+            return sub
+        except IntegrityError:
+            # A double click raced this insert and won: start over (nothing else happened in this
+            # transaction) and answer as for an address that exists.
+            session.rollback()
+            existing = subs.find(session, data.email)
+            if existing is None:
+                raise
     if existing.status == "pending":
         return existing
     if existing.status == "unsubscribed":

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from typing import Callable, Iterator
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from . import ledger

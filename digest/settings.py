@@ -78,7 +78,7 @@ class Settings:
             raise ConfigError(f"DIGEST_MAX_JOBS must be 1-50, not {self.max_jobs}")
         try:
             ZoneInfo(self.default_timezone)
-        except (ZoneInfoNotFoundError, ValueError) as e:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as e:
             raise ConfigError(f"DIGEST_DEFAULT_TIMEZONE {self.default_timezone!r} is not an IANA timezone") from e
         for name in ("base_url", "board_url"):
             if not getattr(self, name).startswith(("http://", "https://")):

@@ -54,7 +54,8 @@ def check_email(value: str) -> str:
 
 def _valid_email(value: str) -> str:
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        # Our messages are plain RFC 5322 (no SMTPUTF8), so an address must be ASCII to be deliverable.
+        return validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as e:
         raise ValueError(str(e)) from e
 
@@ -97,7 +98,7 @@ class SubscriberIn(BaseModel):
         if v:
             try:
                 zone(v)
-            except (ZoneInfoNotFoundError, ValueError) as e:
+            except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: "Europe" is a folder
                 raise ValueError(f"unknown timezone {v!r} (use an IANA name such as Europe/Berlin)") from e
         return v or None
 

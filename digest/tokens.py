@@ -42,7 +42,11 @@ def sign(keys: tuple[str, ...], purpose: str, subscriber_id: int, version: int,
     """Make a URL-safe token for one subscriber and purpose, signed with the first key."""
     minutes = int(issued_at.timestamp() // 60) if issued_at else 0
     body = _LAYOUT.pack(_FORMAT, PURPOSES[purpose], key_id(keys[0]), subscriber_id, version, minutes)
-    return base64.urlsafe_b64encode(body + _mac(keys[0], body)).rstrip(b"=").decode()
+    return _encode(body + _mac(keys[0], body))
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def verify(keys: tuple[str, ...], token: str, purpose: str) -> Claims:
@@ -51,8 +55,8 @@ def verify(keys: tuple[str, ...], token: str, purpose: str) -> Claims:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (ValueError, TypeError) as e:
         raise TokenError("malformed token") from e
-    if len(raw) != _LAYOUT.size + _MAC_BYTES:
-        raise TokenError("malformed token")
+    if len(raw) != _LAYOUT.size + _MAC_BYTES or _encode(raw) != token:
+        raise TokenError("malformed token")  # one spelling per token: no padding, no '+'/'/', no spare bits
     body, mac = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
     fmt, code, kid, sub_id, version, minutes = _LAYOUT.unpack(body)
     key = next((k for k in keys if key_id(k) == kid), None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import available_timezones
 
+from urllib.parse import unquote_to_bytes
+
 from flask import Blueprint, abort, render_template, request
 
 from digest import lifecycle
@@ -38,8 +40,15 @@ def choices() -> dict:
 
 def require_form() -> None:
     """Refuse bodies that are not a form (an empty body is fine: one-click clients may send none)."""
-    if request.content_length and request.mimetype not in FORM_TYPES:
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if (request.content_length or chunked or request.mimetype) and request.mimetype not in FORM_TYPES:
         abort(415)
+    if request.mimetype == FORM_TYPES[0]:
+        # Werkzeug keeps invalid percent-escapes literally ("%FF" stays "%FF"): refuse non-UTF-8 instead.
+        try:
+            unquote_to_bytes(request.get_data(cache=True).replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            abort(400)
     request.form  # parse now, so a too-large or broken body fails here with 413/400  # noqa: B018
 
 
@@ -103,6 +112,8 @@ def confirm(token: str):
         return render_template("confirm_expired.html", token=token), 410
     except TokenError:
         abort(404)
+    if sub.status == "suppressed":
+        return _suppressed()
     lifecycle.confirm(sub, now)
     s.commit()
     return render_template("confirmed.html", preferences_url=_link("preferences", sub))
@@ -185,11 +196,15 @@ def resubscribe(token: str):
     require_form()
     sub = load(token, "unsubscribe")
     if sub.status == "suppressed":
-        return error_page(400, "We cannot email this address",
-                          "Mail to this address bounced or was reported, so we stopped. Sign up again later.")
+        return _suppressed()
     lifecycle.resubscribe(sub, core()["clock"]())
     session().commit()
     return render_template("resubscribed.html", preferences_url=_link("preferences", sub))
+
+
+def _suppressed():
+    return error_page(400, "We cannot email this address",
+                      "Mail to this address bounced or was reported as spam, so we stopped sending to it.")
 
 
 def _link(purpose: str, sub) -> str:

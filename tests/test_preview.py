@@ -1,8 +1,5 @@
 """preview and test-send: the very digest the run would send, and nothing recorded."""
 
-import email
-import email.policy
-
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
