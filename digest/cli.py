@@ -355,6 +355,11 @@ def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run
         f"skipped-empty {summary.skipped_empty}, failed {summary.failed}, "
         f"in progress elsewhere {summary.in_progress_elsewhere}, listings considered {summary.listings_considered}"
     )
+    if summary.failed:
+        click.echo(f"failed by kind: rejected {summary.failed_rejected} (final), throttled {summary.failed_throttled}, "
+                   f"unavailable {summary.failed_unavailable} (both due again next run)", err=True)
+    if summary.stopped:
+        click.echo(f"stopped early ({summary.stopped}); everyone not yet sent stays due for the next run", err=True)
     if not dry_run and settings.transport == "outbox" and summary.sent:
         click.echo(f"open {Path(settings.outbox_dir, 'index.html').resolve()} to read them")
     return summary
@@ -368,12 +373,16 @@ def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run
 def run_cmd(app: App, now: datetime | None, dry_run: bool, workers: int):
     """Send the weekly digests that are due.
 
+    Exit status: 0 all sent, 2 some messages failed, 3 the carrier stopped the run (the rest stays due).
+
     \b
     Example:
       digest run --now 2026-11-23T09:00:00Z --workers 2
     """
     now = now or app.clock()
     summary = _run_with_progress(app.settings, app.engine, now, app.clock, dry_run=dry_run, workers=workers)
+    if summary.stopped:
+        sys.exit(3)
     if summary.failed:
         sys.exit(2)
 

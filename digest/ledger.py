@@ -134,12 +134,14 @@ class Outcome:
     transport_id: str | None = None
     error: str | None = None
     listings: tuple[tuple[str, int], ...] = ()  # (board id, repost key) in the order sent
+    status: str = "failed"  # when not ok: "failed" (retried, 3 attempts), "rejected" (final) or "retry" (given back)
 
 
 def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: datetime) -> None:
     """Record what happened to each claimed message: sent (with its listings) or failed."""
     sent = [o for o in outcomes if o.ok]
-    failed = [o for o in outcomes if not o.ok]
+    failed = [o for o in outcomes if not o.ok and o.status != "retry"]
+    release(session, [o.delivery_id for o in outcomes if not o.ok and o.status == "retry"], run_id)
     guard = and_(T.c.id == bindparam("did"), T.c.run_id == run_id)
     if sent:
         session.execute(
@@ -156,9 +158,16 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
             session.execute(insert(DeliveryItem.__table__), items)
     if failed:
         session.execute(
-            update(T).where(guard).values(status="failed", lease_until=None, error=bindparam("err")),
-            [dict(did=o.delivery_id, err=(o.error or "")[:2000]) for o in failed],
+            update(T).where(guard).values(status=bindparam("st"), lease_until=None, error=bindparam("err")),
+            [dict(did=o.delivery_id, st=o.status, err=(o.error or "")[:2000]) for o in failed],
         )
+
+
+def release(session: Session, delivery_ids: Sequence[int], run_id: str) -> None:
+    """Give unsent claims back (delete this run's rows), so the next run finds them due at once."""
+    if delivery_ids:
+        session.execute(T.delete().where(T.c.id.in_(list(delivery_ids)), T.c.run_id == run_id,
+                                         T.c.status == "claimed"))
 
 
 def _aware(value: datetime) -> datetime:

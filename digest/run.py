@@ -42,17 +42,32 @@ class Summary:
     due: int = 0
     sent: int = 0
     skipped_empty: int = 0
-    failed: int = 0
+    failed: int = 0  # every message not sent this run, whatever the kind
+    failed_rejected: int = 0  # refused for good (bad address, content): not retried
+    failed_throttled: int = 0  # still throttled after retries: due again next run
+    failed_unavailable: int = 0  # network or server errors after retries: due again next run
     in_progress_elsewhere: int = 0
     listings_considered: int = 0
     bytes: int = 0
+    stopped: str | None = None  # why the run stopped early (sending paused, quota used up)
 
     def add(self, other: "Summary") -> "Summary":
         for f in fields(self):
-            if f.name != "listings_considered":
+            if f.name not in ("listings_considered", "stopped"):
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         self.listings_considered = max(self.listings_considered, other.listings_considered)
+        self.stopped = self.stopped or other.stopped
         return self
+
+    def count_failure(self, kind: str) -> None:
+        self.failed += 1
+        name = f"failed_{kind}"
+        if hasattr(self, name):
+            setattr(self, name, getattr(self, name) + 1)
+
+
+class RunStopped(Exception):
+    """The carrier will take no more mail now (paused account, quota used up): stop, leave the rest due."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +160,11 @@ class ShardRunner:
                 if not page:
                     break
                 after = page[-1].id
-                self._page(s, page, summary)
+                try:
+                    self._page(s, page, summary)
+                except RunStopped as e:
+                    summary.stopped = str(e)
+                    return summary
             if progress:
                 progress(len(page))
         return summary
@@ -188,21 +207,33 @@ class ShardRunner:
         ]
         owned = ledger.claim(s, claims, self.ctx.run_id, now, wall, settings.claim_lease_seconds)
         s.commit()  # the claim is durable before anything leaves
-        outcomes = []
+        outcomes: list[ledger.Outcome] = []
+        release: list[int] = []  # claims given back unsent: due again for the next run
+        stop: TransportError | None = None
         for r, since, match in plans:
             if r.id not in owned:
                 summary.in_progress_elsewhere += 1
                 summary.due -= 1
             elif not match.total:
                 summary.skipped_empty += 1
+            elif stop is not None:
+                release.append(owned[r.id])
             else:
-                outcomes.append(self._deliver(owned[r.id], r, since, match, slots[r.id], summary))
+                try:
+                    outcomes.append(self._deliver(owned[r.id], r, since, match, slots[r.id], summary))
+                except TransportError as e:  # only kinds that stop the run get here
+                    stop = e
+                    release.append(owned[r.id])
         ledger.finish(s, outcomes, self.ctx.run_id, self.clock())
-        s.commit()
+        ledger.release(s, release, self.ctx.run_id)
+        s.commit()  # what was accepted is recorded as sent before the run stops
+        if stop is not None:
+            raise RunStopped(f"{stop.kind}: {stop}") from stop
 
     def _send(self, r: Recipient, since: datetime, match, slot, summary: Summary):
         msg = self.composer.compose(r, match, slot.period, slot.at, since, self.ctx.now)
-        transport_id = self.transport.send(msg.key, msg.to, msg.raw)
+        tags = {"period": slot.period, "run": self.ctx.run_id}
+        transport_id = self.transport.send(msg.key, msg.to, msg.raw, tags)
         summary.bytes += len(msg.raw)
         summary.sent += 1
         return msg, transport_id
@@ -210,8 +241,15 @@ class ShardRunner:
     def _deliver(self, delivery_id: int, r: Recipient, since: datetime, match, slot, summary: Summary) -> ledger.Outcome:
         try:
             msg, transport_id = self._send(r, since, match, slot, summary)
-        except (TransportError, OSError) as e:
-            summary.failed += 1
+        except TransportError as e:
+            if e.stops_run:
+                raise
+            summary.count_failure(e.kind)
+            # Rejected is final for this week; throttled or unavailable is given back, due again next run.
+            status = "rejected" if e.permanent else "retry"
+            return ledger.Outcome(delivery_id, r.id, ok=False, error=f"{e.kind}: {e}", status=status)
+        except OSError as e:  # the outbox could not write: a retryable failure of this row
+            summary.count_failure("unavailable")
             return ledger.Outcome(delivery_id, r.id, ok=False, error=f"{type(e).__name__}: {e}")
         return ledger.Outcome(
             delivery_id, r.id, ok=True, message_id=_message_id(msg.raw), transport_id=transport_id,
@@ -264,17 +302,24 @@ def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: in
             total.listings_considered = len(runner.index)
             for shard in shards:
                 total.add(runner.run(shard, progress))
+                if total.stopped:
+                    break
             transport.close()
         else:
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
                 futures = {pool.submit(_worker_shard, ctx, sh): sh for sh in shards}
                 for fut in as_completed(futures):
+                    if fut.cancelled():
+                        continue
                     total.add(fut.result())
+                    if total.stopped:
+                        for other in futures:
+                            other.cancel()
                     if progress:
                         progress(futures[fut].size)
             if not dry_run:
                 (transport or make_transport(settings)).close()
-        status = "finished"
+        status = "stopped" if total.stopped else "finished"
     finally:
         if not dry_run:
             with Session(engine) as s:

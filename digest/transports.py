@@ -11,7 +11,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Mapping, Protocol
 
 from .settings import Settings
 
@@ -21,19 +21,39 @@ class Transport(Protocol):
 
     name: str
 
-    def send(self, key: str, to: str, raw: bytes) -> str:
-        """Hand one message over; return the carrier's id for it."""
+    def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
+        """Hand one message over (tags: e.g. period and run id, for the carrier's events); return its id."""
 
     def close(self) -> None:
         """Flush whatever the transport keeps for the end of a run."""
 
 
-class TransportError(Exception):
-    """A message could not be handed over; `permanent` says whether retrying can help."""
+KINDS = ("rejected", "throttled", "unavailable", "quota", "paused")
 
-    def __init__(self, message: str, permanent: bool = False):
+
+class TransportError(Exception):
+    """A message could not be handed over, and what kind of failure it was.
+
+    rejected     this message or address will never be accepted (marked failed, not retried)
+    throttled    the carrier kept saying "slow down" after our retries (left for the next run)
+    unavailable  network or server errors after bounded retries (left for the next run)
+    quota        the 24-hour sending quota is used up: stop, the rest stays due
+    paused       the account may not send at all (paused or suspended): stop the run at once
+    """
+
+    def __init__(self, message: str, kind: str = "unavailable"):
         super().__init__(message)
-        self.permanent = permanent
+        if kind not in KINDS:
+            raise ValueError(f"unknown transport error kind {kind!r}")
+        self.kind = kind
+
+    @property
+    def permanent(self) -> bool:
+        return self.kind == "rejected"
+
+    @property
+    def stops_run(self) -> bool:
+        return self.kind in ("paused", "quota")
 
 
 class OutboxTransport:
@@ -44,7 +64,7 @@ class OutboxTransport:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
 
-    def send(self, key: str, to: str, raw: bytes) -> str:
+    def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
         path = self.directory / f"{key}.eml"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -65,7 +85,7 @@ class RecordingTransport:
     name: str = "recording"
     sent: list[tuple[str, str, bytes]] = field(default_factory=list)
 
-    def send(self, key: str, to: str, raw: bytes) -> str:
+    def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
         self.sent.append((key, to, raw))
         return key
 
@@ -81,7 +101,7 @@ class NullTransport:
     messages: int = 0
     bytes: int = 0
 
-    def send(self, key: str, to: str, raw: bytes) -> str:
+    def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
         self.messages += 1
         self.bytes += len(raw)
         return key
