@@ -436,20 +436,13 @@ def test_send_cmd(app: App, email: str, to: str, now: datetime | None):
     Example:
       digest test-send ana@example.com --to me@example.com
     """
-    from .preview import preview
+    from .preview import test_send
     from .transports import make_transport
 
-    to = subs.check_email(to)
-    now = now or app.clock()
-    with app.session() as s:
-        p = preview(s, app.settings, app.tax, email, now, to=to, subject_prefix="[TEST] ")
-    if p.message is None:
-        raise InputError(f"nothing matches for {p.email} at {now.isoformat()}: there is no digest to test")
     transport = make_transport(app.settings)
-    key = f"test/{p.slot.period}-{p.message.key.split('/')[-1]}-{now:%Y%m%dT%H%M%S}"
-    sent_id = transport.send(key, to, p.message.raw)
-    transport.close()
-    click.echo(f"sent test of {p.email}'s digest ({len(p.match.listings)} listings) to {to} via "
+    with app.session() as s:
+        p, sent_id = test_send(s, app.settings, app.tax, transport, email, to, now or app.clock())
+    click.echo(f"sent test of {p.email}'s digest ({len(p.match.listings)} listings) to {p.message.to} via "
                f"{transport.name}: {sent_id}")
 
 

@@ -8,6 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from . import ledger, subscribers
+from .errors import InputError
+from .subscribers import check_email
+from .transports import Transport
 from .compose import Composed, Composer
 from .listings_index import load_index
 from .matching import Match
@@ -47,3 +50,16 @@ def preview(session: Session, settings: Settings, tax: Taxonomy, email: str, now
         email=sub.email, status=subscribers.display_status(sub, now.date()), slot=slot,
         already_sent=row is not None and row.status in ("sent", "empty"), match=match, message=message,
     )
+
+
+def test_send(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, email: str, to: str,
+              now: datetime) -> tuple[Preview, str]:
+    """Send a subscriber's digest to `to` with a [TEST] subject; record nothing. Shared by CLI and Lambda."""
+    to = check_email(to)
+    p = preview(session, settings, tax, email, now, to=to, subject_prefix="[TEST] ")
+    if p.message is None:
+        raise InputError(f"nothing matches for {p.email} at {now.isoformat()}: there is no digest to test")
+    key = f"test/{p.slot.period}-{p.message.key.split('/')[-1]}-{now:%Y%m%dT%H%M%S}"
+    sent_id = transport.send(key, to, p.message.raw, {"period": p.slot.period, "run": "test"})
+    transport.close()
+    return p, sent_id

@@ -1,0 +1,41 @@
+"""Settings on Lambda: the environment, overlaid with the parameters under DIGEST_SSM_PREFIX.
+
+`/jobdigest/prod/database-url` becomes DIGEST_DATABASE_URL, `secret-keys` DIGEST_SECRET_KEYS, and so on.
+Secrets live in Parameter Store (SecureString), never in serverless.yml or the CloudFormation template.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from .errors import ConfigError
+from .settings import Settings
+
+
+def ssm_values(prefix: str, client: Any) -> dict[str, str]:
+    """Read every parameter directly under `prefix` (decrypted) as DIGEST_* variables."""
+    values: dict[str, str] = {}
+    for page in client.get_paginator("get_parameters_by_path").paginate(
+        Path=prefix.rstrip("/"), Recursive=False, WithDecryption=True
+    ):
+        for p in page["Parameters"]:
+            name = p["Name"].rsplit("/", 1)[-1]
+            values["DIGEST_" + name.upper().replace("-", "_")] = p["Value"]
+    return values
+
+
+def lambda_settings(env: Mapping[str, str] | None = None, client: Any = None) -> Settings:
+    """Settings for a Lambda container: environment plus Parameter Store (which wins)."""
+    env = dict(os.environ if env is None else env)
+    prefix = env.get("DIGEST_SSM_PREFIX")
+    if prefix:
+        if client is None:
+            import boto3
+
+            client = boto3.client("ssm")
+        found = ssm_values(prefix, client)
+        if not found:
+            raise ConfigError(f"no parameters under {prefix} in SSM Parameter Store")
+        env |= found
+    return Settings.from_env(env)

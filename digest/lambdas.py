@@ -1,0 +1,163 @@
+"""AWS Lambda entry points: thin adapters from events to the engine's functions.
+
+schedule        EventBridge, hourly: plan the run, send inline or enqueue shards on SQS
+worker          SQS: send one shard per message, partial batch failures reported
+ses_events      SNS: SES bounce and complaint notifications → suppression
+import_listings S3: a listings file dropped under incoming/ → import, report written beside it
+test_send       operator invoke: {"subscriber": EMAIL, "to": ADDRESS}
+(the web app's handler is subscribers.lambda_handler.handler)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from sqlalchemy.orm import Session
+
+from . import db
+from .aws_settings import lambda_settings
+from .fanout import ShardMessage, dispatch, send_shard
+from .run import Summary
+from .taxonomy import load_taxonomy
+from .transports import make_transport
+
+logger = Logger(service="jobdigest")
+metrics = Metrics(namespace="JobDigest", service="jobdigest")
+REPORT_SUFFIX = ".report.json"
+
+
+def clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@lru_cache(maxsize=1)
+def state() -> dict:
+    """Settings, engine and transport, built once per container (cold start)."""
+    settings = lambda_settings()
+    engine = db.make_engine(settings.database_url)
+    db.ensure_schema(engine)
+    return {"settings": settings, "engine": engine, "tax": load_taxonomy(), "transport": make_transport(settings)}
+
+
+def _record_summary(what: str, summary: Summary, started: float, **extra: Any) -> dict:
+    """One JSON log line and the metrics for a run or a shard."""
+    data = {"due": summary.due, "sent": summary.sent, "skipped_empty": summary.skipped_empty,
+            "failed": summary.failed, "failed_rejected": summary.failed_rejected,
+            "failed_throttled": summary.failed_throttled, "failed_unavailable": summary.failed_unavailable,
+            "in_progress_elsewhere": summary.in_progress_elsewhere, "stopped": summary.stopped,
+            "duration_s": round(time.monotonic() - started, 3)} | extra
+    logger.info(f"{what} summary", extra={"summary": data})
+    for name, value in (("Sent", summary.sent), ("Failed", summary.failed), ("SkippedEmpty", summary.skipped_empty),
+                        ("FailedRejected", summary.failed_rejected), ("FailedThrottled", summary.failed_throttled),
+                        ("FailedUnavailable", summary.failed_unavailable)):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if summary.stopped:
+        metrics.add_metric(name="RunStopped", unit=MetricUnit.Count, value=1)
+    return data
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def schedule(event: dict, context: Any) -> dict:
+    """Hourly: plan who is due at the scheduled time and send them inline or through the queue."""
+    st, started = state(), time.monotonic()
+    now = datetime.fromisoformat(event["time"].replace("Z", "+00:00")) if event.get("time") else clock()
+    import boto3
+
+    result = dispatch(
+        st["settings"], st["engine"], now, sqs=boto3.client("sqs"), queue_url=os.environ["DIGEST_QUEUE_URL"],
+        shard_size=int(os.environ.get("DIGEST_SHARD_SIZE", "500")),
+        inline_below=int(os.environ.get("DIGEST_INLINE_BELOW", "1000")),
+        transport=lambda: st["transport"], clock=clock,
+    )
+    if result.inline is not None:
+        return _record_summary("run", result.inline, started, run_id=result.run_id, inline=True)
+    metrics.add_metric(name="ShardsQueued", unit=MetricUnit.Count, value=result.shards)
+    data = {"run_id": result.run_id, "subscribers": result.subscribers, "shards": result.shards, "inline": False}
+    logger.info("run dispatched", extra={"summary": data})
+    return data
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def worker(event: dict, context: Any) -> dict:
+    """SQS: one shard per message; a message that raises is reported failed and comes back (then DLQ)."""
+    st = state()
+
+    def handle(record) -> None:
+        started = time.monotonic()
+        message = ShardMessage.from_json(record.body)
+        summary = send_shard(st["settings"], st["engine"], message, st["transport"], clock)
+        _record_summary("shard", summary, started, run_id=message.run_id, lo=message.lo, hi=message.hi)
+
+    return process_partial_response(event=event, record_handler=handle, processor=BatchProcessor(EventType.SQS),
+                                    context=context)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def import_listings(event: dict, context: Any) -> dict:
+    """S3: import each uploaded listings file and write `<key>.report.json` beside it."""
+    import boto3
+
+    st, s3, reports = state(), boto3.client("s3"), []
+    for record in event.get("Records", []):
+        bucket = record["s3"]["bucket"]["name"]
+        key = unquote_plus(record["s3"]["object"]["key"])
+        if key.endswith(REPORT_SUFFIX):
+            continue  # our own output: never import it
+        body, failure = _import_one(s3, bucket, key, st)
+        s3.put_object(Bucket=bucket, Key=key + REPORT_SUFFIX, Body=json.dumps(body, indent=2).encode(),
+                      ContentType="application/json")
+        if failure is not None:
+            raise failure  # the report says why; the failed invocation shows in metrics and alarms
+        metrics.add_metric(name="ListingsImported", unit=MetricUnit.Count, value=body["imported"])
+        metrics.add_metric(name="ListingsRejected", unit=MetricUnit.Count, value=len(body["rejected"]))
+        logger.info("listings imported", extra={"report": {k: v for k, v in body.items() if k != "rejected"}})
+        reports.append(body)
+    return {"reports": reports}
+
+
+def _import_one(s3: Any, bucket: str, key: str, st: dict) -> tuple[dict, Exception | None]:
+    from .errors import DigestError
+    from .listings import import_listings as run_import
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, PurePosixPath(key).name)
+        s3.download_file(bucket, key, path)
+        with Session(st["engine"]) as s:
+            try:
+                report = run_import(s, path, st["tax"], clock())
+            except DigestError as e:  # a file we cannot read at all (type, encoding) still gets a report
+                return {"file": key, "error": str(e), "imported": 0, "rejected": []}, e
+    return {"file": key, "imported": report.imported, "inserted": report.inserted, "updated": report.updated,
+            "unchanged": report.unchanged,
+            "rejected": [{"line": r.line, "id": r.key, "reason": r.reason} for r in report.rejected]}, None
+
+
+@logger.inject_lambda_context
+def test_send(event: dict, context: Any) -> dict:
+    """Operators: send one subscriber's digest to an address, with [TEST] in the subject.
+
+    Event: {"subscriber": EMAIL, "to": ADDRESS, "now": optional ISO 8601 time, as `digest test-send --now`}.
+    """
+    from .preview import test_send as send_test
+
+    st = state()
+    now = datetime.fromisoformat(event["now"].replace("Z", "+00:00")) if event.get("now") else clock()
+    with Session(st["engine"]) as s:
+        p, sent_id = send_test(s, st["settings"], st["tax"], st["transport"], str(event["subscriber"]),
+                               str(event["to"]), now)
+    return {"subscriber_id": p.message.key.split("/")[-1], "to": p.message.to, "listings": len(p.match.listings),
+            "message_id": sent_id, "period": p.slot.period}

@@ -1,0 +1,182 @@
+"""The Lambda entry points with realistic events and moto for AWS: plan → queue → worker, S3 import,
+test send, settings from Parameter Store. Assertions are on the outbox, the ledger and the S3 report."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from moto import mock_aws
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest import lambdas
+from digest.models import Delivery, Listing
+from digest.subscribers import import_subscribers
+
+from .conftest import NOW, listing, read_outbox
+
+REGION = "us-east-1"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "jobdigest-ci-worker"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:jobdigest-ci-worker"
+    aws_request_id: str = "0b5a1c3e-6f0e-4a44-9a3a-1f7b9f3c2d10"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@pytest.fixture
+def aws(monkeypatch, db_url, tmp_path):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "JobDigestTest")
+    monkeypatch.setenv("DIGEST_DATABASE_URL", db_url)
+    monkeypatch.setenv("DIGEST_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.delenv("DIGEST_SSM_PREFIX", raising=False)
+    with mock_aws():
+        queue_url = boto3.client("sqs").create_queue(QueueName="jobdigest-shards")["QueueUrl"]
+        monkeypatch.setenv("DIGEST_QUEUE_URL", queue_url)
+        lambdas.state.cache_clear()
+        yield boto3.client("sqs"), queue_url
+        lambdas.state.cache_clear()
+
+
+def scheduled_event(time: str) -> dict:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time, "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:123456789012:rule/jobdigest-ci-schedule"], "detail": {}}
+
+
+def sqs_event(bodies: list[str]) -> dict:
+    return {"Records": [
+        {"messageId": str(uuid.uuid4()), "receiptHandle": "AQEB" + uuid.uuid4().hex, "body": body,
+         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795424400000",
+                        "SenderId": "AROAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795424400001"},
+         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+         "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:jobdigest-shards", "awsRegion": REGION}
+        for body in bodies
+    ]}
+
+
+def seed(engine, tax, settings, tmp_path, add_listings, n: int) -> None:
+    add_listings(listing("a"), listing("b", stack=["go"]))
+    csv = tmp_path / "people.csv"
+    csv.write_text("email,stack,confirmed\n" + "".join(f"p{i}@example.com,{'go' if i % 2 else 'python'},true\n"
+                                                      for i in range(n)))
+    from datetime import timedelta
+
+    with Session(engine) as s:
+        import_subscribers(s, str(csv), tax, settings, NOW - timedelta(days=30))
+
+
+def drain(sqs, queue_url) -> list[str]:
+    bodies = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return bodies
+        bodies += [m["Body"] for m in got]
+
+
+def test_plan_queue_worker_with_a_duplicated_and_a_broken_message(aws, monkeypatch, engine, tax, settings,
+                                                                   tmp_path, add_listings):
+    sqs, queue_url = aws
+    seed(engine, tax, settings, tmp_path, add_listings, 230)
+    monkeypatch.setenv("DIGEST_INLINE_BELOW", "0")
+    monkeypatch.setenv("DIGEST_SHARD_SIZE", "50")
+    planned = lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
+    assert planned["inline"] is False and (planned["subscribers"], planned["shards"]) == (230, 5)
+    bodies = drain(sqs, queue_url)
+    assert len(bodies) == 5 and {json.loads(b)["now"] for b in bodies} == {"2026-11-23T09:00:00+00:00"}
+
+    delivered = bodies + [bodies[0], "{not json"]  # SQS may deliver twice; a poisoned message must not block
+    event = sqs_event(delivered)
+    answer = lambdas.worker(event, FakeContext())
+    assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][-1]["messageId"]}]}
+
+    msgs = read_outbox(tmp_path / "outbox")
+    assert len(msgs) == 230  # everyone, once: the duplicate shard found its rows already claimed
+    with Session(engine) as s:
+        assert [d.status for d in s.scalars(select(Delivery))] == ["sent"] * 230
+
+
+def test_small_lists_are_sent_inline_by_the_planner(aws, engine, tax, settings, tmp_path, add_listings):
+    sqs, queue_url = aws
+    seed(engine, tax, settings, tmp_path, add_listings, 12)
+    result = lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
+    assert result["inline"] is True and result["sent"] == 12 and result["failed"] == 0
+    assert drain(sqs, queue_url) == []
+    assert len(read_outbox(tmp_path / "outbox")) == 12
+
+
+def s3_event(bucket: str, key: str) -> dict:
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventTime": "2026-11-23T08:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "incoming-listings",
+               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+               "object": {"key": key, "size": 1024, "eTag": "0123456789abcdef", "sequencer": "0A1B2C3D4E5F678901"}},
+    }]}
+
+
+def test_listings_dropped_in_s3_are_imported_with_a_report_beside_them(aws, engine):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="jobdigest-listings")
+    lines = [json.dumps(listing("s3-1", title="Senior Go Engineer")), "{broken", json.dumps(listing("s3-2", url="ftp://x"))]
+    s3.put_object(Bucket="jobdigest-listings", Key="incoming/board week 48.jsonl", Body="\n".join(lines).encode())
+    result = lambdas.import_listings(s3_event("jobdigest-listings", "incoming/board+week+48.jsonl"), FakeContext())
+    report = json.loads(s3.get_object(Bucket="jobdigest-listings",
+                                      Key="incoming/board week 48.jsonl.report.json")["Body"].read())
+    assert result["reports"] == [report]
+    assert (report["imported"], report["inserted"]) == (1, 1)
+    assert [(r["line"], r["reason"].split(":")[0]) for r in report["rejected"]] == [(2, "malformed JSON"), (3, "url")]
+    with Session(engine) as s:
+        assert [l.board_id for l in s.scalars(select(Listing))] == ["s3-1"]
+    # The report landing in the bucket fires the trigger again: it is not imported.
+    again = lambdas.import_listings(s3_event("jobdigest-listings", "incoming/board+week+48.jsonl.report.json"),
+                                    FakeContext())
+    assert again == {"reports": []}
+
+
+def test_an_unreadable_file_gets_a_report_and_a_failed_invocation(aws):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="jobdigest-listings")
+    s3.put_object(Bucket="jobdigest-listings", Key="incoming/export.xlsx", Body=b"PK\x03\x04")
+    with pytest.raises(Exception, match="unknown file type"):
+        lambdas.import_listings(s3_event("jobdigest-listings", "incoming/export.xlsx"), FakeContext())
+    report = json.loads(s3.get_object(Bucket="jobdigest-listings", Key="incoming/export.xlsx.report.json")["Body"].read())
+    assert "unknown file type" in report["error"]
+
+
+def test_test_send_invocation_shares_the_cli_function(aws, tmp_path, add_listings, add_subscriber):
+    add_listings(listing("a"))
+    add_subscriber("ana@example.com")
+    out = lambdas.test_send({"subscriber": "ANA@example.com", "to": "ops@example.org", "now": "2026-11-23T09:00:00Z"},
+                            FakeContext())
+    assert out["to"] == "ops@example.org" and out["listings"] == 1
+    [(key, msg)] = read_outbox(tmp_path / "outbox").items()
+    assert key.startswith("test/") and msg["Subject"].startswith("[TEST] ")
+
+
+def test_settings_come_from_parameter_store(aws, monkeypatch, db_url):
+    ssm = boto3.client("ssm")
+    for name, value in (("database-url", db_url), ("secret-keys", "k-2026-11,k-2026-05"),
+                        ("from", "Backend Jobs Weekly <digest@jobs.example.com>"),
+                        ("base-url", "https://subscribe.jobs.example.com")):
+        ssm.put_parameter(Name=f"/jobdigest/ci/{name}", Value=value, Type="SecureString")
+    monkeypatch.setenv("DIGEST_SSM_PREFIX", "/jobdigest/ci")
+    monkeypatch.setenv("DIGEST_DATABASE_URL", "sqlite:///must-be-overridden.db")
+    settings = lambdas.lambda_settings()
+    assert settings.database_url == db_url
+    assert settings.secret_keys == ("k-2026-11", "k-2026-05")
+    assert settings.base_url == "https://subscribe.jobs.example.com"
+    assert settings.from_domain == "jobs.example.com"
