@@ -315,6 +315,7 @@ def subscribers_remove(app: App, email: str):
     with app.session() as s:
         sub = subs.get(s, email)
         shown, sub_id = sub.email, sub.id
+        suppressed_hash_kept = sub.status in ("suppressed", "unsubscribed")
         subs.remove(s, sub)
     # Local outbox copies of their mail are data held about them too.
     outbox = Path(app.settings.outbox_dir)
@@ -327,7 +328,9 @@ def subscribers_remove(app: App, email: str):
         from .transports import write_index
 
         write_index(outbox)
-    click.echo(f"removed {shown} and all data held about them" + (f" ({len(files)} outbox files)" if files else ""))
+    click.echo(f"removed {shown} and all data held about them" + (f" ({len(files)} outbox files)" if files else "")
+               + ("; a hash of the address stays on the suppression list so it is never mailed again"
+                  if suppressed_hash_kept else ""))
 
 
 def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run: bool = False, workers: int = 1):
@@ -494,6 +497,11 @@ def demo_cmd(app: App, now: datetime | None, database: str):
     for line in report:
         click.echo(line)
     _run_with_progress(settings, engine, now, app.clock)
+
+
+from .feedback import feedback_command  # noqa: E402  (a command defined beside its core function)
+
+main.add_command(feedback_command)
 
 
 def _plugin_commands() -> None:

@@ -146,6 +146,26 @@ def _import_one(s3: Any, bucket: str, key: str, st: dict) -> tuple[dict, Excepti
             "rejected": [{"line": r.line, "id": r.key, "reason": r.reason} for r in report.rejected]}, None
 
 
+@metrics.log_metrics
+@logger.inject_lambda_context
+def ses_events(event: dict, context: Any) -> dict:
+    """SNS: SES bounce, complaint and delivery notifications; bad records are logged and skipped."""
+    from dataclasses import asdict
+
+    from .feedback import apply_events, parse_sns_event
+
+    st = state()
+    with Session(st["engine"]) as s, s.begin():
+        report = apply_events(s, parse_sns_event(event), clock())
+    data = asdict(report)
+    data["skipped"] = len(report.skipped)
+    for name, value in (("Suppressed", report.suppressed), ("Unsubscribed", report.unsubscribed),
+                        ("TransientBounces", report.transient_counted)):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    logger.info("ses feedback", extra={"report": data})
+    return data
+
+
 @logger.inject_lambda_context
 def test_send(event: dict, context: Any) -> dict:
     """Operators: send one subscriber's digest to an address, with [TEST] in the subject.

@@ -45,14 +45,20 @@ def sign_up(session: Session, data: subs.SubscriberIn, tax: Taxonomy, settings: 
     """Record a sign-up from the public form; return whom to send a confirmation mail, if anyone.
 
     Never reveals or changes an existing subscription: an active person's preferences stay theirs
-    (anyone can type any address), and a suppressed address gets nothing.
+    (anyone can type any address), and a suppressed address gets nothing, even after its row was removed
+    (nothing is stored for it then). Someone who unsubscribed may come back through the confirmation mail.
     """
     existing = subs.find(session, data.email)
     if existing is None:
+        listed = subs.suppression_of(session, data.email)
+        if listed is not None and listed.reason != subs.OPTED_OUT:
+            return None
         try:
             sub, _ = subs.upsert(session, data.model_copy(update={"confirmed": False}), tax, settings, now,
                                  source="web")
-            return sub
+            if sub.status == "pending":
+                return sub
+            existing = sub  # back from the suppression list as unsubscribed: answered below
         except IntegrityError:
             # A double click raced this insert and won: start over (nothing else happened in this
             # transaction) and answer as for an address that exists.

@@ -1,4 +1,4 @@
-"""The tables: listings, subscribers, and the delivery ledger."""
+"""The tables: listings, subscribers, the suppression list, and the delivery ledger."""
 
 from __future__ import annotations
 
@@ -110,6 +110,21 @@ class Subscriber(Base):
     confirm_sent_at: Mapped[datetime | None]  # last confirmation mail: at most one per address per 10 minutes
     unsubscribed_at: Mapped[datetime | None]
     source: Mapped[str | None] = mapped_column(String(50))
+    # Feedback from the mail provider (digest.feedback): soft bounces counted, then suppressed for good.
+    bounce_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    bounced_message_id: Mapped[str | None] = mapped_column(String(255))  # last counted: a resent notice counts once
+    suppressed_at: Mapped[datetime | None]
+    suppression_reason: Mapped[str | None] = mapped_column(String(20))  # bounce/complaint/transient
+
+
+class Suppression(Base):
+    """Addresses never to mail again, kept as a hash so the list outlives `digest subscribers remove`."""
+
+    __tablename__ = "suppressions"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the lower-cased address
+    reason: Mapped[str] = mapped_column(String(20))  # bounce/complaint/transient/other, or unsubscribed
+    suppressed_at: Mapped[datetime]
 
 
 class Delivery(Base):

@@ -56,6 +56,8 @@ def test_send(session: Session, settings: Settings, tax: Taxonomy, transport: Tr
               now: datetime) -> tuple[Preview, str]:
     """Send a subscriber's digest to `to` with a [TEST] subject; record nothing. Shared by CLI and Lambda."""
     to = check_email(to)
+    if subscribers.suppression_of(session, to) is not None:
+        raise InputError(f"{to} is on the suppression list (it bounced or complained): choose another address")
     p = preview(session, settings, tax, email, now, to=to, subject_prefix="[TEST] ")
     if p.message is None:
         raise InputError(f"nothing matches for {p.email} at {now.isoformat()}: there is no digest to test")

@@ -1,7 +1,8 @@
-"""Subscribers in and out: add, import, show, export and erase one person's data."""
+"""Subscribers in and out: add, import, show, export and erase one person's data; the suppression list."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterator
@@ -9,14 +10,15 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from . import normalise
 from .errors import InputError, NormaliseError, NotFoundError
 from .listings import db_reason, db_unreachable, describe_errors, drop_nulls_and_refuse_nul
-from .models import Delivery, DeliveryItem, Subscriber
+from .models import Delivery, DeliveryItem, Subscriber, Suppression
 from .readers import Rejected, read_records
 from .schedule import zone
 from .settings import WEEKDAYS, Settings
@@ -143,9 +145,39 @@ def get(session: Session, email: str) -> Subscriber:
     return sub
 
 
+# --- the suppression list: hashes of addresses that must not be mailed again, whether or not a row is left ---
+
+OPTED_OUT = "unsubscribed"  # the weakest entry: any suppression reason replaces it
+
+
+def address_hash(email: str) -> str:
+    """The key of an address on the suppression list: SHA-256 of the trimmed, lower-cased address."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def suppression_of(session: Session, email: str) -> Suppression | None:
+    """The suppression-list entry of this address (any case), or None."""
+    return session.get(Suppression, address_hash(email))
+
+
+def record_suppression(session: Session, email: str, reason: str, now: datetime) -> None:
+    """Put the address on the suppression list; an existing entry keeps its first reason unless that was an
+    opt-out, which a bounce or complaint replaces. Safe against a concurrent writer of the same address."""
+    key = address_hash(email)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(Suppression).values(email_hash=key, reason=reason, suppressed_at=now)
+                    .on_conflict_do_nothing(index_elements=["email_hash"]))
+    if reason != OPTED_OUT:
+        session.execute(update(Suppression).where(Suppression.email_hash == key, Suppression.reason == OPTED_OUT)
+                        .values(reason=reason, suppressed_at=now))
+
+
 def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settings, now: datetime,
            update: bool = True, source: str = "import") -> tuple[Subscriber, bool]:
-    """Create a subscriber, or update the preferences of an existing one; return (row, created)."""
+    """Create a subscriber, or update the preferences of an existing one; return (row, created).
+
+    An address on the suppression list comes back as it left (suppressed, or unsubscribed), never active.
+    """
     prefs = _prefs(data, tax)
     sub = find(session, data.email)
     created = sub is None
@@ -154,8 +186,14 @@ def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settin
             email=data.email, email_key=data.email.lower(), status="active" if data.confirmed else "pending",
             token_version=1, created_at=now, confirmed_at=now if data.confirmed else None,
             source=source, timezone=settings.default_timezone, send_day=WEEKDAYS.index(settings.send_day),
-            send_hour=settings.send_hour,
+            send_hour=settings.send_hour, bounce_count=0,
         )
+        listed = suppression_of(session, data.email)
+        if listed is not None and listed.reason == OPTED_OUT:
+            sub.status, sub.confirmed_at, sub.unsubscribed_at = "unsubscribed", None, listed.suppressed_at
+        elif listed is not None:
+            sub.status, sub.confirmed_at = "suppressed", None
+            sub.suppressed_at, sub.suppression_reason = listed.suppressed_at, listed.reason
         session.add(sub)
     elif not update:
         raise InputError(f"{data.email} is already a subscriber (status {sub.status})")
@@ -271,7 +309,9 @@ def export(session: Session, sub: Subscriber, now: datetime) -> dict:
     iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
     return {
         "subscriber": subscriber_json(sub, now) | {"token_version": sub.token_version, "source": sub.source,
-                                                   "updated_at": iso(sub.updated_at)},
+                                                   "updated_at": iso(sub.updated_at), "bounce_count": sub.bounce_count,
+                                                   "suppressed_at": iso(sub.suppressed_at),
+                                                   "suppression_reason": sub.suppression_reason},
         "deliveries": [
             {"period": d.period, "status": d.status, "sent_at": iso(d.sent_at), "message_id": d.message_id,
              "listings": by_delivery.get(d.id, []), "total_matches": d.total_matches}
@@ -281,7 +321,14 @@ def export(session: Session, sub: Subscriber, now: datetime) -> dict:
 
 
 def remove(session: Session, sub: Subscriber) -> None:
-    """Erase the person: subscriber row, ledger rows and the listings sent to them."""
+    """Erase the person: subscriber row, ledger rows and the listings sent to them.
+
+    Someone who left or whose mail was suppressed stays on the suppression list as a hash of the address
+    (no address, no name), so that re-importing an old list never mails them again.
+    """
+    if sub.status in ("unsubscribed", "suppressed"):
+        reason = (sub.suppression_reason or "other") if sub.status == "suppressed" else OPTED_OUT
+        record_suppression(session, sub.email, reason, sub.suppressed_at or sub.unsubscribed_at or sub.updated_at)
     session.execute(delete(DeliveryItem).where(DeliveryItem.subscriber_id == sub.id))
     session.execute(delete(Delivery).where(Delivery.subscriber_id == sub.id))
     session.delete(sub)

@@ -180,3 +180,21 @@ def test_settings_come_from_parameter_store(aws, monkeypatch, db_url):
     assert settings.secret_keys == ("k-2026-11", "k-2026-05")
     assert settings.base_url == "https://subscribe.jobs.example.com"
     assert settings.from_domain == "jobs.example.com"
+
+
+def test_ses_bounce_through_sns_suppresses_and_the_next_run_skips_them(aws, engine, tmp_path, add_listings,
+                                                                        add_subscriber):
+    from pathlib import Path
+
+    from digest.models import Subscriber
+
+    add_listings(listing("a"))
+    gone = add_subscriber("gone@example.com")
+    stays = add_subscriber("stays@example.com")
+    event = json.loads((Path(__file__).parent / "fixtures/ses/lambda-sns-event.json").read_text())
+    report = lambdas.ses_events(event, FakeContext())
+    assert report["suppressed"] == 1 and report["ignored"] == 1  # the bounce; the delivery is ignored
+    with Session(engine) as s:
+        assert s.get(Subscriber, gone).status == "suppressed"
+    lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
+    assert set(read_outbox(tmp_path / "outbox")) == {f"2026-W48/{stays}"}
