@@ -210,23 +210,33 @@ class ShardRunner:
         outcomes: list[ledger.Outcome] = []
         release: list[int] = []  # claims given back unsent: due again for the next run
         stop: TransportError | None = None
+        pending = [(r, since, match) for r, since, match in plans if r.id in owned and match.total]
         for r, since, match in plans:
             if r.id not in owned:
                 summary.in_progress_elsewhere += 1
                 summary.due -= 1
             elif not match.total:
                 summary.skipped_empty += 1
-            elif stop is not None:
-                release.append(owned[r.id])
-            else:
+        try:
+            for i, (r, since, match) in enumerate(pending):
+                if stop is not None:
+                    release.append(owned[r.id])
+                    continue
                 try:
                     outcomes.append(self._deliver(owned[r.id], r, since, match, slots[r.id], summary))
                 except TransportError as e:  # only kinds that stop the run get here
                     stop = e
                     release.append(owned[r.id])
-        ledger.finish(s, outcomes, self.ctx.run_id, self.clock())
-        ledger.release(s, release, self.ctx.run_id)
-        s.commit()  # what was accepted is recorded as sent before the run stops
+        except BaseException:
+            # Something unexpected (not the carrier's answer) broke the page: keep what was accepted, give back
+            # what was never tried; the message in flight keeps its claim until the lease ends.
+            done = {o.delivery_id for o in outcomes} | set(release)
+            release += [owned[r.id] for r, _s, _m in pending[i + 1 :] if owned[r.id] not in done]
+            raise
+        finally:
+            ledger.finish(s, outcomes, self.ctx.run_id, self.clock())
+            ledger.release(s, release, self.ctx.run_id)
+            s.commit()  # what was accepted is recorded as sent before the run stops
         if stop is not None:
             raise RunStopped(f"{stop.kind}: {stop}") from stop
 

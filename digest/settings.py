@@ -32,6 +32,8 @@ class Settings:
     secret_keys: tuple[str, ...] = (DEV_SECRET_KEY,)
     from_addr: str = "Backend Jobs Weekly <digest@example.com>"
     ses_configuration_set: str | None = None
+    ses_rate: float | None = None  # messages/second this process may send when SES cannot tell (or to stay lower)
+    ses_region: str | None = None
     default_timezone: str = "UTC"
     send_day: str = "monday"
     send_hour: int = 8
@@ -55,6 +57,8 @@ class Settings:
             secret_keys=keys or (DEV_SECRET_KEY,),
             from_addr=get("DIGEST_FROM", cls.from_addr),
             ses_configuration_set=get("DIGEST_SES_CONFIGURATION_SET") or None,
+            ses_rate=_rate(get("DIGEST_SES_RATE")),
+            ses_region=get("DIGEST_SES_REGION") or get("AWS_REGION") or get("AWS_DEFAULT_REGION") or None,
             default_timezone=get("DIGEST_DEFAULT_TIMEZONE", cls.default_timezone),
             send_day=get("DIGEST_SEND_DAY", cls.send_day).strip().lower(),
             send_hour=_int(get, "DIGEST_SEND_HOUR", cls.send_hour),
@@ -100,3 +104,15 @@ def _int(get, name: str, default: int) -> int:
         return int(raw)
     except ValueError as e:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from e
+
+
+def _rate(raw: str | None) -> float | None:
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        rate = float(raw)
+    except ValueError as e:
+        raise ConfigError(f"DIGEST_SES_RATE must be messages per second, not {raw!r}") from e
+    if not 0 < rate < float("inf"):
+        raise ConfigError(f"DIGEST_SES_RATE must be above 0, not {raw!r}")
+    return rate

@@ -114,6 +114,10 @@ def make_transport(settings: Settings) -> Transport:
     """Return the transport the settings name."""
     if settings.transport == "outbox":
         return OutboxTransport(settings.outbox_dir)
+    if settings.transport == "ses":
+        from .ses import make_ses_transport  # here, so the outbox path never imports boto3
+
+        return make_ses_transport(settings)
     from .errors import ConfigError
 
     raise ConfigError(f"transport {settings.transport!r} is not available in this build")

@@ -76,3 +76,22 @@ def test_sending_paused_half_way_stops_with_the_ledger_right(engine, settings, a
     assert (rest.due, rest.sent, rest.stopped) == (200, 200, None)
     keys = [k for k, _to, _raw in carrier.sent]
     assert len(keys) == len(set(keys)) == len(ids)  # everyone once, nobody twice
+
+
+def test_an_unexpected_crash_keeps_what_was_accepted(engine, settings, add_listings, add_subscriber):
+    import pytest
+
+    class Broken(RecordingTransport):
+        def send(self, key, to, raw, tags=None):
+            if len(self.sent) == 2:
+                raise RuntimeError("bug in a transport")
+            return super().send(key, to, raw, tags)
+
+    add_listings(listing("a"))
+    ids = [add_subscriber(f"u{i}@example.com") for i in range(6)]
+    carrier = Broken()
+    with pytest.raises(RuntimeError):
+        run(settings, NOW, engine=engine, transport=carrier)
+    # Accepted messages are recorded as sent; the one in flight keeps its claim (we cannot know whether it
+    # left); the untried ones are given back, due at once for the next run.
+    assert rows(engine) == {ids[0]: "sent", ids[1]: "sent", ids[2]: "claimed"}
