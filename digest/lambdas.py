@@ -41,13 +41,23 @@ def clock() -> datetime:
     return datetime.now(UTC)
 
 
+class _State(dict):
+    """Settings and engine built at cold start; the transport only when a function first sends."""
+
+    def __missing__(self, key: str):
+        if key != "transport":
+            raise KeyError(key)
+        self["transport"] = make_transport(self["settings"])
+        return self["transport"]
+
+
 @lru_cache(maxsize=1)
-def state() -> dict:
-    """Settings, engine and transport, built once per container (cold start)."""
+def state() -> _State:
+    """What every function needs, built once per container (cold start)."""
     settings = lambda_settings()
     engine = db.make_engine(settings.database_url)
     db.ensure_schema(engine)
-    return {"settings": settings, "engine": engine, "tax": load_taxonomy(), "transport": make_transport(settings)}
+    return _State(settings=settings, engine=engine, tax=load_taxonomy())
 
 
 def _record_summary(what: str, summary: Summary, started: float, **extra: Any) -> dict:

@@ -2,8 +2,8 @@
 
 from apig_wsgi import make_lambda_handler
 
-from digest.settings import Settings
+from digest.aws_settings import lambda_settings
 
 from .app import create_app
 
-handler = make_lambda_handler(create_app(Settings.from_env()), binary_support=True)
+handler = make_lambda_handler(create_app(lambda_settings()), binary_support=True)

@@ -1,0 +1,265 @@
+"""serverless.yml as deployed: handlers that exist, the fan-out's safety settings, no secrets, least privilege.
+
+The checks on the generated CloudFormation run when `./scripts/package` has written it (it runs this file
+again after `serverless package`, so CI always covers them); the rest read serverless.yml alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERLESS_YML = ROOT / "serverless.yml"
+TEMPLATE = ROOT / ".serverless" / "cloudformation-template-update-stack.json"
+STAGE = "ci"  # the stage ./scripts/package builds by default
+
+HANDLERS = {
+    "schedule": "digest.lambdas.schedule",
+    "worker": "digest.lambdas.worker",
+    "web": "subscribers.lambda_handler.handler",
+    "sesEvents": "digest.lambdas.ses_events",
+    "importListings": "digest.lambdas.import_listings",
+    "testSend": "digest.lambdas.test_send",
+}
+SECRET_SETTINGS = ("DIGEST_DATABASE_URL", "DIGEST_SECRET_KEYS")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short forms (`!Ref X` → {"Ref": X}, `!GetAtt A.B` → {"Fn::GetAtt": [A, B]})."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return yaml.load(SERVERLESS_YML.read_text(), Loader=_CfnLoader)
+
+
+def resolve(config: dict, value):
+    """Resolve the Serverless variables this file uses (${param:…}, ${self:…}, ${sls:stage}) for STAGE."""
+    if not isinstance(value, str):
+        return value
+    params = {**config["params"].get("default", {}), **config["params"].get(STAGE, {})}
+
+    def lookup(expr: str):
+        if expr == "sls:stage":
+            return STAGE
+        source, _, path = expr.partition(":")
+        if source == "opt":  # no CLI options here: the fallback (`${opt:region, 'us-east-1'}`)
+            return path.split(",", 1)[1].strip().strip("'\"")
+        if source == "param":
+            return params[path]
+        if source == "self":
+            node = config
+            for part in path.split("."):
+                node = node[part]
+            return node
+        raise AssertionError(f"unexpected variable ${{{expr}}}")
+
+    while (m := re.search(r"\$\{([a-z]+:[^${}]+)\}", value)):
+        found = resolve(config, lookup(m.group(1)))
+        if m.group(0) == value:
+            return found
+        value = value[: m.start()] + str(found) + value[m.end():]
+    return value
+
+
+def test_serverless_yml_is_a_v3_python312_service_deploying_the_built_zip(config):
+    assert str(config["frameworkVersion"]) == "3"
+    provider = config["provider"]
+    assert (provider["runtime"], provider["architecture"]) == ("python3.12", "x86_64")
+    assert config["package"]["artifact"] == "build/lambda.zip"
+    assert "layers" not in config  # serverless-managed layers make `package` call AWS
+
+
+@pytest.mark.parametrize("function, handler", HANDLERS.items())
+def test_every_handler_resolves_to_a_function_in_a_module_of_the_repo(config, function, handler):
+    assert config["functions"][function]["handler"] == handler
+    module, _, attr = handler.rpartition(".")
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin, f"{module} is not importable"
+    path = Path(spec.origin).resolve()
+    assert ROOT in path.parents, f"{module} resolves to {path}, outside the repo (it would not be in the zip)"
+    top = path.relative_to(ROOT).parts[0]
+    assert top in ("digest", "subscribers"), f"{module} lives in {top}/, which scripts/package does not ship"
+    # Read, not import: importing a handler module builds the app or reaches for AWS.
+    tree = ast.parse(path.read_text())
+    defined = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign):
+            defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom):
+            defined.update(a.asname or a.name for a in node.names)
+    assert attr in defined, f"{path.relative_to(ROOT)} defines no top-level {attr}"
+
+
+def test_no_function_uses_a_handler_outside_the_list(config):
+    assert set(config["functions"]) == set(HANDLERS)
+
+
+def test_every_function_gets_the_environment_that_points_at_its_settings(config):
+    env = config["provider"]["environment"]
+    assert resolve(config, env["DIGEST_SSM_PREFIX"]) == f"/jobdigest/{STAGE}"
+    assert env["DIGEST_TRANSPORT"] == "ses"
+    assert env["DIGEST_SES_CONFIGURATION_SET"] == {"Ref": "SesConfigurationSet"}
+    assert env["DIGEST_QUEUE_URL"] == {"Ref": "ShardQueue"}
+    assert resolve(config, env["DIGEST_LISTINGS_BUCKET"]) == resolve(config, config["provider"]["s3"]["listings"]["name"])
+    assert (env["POWERTOOLS_SERVICE_NAME"], env["POWERTOOLS_METRICS_NAMESPACE"]) == ("jobdigest", "JobDigest")
+
+
+def test_worker_reports_partial_failures_and_its_concurrency_is_capped(config):
+    (event,) = config["functions"]["worker"]["events"]
+    sqs = event["sqs"]
+    assert sqs["arn"] == {"Fn::GetAtt": ["ShardQueue", "Arn"]}
+    assert sqs["functionResponseType"] == "ReportBatchItemFailures"
+    assert 1 <= sqs["batchSize"] <= 5
+    assert 2 <= int(resolve(config, sqs["maximumConcurrency"])) <= 1000  # SQS's allowed range
+    assert "reservedConcurrency" not in config["functions"]["worker"]
+
+
+def test_shard_queue_has_a_dead_letter_queue_and_outlasts_the_worker(config):
+    resources = config["resources"]["Resources"]
+    queue = resources["ShardQueue"]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    dlq = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert resources[dlq]["Type"] == "AWS::SQS::Queue"
+    assert 1 <= int(resolve(config, redrive["maxReceiveCount"])) <= 10
+    worker_timeout = int(resolve(config, config["functions"]["worker"]["timeout"]))
+    assert int(resolve(config, queue["VisibilityTimeout"])) >= 6 * worker_timeout  # AWS's advice for SQS triggers
+    assert worker_timeout <= 900
+
+
+def test_import_trigger_cannot_fire_on_anything_but_listing_files_under_incoming(config):
+    rules = [e["s3"]["rules"] for e in config["functions"]["importListings"]["events"]]
+    assert sorted(r[1]["suffix"] for r in rules) == [".csv", ".json", ".jsonl"]
+    assert {r[0]["prefix"] for r in rules} == {"incoming/"}
+    # A report (`<key>.report.json`) still matches the .json rule: the handler skips it (tests/test_lambdas.py),
+    # and the function's role may write nothing but reports.
+    statements = config["resources"]["Resources"]["ImportListingsRole"]["Properties"]["Policies"][0]
+    puts = [s for s in statements["PolicyDocument"]["Statement"] if s["Action"] == "s3:PutObject"]
+    assert [s["Resource"]["Fn::Sub"].endswith("/incoming/*.report.json") for s in puts] == [True]
+
+
+def test_ses_events_reach_the_topic_the_feedback_function_listens_to(config):
+    resources = config["resources"]["Resources"]
+    destination = resources["SesEventDestination"]["Properties"]["EventDestination"]
+    assert set(destination["MatchingEventTypes"]) >= {"bounce", "complaint", "delivery", "reject"}
+    assert destination["SnsDestination"]["TopicARN"] == {"Ref": "SesEventsTopic"}
+    (event,) = config["functions"]["sesEvents"]["events"]
+    assert event["sns"]["arn"] == {"Ref": "SesEventsTopic"}
+    policy = resources["SesEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert policy["Principal"] == {"Service": "ses.amazonaws.com"} and "Condition" in policy
+
+
+def test_no_secret_is_written_in_serverless_yml(config):
+    environments = [config["provider"]["environment"]] + [f.get("environment", {}) for f in config["functions"].values()]
+    for env in environments:
+        for name in SECRET_SETTINGS:
+            assert name not in env, f"{name} belongs in SSM Parameter Store, not serverless.yml"
+    text = SERVERLESS_YML.read_text()
+    # ${ssm:…} would resolve at package time and bake the value into the template in clear text.
+    assert "${ssm:" not in text
+    assert not re.search(r"postgres(ql)?(\+\w+)?://", text)
+    assert not re.search(r"\bAKIA[0-9A-Z]{16}\b", text)
+    assert not re.search(r"(?i)(password|passwd|secret_?key)\s*:", text)
+
+
+# --- the generated CloudFormation (written by ./scripts/package) ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    if not TEMPLATE.exists():
+        pytest.skip("no .serverless/ template: ./scripts/package writes it and runs these checks")
+    return json.loads(TEMPLATE.read_text())
+
+
+def _functions(template: dict) -> dict:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Lambda::Function"}
+
+
+def test_template_has_the_six_functions_each_with_its_own_role(template):
+    functions = _functions(template)
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(HANDLERS.values())
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(roles)) == len(roles)
+    assert "IamRoleLambdaExecution" not in template["Resources"]  # serverless's shared catch-all role
+
+
+def test_template_worker_mapping_reports_batch_failures_with_a_concurrency_cap(template):
+    (mapping,) = [r["Properties"] for r in template["Resources"].values()
+                  if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
+
+
+def test_template_carries_no_secret_values(template):
+    for name, function in _functions(template).items():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert not set(env) & set(SECRET_SETTINGS), name
+        for value in env.values():
+            assert not re.search(r"://[^/@\s]+:[^/@\s]+@", json.dumps(value)), f"{name}: credentials in a URL"
+
+
+def _statements(template: dict):
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            documents.append(props["PolicyDocument"])
+        if resource["Type"] == "AWS::IAM::Role":
+            documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
+        for document in documents:
+            for statement in document["Statement"]:
+                yield name, statement
+
+
+def test_template_iam_is_scoped_to_this_stacks_resources(template):
+    as_list = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
+    for name, statement in _statements(template):
+        actions = as_list(statement["Action"])
+        assert statement["Effect"] == "Allow", name
+        assert not any(a == "*" or a.endswith(":*") for a in actions), f"{name}: wildcard action {actions}"
+        if as_list(statement["Resource"]) == ["*"]:
+            # The only action without resource-level permissions we need.
+            assert actions == ["ses:GetAccount"], f"{name}: {actions} on every resource"
+        if "kms:Decrypt" in actions:
+            assert "kms:ViaService" in json.dumps(statement.get("Condition")), f"{name}: kms:Decrypt for any use"
+    # AWS-managed policies are broad; the only one attached is the VPC one (network interfaces), when in a VPC.
+    aws_managed = [arn for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+                   for arn in _strings(r["Properties"].get("ManagedPolicyArns", [])) if ":iam::aws:policy/" in arn]
+    assert {arn.rsplit("/", 1)[-1] for arn in aws_managed} <= {"AWSLambdaVPCAccessExecutionRole"}, aws_managed
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
