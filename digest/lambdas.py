@@ -91,12 +91,24 @@ def schedule(event: dict, context: Any) -> dict:
         inline_below=int(os.environ.get("DIGEST_INLINE_BELOW", "1000")),
         transport=lambda: st["transport"], clock=clock,
     )
+    suppressed = _suppressed_count(st["engine"])
     if result.inline is not None:
-        return _record_summary("run", result.inline, started, run_id=result.run_id, inline=True)
+        return _record_summary("run", result.inline, started, run_id=result.run_id, inline=True, suppressed=suppressed)
     metrics.add_metric(name="ShardsQueued", unit=MetricUnit.Count, value=result.shards)
-    data = {"run_id": result.run_id, "subscribers": result.subscribers, "shards": result.shards, "inline": False}
+    data = {"run_id": result.run_id, "subscribers": result.subscribers, "shards": result.shards, "inline": False,
+            "suppressed": suppressed}
     logger.info("run dispatched", extra={"summary": data})
     return data
+
+
+def _suppressed_count(engine) -> int:
+    """Subscribers the run leaves out because their address bounced or complained."""
+    from sqlalchemy import func, select
+
+    from .models import Subscriber
+
+    with Session(engine) as s:
+        return s.scalar(select(func.count()).select_from(Subscriber).where(Subscriber.status == "suppressed")) or 0
 
 
 @metrics.log_metrics

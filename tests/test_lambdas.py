@@ -196,5 +196,6 @@ def test_ses_bounce_through_sns_suppresses_and_the_next_run_skips_them(aws, engi
     assert report["suppressed"] == 1 and report["ignored"] == 1  # the bounce; the delivery is ignored
     with Session(engine) as s:
         assert s.get(Subscriber, gone).status == "suppressed"
-    lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
+    summary = lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
+    assert (summary["sent"], summary["suppressed"]) == (1, 1)
     assert set(read_outbox(tmp_path / "outbox")) == {f"2026-W48/{stays}"}
