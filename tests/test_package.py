@@ -1,14 +1,13 @@
 """serverless.yml as deployed: handlers that exist, the fan-out's safety settings, no secrets, least privilege.
 
-The checks on the generated CloudFormation run when `./scripts/package` has written it (it runs this file
-again after `serverless package`, so CI always covers them); the rest read serverless.yml alone.
+These read serverless.yml alone; the checks on the generated CloudFormation are in deploy/test_template.py,
+which `./scripts/package` runs after `serverless package`.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
-import json
 import re
 from pathlib import Path
 
@@ -186,80 +185,3 @@ def test_no_secret_is_written_in_serverless_yml(config):
     assert not re.search(r"postgres(ql)?(\+\w+)?://", text)
     assert not re.search(r"\bAKIA[0-9A-Z]{16}\b", text)
     assert not re.search(r"(?i)(password|passwd|secret_?key)\s*:", text)
-
-
-# --- the generated CloudFormation (written by ./scripts/package) ---------------------------------------------
-
-@pytest.fixture(scope="module")
-def template() -> dict:
-    if not TEMPLATE.exists():
-        pytest.skip("no .serverless/ template: ./scripts/package writes it and runs these checks")
-    return json.loads(TEMPLATE.read_text())
-
-
-def _functions(template: dict) -> dict:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Lambda::Function"}
-
-
-def test_template_has_the_six_functions_each_with_its_own_role(template):
-    functions = _functions(template)
-    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(HANDLERS.values())
-    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
-    assert len(set(roles)) == len(roles)
-    assert "IamRoleLambdaExecution" not in template["Resources"]  # serverless's shared catch-all role
-
-
-def test_template_worker_mapping_reports_batch_failures_with_a_concurrency_cap(template):
-    (mapping,) = [r["Properties"] for r in template["Resources"].values()
-                  if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
-
-
-def test_template_carries_no_secret_values(template):
-    for name, function in _functions(template).items():
-        env = function["Properties"]["Environment"]["Variables"]
-        assert not set(env) & set(SECRET_SETTINGS), name
-        for value in env.values():
-            assert not re.search(r"://[^/@\s]+:[^/@\s]+@", json.dumps(value)), f"{name}: credentials in a URL"
-
-
-def _statements(template: dict):
-    for name, resource in template["Resources"].items():
-        props = resource.get("Properties", {})
-        documents = []
-        if resource["Type"] == "AWS::IAM::ManagedPolicy":
-            documents.append(props["PolicyDocument"])
-        if resource["Type"] == "AWS::IAM::Role":
-            documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
-        for document in documents:
-            for statement in document["Statement"]:
-                yield name, statement
-
-
-def test_template_iam_is_scoped_to_this_stacks_resources(template):
-    as_list = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
-    for name, statement in _statements(template):
-        actions = as_list(statement["Action"])
-        assert statement["Effect"] == "Allow", name
-        assert not any(a == "*" or a.endswith(":*") for a in actions), f"{name}: wildcard action {actions}"
-        if as_list(statement["Resource"]) == ["*"]:
-            # The only action without resource-level permissions we need.
-            assert actions == ["ses:GetAccount"], f"{name}: {actions} on every resource"
-        if "kms:Decrypt" in actions:
-            assert "kms:ViaService" in json.dumps(statement.get("Condition")), f"{name}: kms:Decrypt for any use"
-    # AWS-managed policies are broad; the only one attached is the VPC one (network interfaces), when in a VPC.
-    aws_managed = [arn for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"
-                   for arn in _strings(r["Properties"].get("ManagedPolicyArns", [])) if ":iam::aws:policy/" in arn]
-    assert {arn.rsplit("/", 1)[-1] for arn in aws_managed} <= {"AWSLambdaVPCAccessExecutionRole"}, aws_managed
-
-
-def _strings(node):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
