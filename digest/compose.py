@@ -110,8 +110,11 @@ class Composer:
         envelope = Envelope(
             from_addr=self.settings.from_addr, to_addr=to_addr, subject=subject, date=date_,
             message_id=message_id_for(key + ("/test" if to else ""), self.settings.from_domain),
-            list_unsubscribe_url=content.unsubscribe_url, list_id=self.list_id,
-            extra_headers=(("Feedback-ID", f"weekly:{period}:{self.settings.from_domain}"),),
+            # A test copy's mail-client unsubscribe button must not unsubscribe the real subscriber: its
+            # header points at a page that changes nothing (the body keeps the subscriber's links to look at).
+            list_unsubscribe_url=f"{self.settings.base_url}/unsubscribe/test-copy" if to else content.unsubscribe_url,
+            list_id=self.list_id,
+            extra_headers=(("Feedback-ID", f"{'test' if to else 'weekly'}:{period}:{self.settings.from_domain}"),),
         )
         raw = build_message(envelope, self.renderer.text(content), self.renderer.html(content))
         return Composed(key=key, to=rcpt.email if to is None else to, raw=raw, subject=subject)

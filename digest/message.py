@@ -171,20 +171,33 @@ def _fold(name: str, tokens: list[str]) -> str:
 
 
 def _encoded_words(text: str, first_room: int) -> list[str]:
-    """Split text into RFC 2047 Q encoded words of at most 75 characters, whole characters each."""
+    """Split text into RFC 2047 Q encoded words of at most 75 characters, whole characters each.
+
+    A word ends after an encoded space where it can: RFC 2047 decoders drop the white space between
+    encoded words, but some (Python's address parser among them) keep it, and a split inside a word
+    then shows as "X-Inject ed". Splitting after a space reads the same to both.
+    """
     words: list[str] = []
     chunk: list[str] = []
     size = 0
+    space = -1  # index in chunk of its last encoded space
     room = max(min(first_room, 75), 24) - _WORD_OVERHEAD
     for char in text:
         encoded = char if char in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" else (
             "".join(_Q[b] for b in char.encode("utf-8"))
         )
         if chunk and size + len(encoded) > room:
-            words.append("=?utf-8?q?" + "".join(chunk) + "?=")
-            chunk, size, room = [], 0, 75 - _WORD_OVERHEAD
+            cut = space + 1 if space >= 0 else len(chunk)
+            words.append("=?utf-8?q?" + "".join(chunk[:cut]) + "?=")
+            chunk, space, room = chunk[cut:], -1, 75 - _WORD_OVERHEAD
+            size = sum(map(len, chunk))
+            if chunk and size + len(encoded) > room:  # one word longer than an encoded word holds
+                words.append("=?utf-8?q?" + "".join(chunk) + "?=")
+                chunk, size = [], 0
         chunk.append(encoded)
         size += len(encoded)
+        if encoded == "_":
+            space = len(chunk) - 1
     if chunk:
         words.append("=?utf-8?q?" + "".join(chunk) + "?=")
     return words

@@ -8,7 +8,6 @@ from email.utils import parseaddr
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
-from mjml import mjml2html
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,7 +16,7 @@ from .compose import display_address
 from .content import Envelope
 from .message import build_message, message_id_for
 from .models import Subscriber
-from .render import clean_text
+from .render import clean_text, compile_mjml
 from .settings import Settings
 from .taxonomy import Taxonomy
 from .transports import Transport
@@ -30,7 +29,7 @@ def _templates(templates_dir: Path) -> tuple[Template, Template]:
     """The confirmation templates, MJML compiled once per process."""
     email_dir = templates_dir / "email"
     html = Environment(autoescape=True, undefined=StrictUndefined).from_string(
-        mjml2html((email_dir / "confirm.mjml").read_text("utf-8"), disable_comments=True, fonts={})
+        compile_mjml((email_dir / "confirm.mjml").read_text("utf-8"))
     )
     text = Environment(loader=FileSystemLoader(email_dir), autoescape=False, undefined=StrictUndefined,
                        keep_trailing_newline=True).get_template("confirm.txt")
@@ -59,6 +58,8 @@ def confirmation_message(settings: Settings, tax: Taxonomy, sub: Subscriber, now
         from_addr=settings.from_addr, to_addr=display_address(clean_text(sub.name) or None, sub.email), subject=ctx["subject"],
         date=now, message_id=message_id_for(f"confirm/{sub.id}/{now.isoformat()}", settings.from_domain),
         list_unsubscribe_url=ctx["unsubscribe_url"], list_id=f"{board_name} <weekly.{settings.from_domain}>",
+        # campaign:period:sender, the shape of the digest's (compose.py), for Gmail's feedback loop
+        extra_headers=(("Feedback-ID", f"confirm:{now:%G-W%V}:{settings.from_domain}"),),
     )
     return build_message(envelope, text.render(ctx), html.render(ctx))
 

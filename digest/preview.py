@@ -62,6 +62,6 @@ def test_send(session: Session, settings: Settings, tax: Taxonomy, transport: Tr
     if p.message is None:
         raise InputError(f"nothing matches for {p.email} at {now.isoformat()}: there is no digest to test")
     key = f"test/{p.slot.period}-{p.message.key.split('/')[-1]}-{now:%Y%m%dT%H%M%S}"
-    sent_id = transport.send(key, to, p.message.raw, {"period": p.slot.period, "run": "test"})
+    sent_id = transport.send(key, to, p.message.raw, {"campaign": "test", "period": p.slot.period, "run": "test"})
     transport.close()
     return p, sent_id

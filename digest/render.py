@@ -34,6 +34,13 @@ _UNSAFE = re.compile(
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~|^{}"
 # Invisible padding after the preheader so clients do not pull body text into the inbox preview.
 _PREHEADER_PAD = Markup("&#847;&zwnj;&nbsp;" * 40)
+# MRML hides the preheader with white text as well as display:none; on our grey background SpamAssassin
+# reads white-on-grey as hidden text (HTML_FONT_LOW_CONTRAST, +0.7). The other properties hide it; Outlook
+# (Word) needs mso-hide:all in place of the colour.
+_MRML_PREVIEW_COLOR = "display:none;font-size:1px;color:#ffffff;"
+_PREVIEW_HIDE = "display:none;font-size:1px;mso-hide:all;"
+# MRML writes the <meta> of an mj-raw as "<meta ... />"; HTML omits the slash on void elements.
+_SELF_CLOSING = re.compile(r"<(meta|link|br|hr|img|col|source|wbr)\b([^<>]*?)\s*/>")
 
 
 def clean_text(value: str | None) -> str:
@@ -59,6 +66,14 @@ def http_url(value: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not host:
         return None
     return url
+
+
+def compile_mjml(source: str) -> str:
+    """Compile an MJML template to HTML (Jinja tags pass through untouched), preheader hidden cleanly."""
+    # fonts={} stops MRML adding a Google Fonts <link> for "Roboto" in our system font stack.
+    html = mjml2html(source, disable_comments=True, fonts={})
+    html = html.replace(_MRML_PREVIEW_COLOR, _PREVIEW_HIDE, 1)
+    return _SELF_CLOSING.sub(r"<\1\2>", html)
 
 
 def _required_url(value: str, name: str) -> str:
@@ -115,7 +130,7 @@ def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
     summary = clean_text(content.summary)
     intro = f"{_plural(total, 'new job', 'new jobs')} matched your alert this week."
     if more:
-        intro += f" Here are the top {len(jobs)}."
+        intro += " Here is the best one." if len(jobs) == 1 else f" Here are the top {len(jobs)}."
     return {
         "board_name": board_name,
         "board_href": _required_url(content.board_url, "board_url"),
@@ -142,10 +157,8 @@ class Renderer:
         email_dir = Path(templates_dir) / "email"
         self.board_name = clean_text(board_name) or DEFAULT_BOARD_NAME
         # MJML is compiled before Jinja runs: Jinja tags pass through MRML untouched, and
-        # compiling here keeps the MJML step out of the per-subscriber path. fonts={} stops MRML
-        # adding a Google Fonts <link> for "Roboto" in our system font stack.
-        source = (email_dir / "digest.mjml").read_text("utf-8")
-        compiled = mjml2html(source, disable_comments=True, fonts={})
+        # compiling here keeps the MJML step out of the per-subscriber path.
+        compiled = compile_mjml((email_dir / "digest.mjml").read_text("utf-8"))
         html_env = Environment(autoescape=True, undefined=StrictUndefined)
         self._html = html_env.from_string(compiled)
         text_env = Environment(

@@ -242,7 +242,7 @@ class ShardRunner:
 
     def _send(self, r: Recipient, since: datetime, match, slot, summary: Summary):
         msg = self.composer.compose(r, match, slot.period, slot.at, since, self.ctx.now)
-        tags = {"period": slot.period, "run": self.ctx.run_id}
+        tags = {"campaign": "weekly", "period": slot.period, "run": self.ctx.run_id}
         transport_id = self.transport.send(msg.key, msg.to, msg.raw, tags)
         summary.bytes += len(msg.raw)
         summary.sent += 1

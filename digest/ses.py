@@ -141,8 +141,17 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def ses_tags(tags: Mapping[str, str] | None) -> list[dict[str, str]]:
-    """EmailTags for SES: names and values cut to its alphabet (letters, digits, _ and -) and 256 characters."""
-    return [{"Name": _tag(k), "Value": _tag(v)} for k, v in (tags or {}).items()]
+    """EmailTags for SES: names and values cut to its alphabet (letters, digits, _ and -) and 256 characters.
+
+    A `campaign` tag also becomes `ses:feedback-id-a` and `period` `ses:feedback-id-b`: SES writes its own
+    Feedback-ID header and takes our campaign and week into it only through these two reserved tags.
+    """
+    tags = dict(tags or {})
+    out = [{"Name": _tag(k), "Value": _tag(v)} for k, v in tags.items()]
+    for ours, reserved in (("campaign", "ses:feedback-id-a"), ("period", "ses:feedback-id-b")):
+        if ours in tags:
+            out.append({"Name": reserved, "Value": _tag(tags[ours])})
+    return out
 
 
 def _tag(value: object) -> str:

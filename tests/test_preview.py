@@ -81,3 +81,23 @@ def test_remove_also_erases_their_outbox_copies(engine, settings, add_listings, 
     index = (settings.outbox_dir / "index.html").read_text()
     assert "gone@example.com" not in index and "kept@example.com" in index
     assert not list(settings.outbox_dir.rglob(f"{gone}.html"))
+
+
+def test_a_test_copys_unsubscribe_button_cannot_unsubscribe_the_subscriber(engine, settings, add_listings,
+                                                                            add_subscriber):
+    from flask import Flask  # noqa: F401  (the web app is what the header's URL would reach)
+
+    from digest.models import Subscriber
+    from subscribers.app import create_app
+
+    add_listings(listing("a"))
+    sid = add_subscriber("ana@example.com")
+    assert invoke(settings, "test-send", "ana@example.com", "--to", "ops@example.org", "--now", NOW.isoformat()).exit_code == 0
+    [(_key, msg)] = read_outbox(settings.outbox_dir).items()
+    assert msg["Feedback-ID"].startswith("test:")
+    header_url = msg["List-Unsubscribe"].strip("<>")
+    client = create_app(settings, engine).test_client()
+    answer = client.post(header_url.replace(settings.base_url, ""), data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 404  # a page that changes nothing
+    with Session(engine) as s:
+        assert s.get(Subscriber, sid).status == "active"

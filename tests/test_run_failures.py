@@ -49,7 +49,7 @@ def test_each_failure_kind_is_counted_and_handled(engine, settings, add_listings
     assert (summary.sent, summary.failed) == (1, 3)
     assert (summary.failed_rejected, summary.failed_throttled, summary.failed_unavailable) == (1, 1, 1)
     assert rows(engine) == {ok: "sent", bad: "rejected"}  # throttled and unavailable were given back
-    assert carrier.tags_seen == [{"period": "2026-W48", "run": carrier.tags_seen[0]["run"]}]
+    assert carrier.tags_seen == [{"campaign": "weekly", "period": "2026-W48", "run": carrier.tags_seen[0]["run"]}]
 
     carrier.refuse = {"bad@example.com": "rejected"}
     _, again = run(settings, NOW, engine=engine, transport=carrier)

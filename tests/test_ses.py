@@ -188,7 +188,12 @@ def test_every_send_carries_the_configuration_set_and_tags(engine, ses_settings,
     assert len(requests) == 2
     for request, (_id, raw, _msg) in zip(requests, accepted()):
         assert request["ConfigurationSetName"] == "digest-events"
-        assert request["EmailTags"] == [{"Name": "period", "Value": "2026-W48"}, {"Name": "run", "Value": run_id}]
+        assert request["EmailTags"] == [
+            {"Name": "campaign", "Value": "weekly"}, {"Name": "period", "Value": "2026-W48"},
+            {"Name": "run", "Value": run_id},
+            # SES builds its Feedback-ID header from these two reserved tags: campaign and week.
+            {"Name": "ses:feedback-id-a", "Value": "weekly"}, {"Name": "ses:feedback-id-b", "Value": "2026-W48"},
+        ]
         assert request["FromEmailAddress"] == "digest@example.com"
         assert request["Destination"] == {"ToAddresses": [_msg["To"].addresses[0].addr_spec]}
         assert request["Content"]["Raw"]["Data"] == raw.encode()
@@ -199,6 +204,7 @@ def test_tag_values_are_cut_to_what_ses_accepts():
         {"Name": "period", "Value": "2026-W48"},
         {"Name": "run_id", "Value": "a_b_c__"},
         {"Name": "long", "Value": "x" * 256},
+        {"Name": "ses:feedback-id-b", "Value": "2026-W48"},
     ]
     assert ses_tags(None) == [] and ses_tags({"empty": ""}) == [{"Name": "empty", "Value": "_"}]
 
