@@ -58,12 +58,20 @@ class Composer:
         self.renderer = renderer or get_renderer(settings.templates_dir)
         name, _addr = parseaddr(settings.from_addr)
         self.list_id = f"{name or 'Job digest'} <weekly.{settings.from_domain}>"
+        self._views: dict[str, JobView] = {}
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
         return f"{self.settings.base_url}/{purpose}/{token}"
 
     def job_view(self, l: IndexedListing) -> JobView:
+        """The listing's card, built once per run (a listing appears in many digests)."""
+        view = self._views.get(l.board_id)
+        if view is None or view.title != l.title:
+            view = self._views[l.board_id] = self._job_view(l)
+        return view
+
+    def _job_view(self, l: IndexedListing) -> JobView:
         tax = self.tax
         where = " · ".join(tax.region_label(r) for r in l.regions) or (l.location or "Remote")[:80]
         return JobView(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -142,13 +142,18 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
     sent = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if not o.ok and o.status != "retry"]
     release(session, [o.delivery_id for o in outcomes if not o.ok and o.status == "retry"], run_id)
-    guard = and_(T.c.id == bindparam("did"), T.c.run_id == run_id)
     if sent:
+        # One statement for the whole page (CASE per column), not one UPDATE per message.
+        ids = [o.delivery_id for o in sent]
         session.execute(
-            update(T).where(guard).values(status="sent", sent_at=wall, lease_until=None,
-                                          message_id=bindparam("mid"), transport_id=bindparam("tid"),
-                                          listing_count=bindparam("n")),
-            [dict(did=o.delivery_id, mid=o.message_id, tid=o.transport_id, n=len(o.listings)) for o in sent],
+            update(T)
+            .where(T.c.id.in_(ids), T.c.run_id == run_id)
+            .values(
+                status="sent", sent_at=wall, lease_until=None,
+                message_id=case({o.delivery_id: o.message_id for o in sent}, value=T.c.id),
+                transport_id=case({o.delivery_id: o.transport_id for o in sent}, value=T.c.id),
+                listing_count=case({o.delivery_id: len(o.listings) for o in sent}, value=T.c.id),
+            )
         )
         items = [
             dict(delivery_id=o.delivery_id, position=i, subscriber_id=o.subscriber_id, listing_board_id=b, repost_key=k)
@@ -157,6 +162,7 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
         if items:
             session.execute(insert(DeliveryItem.__table__), items)
     if failed:
+        guard = and_(T.c.id == bindparam("did"), T.c.run_id == run_id)
         session.execute(
             update(T).where(guard).values(status=bindparam("st"), lease_until=None, error=bindparam("err")),
             [dict(did=o.delivery_id, st=o.status, err=(o.error or "")[:2000]) for o in failed],

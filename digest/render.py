@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 from mjml import mjml2html
 
@@ -121,6 +122,43 @@ def _preheader(total: int, jobs: list[dict[str, Any]]) -> str:
     return f"{head}: {names}{', …' if len(companies) > 3 or total > len(jobs) else ''}"
 
 
+@dataclass(frozen=True)
+class SplitLoop:
+    page: Template  # the template with the loop replaced by {{ cards }}
+    card: Template  # the loop's body, rendered with `j`
+    card_parts: tuple[Template, Template] | None  # body before and after {{ loop.index }} (text cards)
+
+
+def split_loop(env: Environment, source: str, start: str, end: str, *, block_lines: bool) -> SplitLoop | None:
+    """Cut a template's one loop out so its body can be rendered once per item and joined.
+
+    With `block_lines` (trim_blocks + lstrip_blocks), the tags' own lines vanish from the output, so the cut
+    is made at line boundaries to keep the result byte-identical. None when the template is not shaped so.
+    """
+    i, j = source.find(start), source.find(end)
+    if i < 0 or j < i or source.count(start) != 1 or source.count(end) != 1:
+        return None
+    if block_lines:
+        head_end = source.rfind("\n", 0, i) + 1
+        body_start = source.index("\n", i) + 1
+        body_end = source.rfind("\n", 0, j) + 1
+        tail_start = source.index("\n", j) + 1
+        if source[head_end:i].strip() or source[body_end:j].strip():
+            return None
+    else:
+        head_end, body_start, body_end, tail_start = i, i + len(start), j, j + len(end)
+    head, body, tail = source[:head_end], source[body_start:body_end], source[tail_start:]
+    if "loop." in body.replace("{{ loop.index }}", ""):
+        return None
+    parts = body.split("{{ loop.index }}")
+    card_parts = None
+    if len(parts) == 2 and "{" not in parts[0]:
+        card_parts = (env.from_string(parts[0]), env.from_string(parts[1]))
+    elif len(parts) != 1:
+        return None
+    return SplitLoop(env.from_string(head + "{{ cards }}" + tail), env.from_string(body), card_parts)
+
+
 @functools.lru_cache(maxsize=8)
 def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
     # Cached because one send asks for subject, preheader, text and HTML of the same content.
@@ -170,6 +208,12 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self._text = text_env.get_template("digest.txt")
+        # The same listing is a card in thousands of digests of a run: render each card once and let the
+        # page template join them (byte for byte what the loop renders; see split_loop).
+        self._html_cards = split_loop(html_env, compiled, "{% for j in jobs %}", "{% endfor %}", block_lines=False)
+        text_source = (email_dir / "digest.txt").read_text("utf-8")
+        self._text_cards = split_loop(text_env, text_source, "{% for j in jobs %}", "{% endfor %}", block_lines=True)
+        self._card_cache: dict[tuple, tuple[Markup, str, str]] = {}
 
     def _ctx(self, content: DigestContent) -> dict[str, Any]:
         try:
@@ -177,13 +221,36 @@ class Renderer:
         except TypeError:  # unhashable (a list where the contract says tuple): render uncached
             return _context.__wrapped__(content, self.board_name)
 
+    def _cards(self, content: DigestContent) -> list[tuple[Markup, str, str]]:
+        """(html, text before the number, text after it) of each job's card, rendered once per job."""
+        out = []
+        for job in content.jobs:
+            card = self._card_cache.get(job)
+            if card is None:
+                if len(self._card_cache) > 50_000:  # a run's listings, not a leak across runs
+                    self._card_cache.clear()
+                ctx = {"j": _card(job)}
+                html = Markup(self._html_cards.card.render(ctx))
+                pre, post = self._text_cards.card_parts
+                card = self._card_cache[job] = (html, pre.render(ctx), post.render(ctx))
+            out.append(card)
+        return out
+
     def html(self, content: DigestContent) -> str:
         """Render the HTML part, every listing value escaped."""
-        return self._html.render(self._ctx(content), preheader_pad=_PREHEADER_PAD)
+        ctx = self._ctx(content)
+        if self._html_cards is None:
+            return self._html.render(ctx, preheader_pad=_PREHEADER_PAD)
+        cards = Markup("").join(html for html, _pre, _post in self._cards(content))
+        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=cards)
 
     def text(self, content: DigestContent) -> str:
         """Render the plain-text part, saying what the HTML says."""
-        return self._text.render(self._ctx(content))
+        ctx = self._ctx(content)
+        if self._text_cards is None or self._text_cards.card_parts is None:
+            return self._text.render(ctx)
+        cards = "".join(f"{pre}{n}{post}" for n, (_h, pre, post) in enumerate(self._cards(content), 1))
+        return self._text_cards.page.render(ctx, cards=cards)
 
     def subject(self, content: DigestContent) -> str:
         """Return the subject line with the number of new matches."""

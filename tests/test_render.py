@@ -308,3 +308,17 @@ def test_clean_text(raw, clean):
 )
 def test_http_url(raw, url):
     assert http_url(raw) == url
+
+
+@pytest.mark.parametrize("jobs", [1, 5, "long", "tricky", "mixed"])
+def test_cards_rendered_once_per_job_give_the_very_bytes_of_the_template_loop(jobs):
+    """Each listing's card is rendered once per run and joined; the result must equal the plain loop."""
+    fresh = Renderer(TEMPLATES)
+    assert fresh._html_cards is not None and fresh._text_cards.card_parts is not None  # the fast path is on
+    chosen = {"long": long_jobs(), "tricky": tricky_jobs(), "mixed": tricky_jobs()[:2] + long_jobs(3)}.get(jobs, jobs)
+    for content in (make_content(chosen), make_content(chosen, total=40), make_content(chosen, to_name="Zoë")):
+        ctx = fresh._ctx(content)
+        assert fresh.html(content) == fresh._html.render(ctx, preheader_pad=render._PREHEADER_PAD)
+        assert fresh.text(content) == fresh._text.render(ctx)
+    again = make_content(chosen)
+    assert fresh.html(again) == fresh.html(again)  # from the card cache now
