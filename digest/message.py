@@ -11,6 +11,7 @@ against binascii's a2b_qp/b2a_qp.
 from __future__ import annotations
 
 import base64
+import functools
 import codecs
 import hashlib
 import re
@@ -229,10 +230,12 @@ def _text_tokens(name: str, text: str, quote: bool) -> list[str]:
     return _encoded_words(text, _MAX_LINE - len(name) - 2)
 
 
+@functools.lru_cache(maxsize=4096)  # From, List-Id and most subjects repeat across a run's messages
 def _unstructured(name: str, value: str) -> str:
     return _fold(name, _text_tokens(name, _clean(value), quote=False))
 
 
+@functools.lru_cache(maxsize=4096)
 def _address_header(name: str, value: str, *, list_id: bool = False) -> str:
     display, addr = _split_address(_clean(value))
     if list_id:

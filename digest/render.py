@@ -53,8 +53,14 @@ def clean_text(value: str | None) -> str:
     return " ".join(value.split())
 
 
+# Our own links (base URL + token, board search) are already plain ASCII URLs: recognise them cheaply.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/?#-]*)?")
+
+
 def http_url(value: str | None) -> str | None:
     """Return value as a percent-encoded http(s) URL, or None when it must not become a link."""
+    if value and _PLAIN_URL.fullmatch(value) and "%" not in value:
+        return value  # nothing to encode; scheme and host are there by construction of the pattern
     url = (value or "").strip()
     if not url or not url.isprintable():  # control or bidi characters: a trick, not a typo
         return None
@@ -96,6 +102,14 @@ def _plural(n: int, one: str, many: str) -> str:
 
 
 def _card(job: JobView) -> dict[str, Any]:
+    """A job's display values, cleaned once per run (the same listing is in many digests)."""
+    try:
+        return _cached_card(job)
+    except TypeError:  # unhashable (a list where the contract says tuple)
+        return _card_values(job)
+
+
+def _card_values(job: JobView) -> dict[str, Any]:
     return {
         "title": clean_text(job.title) or "Untitled role",
         "company": clean_text(job.company),
@@ -106,6 +120,9 @@ def _card(job: JobView) -> dict[str, Any]:
         "stack": ", ".join(t for t in map(clean_text, job.stack) if t),
         "posted": clean_text(job.posted),
     }
+
+
+_cached_card = functools.lru_cache(maxsize=65536)(_card_values)
 
 
 def _subject(total: int, summary: str) -> str:
