@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -104,8 +104,16 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
              listing_count=0, lease_until=lease if c.status == "claimed" else None)
         for c in claims
     ]
-    stmt = _insert(session).values(values).on_conflict_do_nothing(index_elements=["subscriber_id", "period"])
-    owned = dict(session.execute(stmt.returning(T.c.subscriber_id, T.c.id)).all())
+    # One statement, many rows (compiled once per process, executed by the driver's executemany): a
+    # multi-row VALUES ... RETURNING is compiled anew for every page and costs more than the database work.
+    session.execute(_insert(session).on_conflict_do_nothing(index_elements=["subscriber_id", "period"]), values)
+    # The unique (subscriber, period) constraint decided: ours are the rows carrying this run's id.
+    owned = dict(session.execute(
+        select(T.c.subscriber_id, T.c.id).where(
+            T.c.run_id == run_id, T.c.subscriber_id.in_([c.subscriber_id for c in claims]),
+            T.c.claimed_at == wall,
+        )
+    ).all())
     for c, v in zip(claims, values):
         if c.subscriber_id in owned:
             continue
@@ -143,17 +151,12 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
     failed = [o for o in outcomes if not o.ok and o.status != "retry"]
     release(session, [o.delivery_id for o in outcomes if not o.ok and o.status == "retry"], run_id)
     if sent:
-        # One statement for the whole page (CASE per column), not one UPDATE per message.
-        ids = [o.delivery_id for o in sent]
         session.execute(
-            update(T)
-            .where(T.c.id.in_(ids), T.c.run_id == run_id)
-            .values(
-                status="sent", sent_at=wall, lease_until=None,
-                message_id=case({o.delivery_id: o.message_id for o in sent}, value=T.c.id),
-                transport_id=case({o.delivery_id: o.transport_id for o in sent}, value=T.c.id),
-                listing_count=case({o.delivery_id: len(o.listings) for o in sent}, value=T.c.id),
-            )
+            update(T).where(T.c.id == bindparam("did"), T.c.run_id == run_id).values(
+                status="sent", sent_at=wall, lease_until=None, message_id=bindparam("mid"),
+                transport_id=bindparam("tid"), listing_count=bindparam("n"),
+            ),
+            [dict(did=o.delivery_id, mid=o.message_id, tid=o.transport_id, n=len(o.listings)) for o in sent],
         )
         items = [
             dict(delivery_id=o.delivery_id, position=i, subscriber_id=o.subscriber_id, listing_board_id=b, repost_key=k)
