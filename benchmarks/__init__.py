@@ -1,0 +1,1 @@
+"""Performance benchmarks: seeded data, the naive baseline, the pipeline measured from outside."""

@@ -1,0 +1,247 @@
+"""The naive baseline: the simplest correct weekly run a newcomer would write from DESIGN.md.
+
+For each active subscriber, one query for this week's ledger row, one for the previous digest's cutoff and
+one for the listings already sent; a Python scan of every listing applying the rules (verified, unexpired,
+new since the last digest or the last 7 days, never sent before also as a repost, stack / level / region /
+salary) and a sort by fit then freshness; the MJML compiled for every email and the result handed to Jinja;
+the message built with `email.message.EmailMessage`; one ledger row (and its listings) committed per
+message. Only the slot arithmetic (`digest.schedule`), the taxonomy and link signing are shared with the
+real pipeline: the baseline is about matching, rendering, MIME and the ledger.
+
+`tests/test_benchmark_baseline.py` holds it to the real pipeline: the same listings, in the same order.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time as dtime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+from mjml import mjml2html
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from digest import tokens
+from digest.models import Delivery, DeliveryItem, Listing, Subscriber
+from digest.normalise import annual_usd
+from digest.schedule import latest_slot, zone
+from digest.settings import Settings
+from digest.taxonomy import load_taxonomy
+from digest.transports import Transport
+
+FIRST_WINDOW = timedelta(days=7)
+MAX_WINDOW = timedelta(days=28)
+SMTP = email.policy.SMTP
+PREHEADER_PAD = Markup("&#847;&zwnj;&nbsp;" * 40)
+
+
+@dataclass
+class NaiveSummary:
+    due: int = 0
+    sent: int = 0
+    skipped_empty: int = 0
+    bytes: int = 0
+    contexts: list[dict] = field(default_factory=list)  # what was rendered, for the bare-Jinja floor
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class NaiveDigest:
+    """One naive run at `now`: listings loaded once, everything else per subscriber."""
+
+    def __init__(self, engine: Engine, settings: Settings, now: datetime, run_id: str = "naive"):
+        self.engine, self.settings, self.now, self.run_id = engine, settings, now, run_id
+        self.tax = load_taxonomy()
+        email_dir = Path(settings.templates_dir) / "email"
+        self.mjml_source = (email_dir / "digest.mjml").read_text("utf-8")
+        self.text_env = Environment(loader=FileSystemLoader(email_dir), trim_blocks=True, lstrip_blocks=True,
+                                    keep_trailing_newline=True)
+        with Session(engine) as s:
+            self.listings = list(s.scalars(select(Listing)))
+            s.expunge_all()
+
+    # -- who is due -------------------------------------------------------------------------------------
+    def due(self, s: Session, sub: Subscriber):
+        """This week's slot if the subscriber is due now, else None."""
+        slot = latest_slot(self.now, sub.timezone, sub.send_day, sub.send_hour)
+        starts = _aware(sub.confirmed_at) or datetime(1970, 1, 1, tzinfo=UTC)
+        if sub.paused_until is not None:
+            starts = max(starts, datetime.combine(sub.paused_until, dtime(0), tzinfo=zone(sub.timezone)).astimezone(UTC))
+        if slot.at < starts:
+            return None
+        row = s.scalars(select(Delivery).where(Delivery.subscriber_id == sub.id, Delivery.period == slot.period)).first()
+        if row is not None:
+            return None  # the baseline runs on a fresh week: no claims or failures to take over
+        return slot
+
+    def history(self, s: Session, sub: Subscriber) -> tuple[datetime, set[str], set[int]]:
+        """Where this subscriber's window starts, and what they were already sent (ids and repost keys)."""
+        cutoff = s.scalar(select(func.max(Delivery.cutoff)).where(Delivery.subscriber_id == sub.id,
+                                                                  Delivery.status == "sent"))
+        since = max(_aware(cutoff) or self.now - FIRST_WINDOW, self.now - MAX_WINDOW)
+        horizon = self.now - timedelta(weeks=self.settings.history_weeks)
+        rows = s.execute(
+            select(DeliveryItem.listing_board_id, DeliveryItem.repost_key)
+            .join(Delivery, Delivery.id == DeliveryItem.delivery_id)
+            .where(DeliveryItem.subscriber_id == sub.id, Delivery.cutoff >= horizon)
+        ).all()
+        return since, {r[0] for r in rows}, {r[1] for r in rows}
+
+    # -- what they get ----------------------------------------------------------------------------------
+    def choose(self, sub: Subscriber, since: datetime, sent_ids: set[str], sent_keys: set[int]):
+        """Scan every listing; return the best DIGEST_MAX_JOBS and how many fit in all."""
+        now = self.now
+        fits = []
+        for l in self.listings:
+            verified_at, expires_at = _aware(l.verified_at), _aware(l.expires_at)
+            if not l.verified or verified_at is None or verified_at > now or verified_at <= since:
+                continue
+            if expires_at is not None and expires_at <= now:
+                continue
+            if l.board_id in sent_ids or l.repost_key in sent_keys:
+                continue
+            if sub.stack and not set(sub.stack) & set(l.stack):
+                continue
+            if sub.levels and l.level is not None and l.level not in sub.levels:
+                continue
+            if sub.regions and not set(sub.regions) & set(l.regions) and "worldwide" not in l.regions:
+                continue
+            usd = annual_usd(l.salary_max or l.salary_min, l.salary_currency, self.tax) if l.salary_currency else None
+            if sub.min_salary:
+                if usd is None and sub.hide_no_salary:
+                    continue
+                if usd is not None and usd < sub.min_salary:
+                    continue
+            elif sub.hide_no_salary and usd is None:
+                continue
+            overlap = sum(1 for t in sub.stack if t in l.stack)
+            level_exact = not sub.levels or l.level in sub.levels
+            region_exact = not sub.regions or any(r in sub.regions for r in l.regions)
+            fits.append(((overlap, level_exact, region_exact, verified_at, l.board_id), l))
+        fits.sort(key=lambda f: f[0], reverse=True)
+        return [l for _k, l in fits[: self.settings.max_jobs]], len(fits)
+
+    # -- the email --------------------------------------------------------------------------------------
+    def context(self, sub: Subscriber, chosen: list[Listing], total: int, slot, since: datetime) -> dict:
+        tax, settings = self.tax, self.settings
+        link = lambda purpose: f"{settings.base_url}/{purpose}/{tokens.sign(settings.secret_keys, purpose, sub.id, sub.token_version)}"  # noqa: E731
+        jobs = [{
+            "title": l.title, "company": l.company, "href": l.url,
+            "location": " · ".join(tax.region_label(r) for r in l.regions) or (l.location or "Remote")[:80],
+            "level": tax.level_label(l.level) if l.level else "", "salary": l.salary_display or "",
+            "stack": ", ".join(tax.stack_label(t) for t in l.stack), "posted": f"{l.posted_at:%b} {l.posted_at.day}",
+        } for l in chosen]
+        summary = " · ".join([
+            ", ".join(tax.stack_label(t) for t in sub.stack) or "Any stack",
+            ", ".join(tax.level_label(v) for v in sub.levels) or "any level",
+            ", ".join(tax.region_label(r) for r in sub.regions) or "anywhere",
+        ] + ([f"from ${sub.min_salary // 1000}k"] if sub.min_salary else []))
+        query = {k: ",".join(v) for k, v in (("stack", sub.stack), ("level", sub.levels), ("region", sub.regions)) if v}
+        query["since"] = since.date().isoformat()
+        local = slot.at.astimezone(zone(sub.timezone)).date()
+        monday = local - timedelta(days=local.weekday())
+        more = total - len(jobs)
+        companies = list(dict.fromkeys(j["company"] for j in jobs))
+        intro = f"{total} new job{'s' if total != 1 else ''} matched your alert this week."
+        return {
+            "board_name": "Backend Jobs Weekly", "board_href": settings.board_url,
+            "preferences_href": link("preferences"), "unsubscribe_href": link("unsubscribe"),
+            "more_href": f"{settings.board_url}/search?{urlencode(query)}" if more else None,
+            "to_email": sub.email, "greeting_name": sub.name or "there",
+            "week_label": f"week of {monday:%b} {monday.day}, {monday.year}", "summary": summary,
+            "intro": intro + (f" Here are the top {len(jobs)}." if more else ""), "jobs": jobs, "total": total,
+            "more_count": more, "subject": f"{total} new backend job{'s' if total != 1 else ''} for you: {summary[:60]}",
+            "preheader": f"{total} new remote roles this week: {', '.join(companies[:3])}",
+            "preheader_pad": PREHEADER_PAD,
+        }
+
+    def render_html(self, ctx: dict) -> str:
+        """Compile the MJML and the Jinja template for this email, then render it."""
+        compiled = mjml2html(self.mjml_source, disable_comments=True, fonts={})
+        return Environment(autoescape=True).from_string(compiled).render(ctx)
+
+    def render_text(self, ctx: dict) -> str:
+        return self.text_env.get_template("digest.txt").render(ctx)
+
+    def build(self, sub: Subscriber, ctx: dict, period: str, text: str, html: str) -> bytes:
+        """The message through Python's email package."""
+        settings = self.settings
+        domain = settings.from_domain
+        msg = EmailMessage()
+        msg["From"] = settings.from_addr
+        msg["To"] = f"{sub.name} <{sub.email}>" if sub.name else sub.email
+        msg["Subject"] = ctx["subject"]
+        msg["Date"] = format_datetime(self.now)
+        msg["Message-ID"] = f"<{hashlib.sha256(f'{period}/{sub.id}'.encode()).hexdigest()[:32]}@{domain}>"
+        msg["List-Unsubscribe"] = f"<{ctx['unsubscribe_href']}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg["List-Id"] = f"{parseaddr(settings.from_addr)[0]} <weekly.{domain}>"
+        msg["Feedback-ID"] = f"weekly:{period}:{domain}"
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+        return msg.as_bytes(policy=SMTP)
+
+    def record(self, s: Session, sub: Subscriber, slot, since: datetime, chosen: list[Listing], total: int,
+               message_id: str | None) -> None:
+        """One ledger row (and its listings) per subscriber, committed on its own."""
+        d = Delivery(subscriber_id=sub.id, period=slot.period, status="sent" if chosen else "empty",
+                     run_id=self.run_id, slot_at=slot.at, window_start=since, cutoff=self.now, claimed_at=self.now,
+                     sent_at=self.now if chosen else None, attempts=1, listing_count=len(chosen),
+                     total_matches=total, message_id=message_id)
+        s.add(d)
+        s.flush()
+        s.add_all(DeliveryItem(delivery_id=d.id, position=i, subscriber_id=sub.id, listing_board_id=l.board_id,
+                               repost_key=l.repost_key) for i, l in enumerate(chosen))
+        s.commit()
+
+    # -- the run ----------------------------------------------------------------------------------------
+    def one(self, s: Session, sub: Subscriber, transport: Transport, summary: NaiveSummary, keep: int) -> None:
+        slot = self.due(s, sub)
+        if slot is None:
+            return
+        summary.due += 1
+        since, sent_ids, sent_keys = self.history(s, sub)
+        chosen, total = self.choose(sub, since, sent_ids, sent_keys)
+        if not chosen:
+            self.record(s, sub, slot, since, chosen, total, None)
+            summary.skipped_empty += 1
+            return
+        ctx = self.context(sub, chosen, total, slot, since)
+        raw = self.build(sub, ctx, slot.period, self.render_text(ctx), self.render_html(ctx))
+        transport.send(f"{slot.period}/{sub.id}", sub.email, raw)
+        start = raw.find(b"\r\nMessage-ID: ") + 14
+        self.record(s, sub, slot, since, chosen, total, raw[start : raw.find(b"\r\n", start)].decode())
+        summary.sent += 1
+        summary.bytes += len(raw)
+        if len(summary.contexts) < keep:
+            summary.contexts.append(ctx)
+
+    def run(self, transport: Transport, *, every: int = 1, limit: int | None = None, keep_contexts: int = 0) -> NaiveSummary:
+        """Send to every `every`-th active subscriber (by id), at most `limit` of them."""
+        summary = NaiveSummary()
+        with Session(self.engine, expire_on_commit=False) as s:
+            ids = list(s.scalars(select(Subscriber.id).where(Subscriber.status == "active").order_by(Subscriber.id)))
+            for sid in ids[::every][:limit]:
+                self.one(s, s.get(Subscriber, sid), transport, summary, keep_contexts)
+        return summary
+
+
+NAIVE_STAGES = (
+    ("select", "benchmarks.naive", "NaiveDigest.due"),
+    ("select", "benchmarks.naive", "NaiveDigest.history"),
+    ("match", "benchmarks.naive", "NaiveDigest.choose"),
+    ("render html", "benchmarks.naive", "NaiveDigest.render_html"),
+    ("render text", "benchmarks.naive", "NaiveDigest.render_text"),
+    ("build message", "benchmarks.naive", "NaiveDigest.build"),
+    ("compose (content, links, headers)", "benchmarks.naive", "NaiveDigest.context"),
+    ("ledger write", "benchmarks.naive", "NaiveDigest.record"),
+)
