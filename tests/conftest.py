@@ -57,20 +57,24 @@ def sqlite_template(tmp_path_factory):
 TABLES = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path, sqlite_template):
-    """A migrated, empty database: a copied SQLite file, or the PostgreSQL server truncated."""
-    if request.param == "sqlite":
+def fresh_database(kind: str, request, tmp_path, sqlite_template) -> str:
+    """A migrated, empty database: a copied SQLite file, or the session's PostgreSQL server truncated."""
+    if kind == "sqlite":
         path = tmp_path / "digest.db"
         shutil.copy(sqlite_template, path)
-        yield f"sqlite:///{path}"
-        return
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_url")
     engine = db.make_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     engine.dispose()
-    yield url
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path, sqlite_template):
+    """Every database test runs on SQLite and on PostgreSQL."""
+    return fresh_database(request.param, request, tmp_path, sqlite_template)
 
 
 @pytest.fixture

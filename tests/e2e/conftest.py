@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,12 +16,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
-from digest import db
 from digest.settings import Settings
 
-from ..conftest import TABLES
+from ..conftest import fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,17 +34,7 @@ BLOCKING = ("serious", "critical")
 @pytest.fixture(params=[d.strip() for d in os.environ.get("E2E_DATABASES", "sqlite").split(",") if d.strip()])
 def db_url(request, tmp_path, sqlite_template):
     """A migrated, empty database (overrides the suite's fixture: SQLite only unless E2E_DATABASES says more)."""
-    if request.param == "sqlite":
-        path = tmp_path / "digest.db"
-        shutil.copy(sqlite_template, path)
-        yield f"sqlite:///{path}"
-        return
-    url = request.getfixturevalue("pg_url")
-    engine = db.make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    yield url
+    return fresh_database(request.param, request, tmp_path, sqlite_template)
 
 
 def free_port() -> int:
