@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -158,18 +158,32 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
             ),
             [dict(did=o.delivery_id, mid=o.message_id, tid=o.transport_id, n=len(o.listings)) for o in sent],
         )
-        items = [
-            dict(delivery_id=o.delivery_id, position=i, subscriber_id=o.subscriber_id, listing_board_id=b, repost_key=k)
-            for o in sent for i, (b, k) in enumerate(o.listings)
-        ]
+        items = [(o.delivery_id, i, o.subscriber_id, b, k) for o in sent for i, (b, k) in enumerate(o.listings)]
         if items:
-            session.execute(insert(DeliveryItem.__table__), items)
+            _insert_items(session, items)
     if failed:
         guard = and_(T.c.id == bindparam("did"), T.c.run_id == run_id)
         session.execute(
             update(T).where(guard).values(status=bindparam("st"), lease_until=None, error=bindparam("err")),
             [dict(did=o.delivery_id, st=o.status, err=(o.error or "")[:2000]) for o in failed],
         )
+
+
+def _insert_items(session: Session, rows: list[tuple]) -> None:
+    """Insert (delivery, position, subscriber, board id, repost key) rows with the driver's own executemany.
+
+    These are plain ints and strings, ~15 per digest: SQLAlchemy's per-row parameter processing cost more than
+    the database's work, so they go to the DBAPI cursor directly.
+    """
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {DeliveryItem.__tablename__} (delivery_id, position, subscriber_id, listing_board_id,"
+           f" repost_key) VALUES ({', '.join([mark] * 5)})")
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
 
 
 def release(session: Session, delivery_ids: Sequence[int], run_id: str) -> None:
