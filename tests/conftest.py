@@ -57,6 +57,13 @@ def sqlite_template(tmp_path_factory):
 TABLES = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
 
 
+def write_artifact(name: str, data) -> None:
+    """Keep a checker's findings as JSON under test-artifacts/ (gitignored) for people and CI logs."""
+    out = Path(__file__).resolve().parent.parent / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    (out / name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def fresh_database(kind: str, request, tmp_path, sqlite_template) -> str:
     """A migrated, empty database: a copied SQLite file, or the session's PostgreSQL server truncated."""
     if kind == "sqlite":

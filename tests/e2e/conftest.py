@@ -19,7 +19,7 @@ import pytest
 
 from digest.settings import Settings
 
-from ..conftest import fresh_database
+from ..conftest import fresh_database, write_artifact
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -193,6 +193,4 @@ AXE_LOG: list[dict] = []  # every page checked in this session, written to test-
 def _axe_report():
     yield
     if AXE_LOG:
-        out = REPO / "test-artifacts"
-        out.mkdir(exist_ok=True)
-        (out / "axe.json").write_text(json.dumps(AXE_LOG, indent=1) + "\n")
+        write_artifact("axe.json", AXE_LOG)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import write_artifact
+
 from digest.taxonomy import load_taxonomy
 
 from . import corpus
@@ -158,9 +160,7 @@ SPAM_LOG: dict[str, dict] = {}  # message type -> score and rules, written to te
 def _spam_report():
     yield
     if SPAM_LOG:
-        out = REPO / "test-artifacts"
-        out.mkdir(exist_ok=True)
-        (out / "spamassassin.json").write_text(json.dumps(SPAM_LOG, indent=1, ensure_ascii=False) + "\n")
+        write_artifact("spamassassin.json", SPAM_LOG)
 
 
 @pytest.fixture(scope="session")
