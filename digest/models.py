@@ -127,6 +127,18 @@ class Suppression(Base):
     suppressed_at: Mapped[datetime]
 
 
+class RateLimitHit(Base):
+    """One counted request from a client, kept for the limit's window only, under a keyed hash of its IP."""
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_client", "scope", "client_hash", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(20))  # what was counted, e.g. "signup"
+    client_hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256 hex of the client's network, never the IP
+    at: Mapped[datetime] = mapped_column(index=True)  # pruned once older than the window
+
+
 class Delivery(Base):
     """The ledger: one row per subscriber and week, claimed before sending, finished after."""
 
