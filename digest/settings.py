@@ -40,6 +40,9 @@ class Settings:
     max_jobs: int = 15
     claim_lease_seconds: int = 600
     history_weeks: int = 26
+    signup_limit: int = 10  # sign-up and confirmation-renewal POSTs per client network per window; 0 = no limit
+    signup_window: int = 3600  # seconds
+    trusted_proxies: int = 0  # proxies in front of the app whose X-Forwarded-For entries are believed
     templates_dir: Path = field(default_factory=_default_templates_dir)
 
     @classmethod
@@ -65,6 +68,9 @@ class Settings:
             max_jobs=_int(get, "DIGEST_MAX_JOBS", cls.max_jobs),
             claim_lease_seconds=_int(get, "DIGEST_CLAIM_LEASE", cls.claim_lease_seconds),
             history_weeks=_int(get, "DIGEST_HISTORY_WEEKS", cls.history_weeks),
+            signup_limit=_int(get, "DIGEST_SIGNUP_LIMIT", cls.signup_limit),
+            signup_window=_int(get, "DIGEST_SIGNUP_WINDOW", cls.signup_window),
+            trusted_proxies=_int(get, "DIGEST_TRUSTED_PROXIES", cls.trusted_proxies),
             templates_dir=Path(get("DIGEST_TEMPLATES_DIR") or _default_templates_dir()),
         )
         settings.validate()
@@ -80,6 +86,12 @@ class Settings:
             raise ConfigError(f"DIGEST_SEND_HOUR must be 0-23, not {self.send_hour}")
         if not 1 <= self.max_jobs <= 50:
             raise ConfigError(f"DIGEST_MAX_JOBS must be 1-50, not {self.max_jobs}")
+        if not 0 <= self.signup_limit <= 100_000:
+            raise ConfigError(f"DIGEST_SIGNUP_LIMIT must be 0-100000 (0 = no limit), not {self.signup_limit}")
+        if not 1 <= self.signup_window <= 7 * 86400:
+            raise ConfigError(f"DIGEST_SIGNUP_WINDOW must be 1-604800 seconds, not {self.signup_window}")
+        if not 0 <= self.trusted_proxies <= 10:
+            raise ConfigError(f"DIGEST_TRUSTED_PROXIES must be 0-10, not {self.trusted_proxies}")
         try:
             ZoneInfo(self.default_timezone)
         except (ZoneInfoNotFoundError, ValueError, OSError) as e:
