@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from functools import lru_cache
 from zoneinfo import available_timezones
 
@@ -16,10 +18,11 @@ from digest.settings import WEEKDAYS
 from digest.subscribers import local_status
 from digest.tokens import TokenError, TokenExpired
 
-from . import forms
+from . import forms, limits
 from .app import core, error_page, session
 
 bp = Blueprint("pages", __name__)
+log = logging.getLogger(__name__)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -81,6 +84,8 @@ def subscribe():
         return render_template("subscribe.html", form=request.form, errors=e.messages, **choices()), 400
     s, now = session(), c["clock"]()
     sub = lifecycle.sign_up(s, data, c["tax"], c["settings"], now)
+    if (refused := over_limit()) is not None:
+        return refused
     if sub is not None:
         s.flush()
         send_confirmation(c["settings"], c["tax"], c["transport"], sub, now)
@@ -129,6 +134,8 @@ def confirm_renew(token: str):
         sub, _ = lifecycle.subscriber_for(s, c["settings"], token, "confirm")
     except TokenError:
         abort(404)
+    if (refused := over_limit()) is not None:
+        return refused
     send_confirmation(c["settings"], c["tax"], c["transport"], sub, now)
     s.commit()
     return render_template("check_inbox.html", email=sub.email)
@@ -200,6 +207,36 @@ def resubscribe(token: str):
     lifecycle.resubscribe(sub, core()["clock"]())
     session().commit()
     return render_template("resubscribed.html", preferences_url=_link("preferences", sub))
+
+
+def over_limit():
+    """Count a request that may send a confirmation mail; the 429 page when its network is over the limit.
+
+    Counted in the request's transaction (a refusal rolls all of it back, a failure counts nothing) and never
+    depending on the address, so the answer reveals nothing about it.
+    """
+    c = core()
+    settings = c["settings"]
+    key = limits.client_key(settings.secret_keys[0], limits.client_ip(request.environ, settings.trusted_proxies))
+    s = session()
+    decision = limits.hit(s, limits.SIGNUP, key, settings.signup_limit, timedelta(seconds=settings.signup_window),
+                          c["clock"]())
+    if decision.allowed:
+        return None
+    s.rollback()
+    log.info("sign-up refused: client over its limit", extra={"client": key[:16], "retry_after": decision.retry_after})
+    minutes = max(1, -(-decision.retry_after // 60))
+    page = render_template("too_many.html", limit=settings.signup_limit, per=_duration(settings.signup_window),
+                           minutes=minutes)
+    return page, 429, {"Retry-After": str(decision.retry_after)}
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return unit if n == 1 else f"{n} {unit}s"
+    return f"{seconds} seconds"
 
 
 def _suppressed():
