@@ -22,14 +22,14 @@ from typing import Callable
 from sqlalchemy import Engine, create_engine, event, insert, text
 
 from digest import db
-from digest.models import Delivery, DeliveryItem, Listing, Subscriber
+from digest.models import Delivery, Listing, Subscriber
 
 from .population import NOW, Spec, listings, subscriber_chunks
 
 __all__ = ["NOW", "Spec", "ensure_sqlite", "generate"]
 
 TABLES = ((Listing.__table__, "listings"), (Subscriber.__table__, "subscribers"),
-          (Delivery.__table__, "deliveries"), (DeliveryItem.__table__, "delivery_items"))
+          (Delivery.__table__, "deliveries"))
 
 
 class CoreWriter:
@@ -99,22 +99,21 @@ def generate(url: str, spec: Spec, progress: Callable[[str], None] | None = None
     started = time.perf_counter()
     pool = listings(spec)
     writer.write(Listing.__table__, pool)
-    counts = {"listings": len(pool), "subscribers": 0, "active": 0, "deliveries": 0, "delivery_items": 0}
+    counts = {"listings": len(pool), "subscribers": 0, "active": 0, "deliveries": 0, "history_listings": 0}
     signatures: dict[tuple, int] = {}
-    for subs, deliveries, items in subscriber_chunks(spec, pool):
+    for subs, deliveries in subscriber_chunks(spec, pool):
         writer.write(Subscriber.__table__, subs)
         writer.write(Delivery.__table__, deliveries)
-        writer.write(DeliveryItem.__table__, items)
         counts["subscribers"] += len(subs)
         counts["active"] += sum(s["status"] == "active" for s in subs)
         counts["deliveries"] += len(deliveries)
-        counts["delivery_items"] += len(items)
+        counts["history_listings"] += sum(len(d["listings"]) for d in deliveries)
         for s in subs:
             sig = (tuple(s["stack"]), tuple(s["levels"]), tuple(s["regions"]), s["min_salary"], s["hide_no_salary"])
             signatures[sig] = signatures.get(sig, 0) + 1
         elapsed = time.perf_counter() - started
         say(f"  generated {counts['subscribers']:,}/{spec.subscribers:,} subscribers "
-            f"({counts['delivery_items']:,} history items) in {elapsed:.0f} s")
+            f"({counts['history_listings']:,} listings in past digests) in {elapsed:.0f} s")
     writer.finish()
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
@@ -137,7 +136,7 @@ def ensure_sqlite(path: Path, spec: Spec, progress: Callable[[str], None] | None
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         facts = json.loads(meta.read_text())
-        if facts.get("spec") == _spec_json(spec):
+        if facts.get("spec") == _spec_json(spec) and facts.get("schema") == db.head_revision():
             return facts
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -145,7 +144,7 @@ def ensure_sqlite(path: Path, spec: Spec, progress: Callable[[str], None] | None
         p.unlink(missing_ok=True)
     if progress:
         progress(f"generating {path.name} ({spec.subscribers:,} subscribers, {spec.listings:,} listings)")
-    facts = generate(f"sqlite:///{partial}", spec, progress) | {"spec": _spec_json(spec)}
+    facts = generate(f"sqlite:///{partial}", spec, progress) | {"spec": _spec_json(spec), "schema": db.head_revision()}
     partial.rename(path)
     meta.write_text(json.dumps(facts, indent=2))
     return facts

@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from digest.db import head_revision
+
 from .generate import NOW, Spec, ensure_sqlite, generate
 from .measure import TreeSampler
 
@@ -102,7 +104,10 @@ class KeptServer:
         self.server = pg.Server()
         shutil.rmtree(self.server.dir, ignore_errors=True)
         self.server.dir = directory
-        self.fresh = not (directory / "data" / "PG_VERSION").exists()
+        marker = directory / "generated.json"
+        # A data directory made before a schema migration is thrown away and generated again.
+        current = marker.exists() and json.loads(marker.read_text()).get("schema") == head_revision()
+        self.fresh = not (directory / "data" / "PG_VERSION").exists() or not current
 
     def start(self) -> str:
         s = self.server
@@ -138,7 +143,7 @@ def postgres_case(spec: Spec, data: Path, workers: int) -> dict:
     try:
         if kept.fresh or not marker.exists():
             _say(f"postgresql: generating {spec.subscribers:,} subscribers with COPY …")
-            facts = generate(url, spec, _say)
+            facts = generate(url, spec, _say) | {"schema": head_revision()}
             marker.write_text(json.dumps(facts))
         facts = json.loads(marker.read_text())
         _say(f"postgresql: digest run --dry-run --workers {workers} over {spec.subscribers:,} subscribers …")

@@ -4,7 +4,7 @@ For each active subscriber, one query for this week's ledger row, one for the pr
 one for the listings already sent; a Python scan of every listing applying the rules (verified, unexpired,
 new since the last digest or the last 7 days, never sent before also as a repost, stack / level / region /
 salary) and a sort by fit then freshness; the MJML compiled for every email and the result handed to Jinja;
-the message built with `email.message.EmailMessage`; one ledger row (and its listings) committed per
+the message built with `email.message.EmailMessage`; one ledger row (listings included) committed per
 message. Only the slot arithmetic (`digest.schedule`), the taxonomy and link signing are shared with the
 real pipeline: the baseline is about matching, rendering, MIME and the ledger.
 
@@ -29,7 +29,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from digest import tokens
-from digest.models import Delivery, DeliveryItem, Listing, Subscriber
+from digest.models import Delivery, Listing, Subscriber
 from digest.normalise import annual_usd
 from digest.schedule import latest_slot, zone
 from digest.settings import Settings
@@ -89,11 +89,8 @@ class NaiveDigest:
                                                                   Delivery.status == "sent"))
         since = max(_aware(cutoff) or self.now - FIRST_WINDOW, self.now - MAX_WINDOW)
         horizon = self.now - timedelta(weeks=self.settings.history_weeks)
-        rows = s.execute(
-            select(DeliveryItem.listing_board_id, DeliveryItem.repost_key)
-            .join(Delivery, Delivery.id == DeliveryItem.delivery_id)
-            .where(DeliveryItem.subscriber_id == sub.id, Delivery.cutoff >= horizon)
-        ).all()
+        rows = [pair for listings in s.scalars(select(Delivery.listings).where(
+            Delivery.subscriber_id == sub.id, Delivery.status == "sent", Delivery.cutoff >= horizon)) for pair in listings or ()]
         return since, {r[0] for r in rows}, {r[1] for r in rows}
 
     # -- what they get ----------------------------------------------------------------------------------
@@ -196,11 +193,9 @@ class NaiveDigest:
         d = Delivery(subscriber_id=sub.id, period=slot.period, status="sent" if chosen else "empty",
                      run_id=self.run_id, slot_at=slot.at, window_start=since, cutoff=self.now, claimed_at=self.now,
                      sent_at=self.now if chosen else None, attempts=1, listing_count=len(chosen),
-                     total_matches=total, message_id=message_id)
+                     total_matches=total, message_id=message_id,
+                     listings=[[l.board_id, l.repost_key] for l in chosen] or None)
         s.add(d)
-        s.flush()
-        s.add_all(DeliveryItem(delivery_id=d.id, position=i, subscriber_id=sub.id, listing_board_id=l.board_id,
-                               repost_key=l.repost_key) for i, l in enumerate(chosen))
         s.commit()
 
     # -- the run ----------------------------------------------------------------------------------------

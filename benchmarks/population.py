@@ -252,8 +252,8 @@ def preference_sampler(seed: int) -> Callable[[random.Random], tuple]:
     return draw
 
 
-def subscriber_chunks(spec: Spec, pool: list[dict]) -> Iterator[tuple[list[dict], list[dict], list[dict]]]:
-    """Yield (subscribers, deliveries, delivery items) a chunk at a time: flat memory at any size."""
+def subscriber_chunks(spec: Spec, pool: list[dict]) -> Iterator[tuple[list[dict], list[dict]]]:
+    """Yield (subscribers, past deliveries with their listings) a chunk at a time: flat memory at any size."""
     rng = random.Random(f"subscribers-{spec.seed}")
     draw = preference_sampler(spec.seed)
     now = spec.now
@@ -266,7 +266,7 @@ def subscriber_chunks(spec: Spec, pool: list[dict]) -> Iterator[tuple[list[dict]
             by_week.setdefault(int((now - l["verified_at"]) / timedelta(weeks=1)), []).append(l)
     delivery_id = 0
     for lo in range(0, spec.subscribers, CHUNK):
-        subs, deliveries, items = [], [], []
+        subs, deliveries = [], []
         for sid in range(lo + 1, min(lo + CHUNK, spec.subscribers) + 1):
             stack, levels, regions, floor, hide = draw(rng)
             tz = rng.choices(zones, weights=zone_w)[0]
@@ -314,10 +314,6 @@ def subscriber_chunks(spec: Spec, pool: list[dict]) -> Iterator[tuple[list[dict]
                 slot_at=prev.at, window_start=prev.at - timedelta(weeks=1), cutoff=prev.at, claimed_at=prev.at,
                 lease_until=None, sent_at=prev.at, attempts=1, listing_count=len(chosen), total_matches=len(chosen),
                 message_id=f"<h{delivery_id}@example.com>", transport_id=None, error=None,
+                listings=[[l["board_id"], l["repost_key"]] for l in chosen],
             ))
-            items.extend(
-                dict(delivery_id=delivery_id, position=i, subscriber_id=sid, listing_board_id=l["board_id"],
-                     repost_key=l["repost_key"])
-                for i, l in enumerate(chosen)
-            )
-        yield subs, deliveries, items
+        yield subs, deliveries

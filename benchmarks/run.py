@@ -252,7 +252,7 @@ def benchmark(subscribers: int, listings: int, naive: int, rss_sizes, data: Path
         rss.append(measure_rss(path, size, NOW))
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-        "data": {k: facts[k] for k in ("subscribers", "active", "listings", "deliveries", "delivery_items",
+        "data": {k: facts[k] for k in ("subscribers", "active", "listings", "deliveries", "history_listings",
                                        "distinct_preferences", "top10_preferences_share")} | {"seed": seed},
         "real": real, "naive": naive_r, "floor": floor, "rss": rss,
         "ratios": {"real_over_naive": round(naive_r["ms_per_digest"] / real["ms_per_digest"], 2),

@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .models import Delivery, DeliveryItem
+from .models import Delivery
 
 MAX_ATTEMPTS = 3
 T = Delivery.__table__
@@ -60,15 +60,14 @@ def sent_history(session: Session, ids: Sequence[int], since: datetime) -> dict[
     out: dict[int, tuple[list[str], list[int]]] = {}
     if not ids:
         return out
-    q = (
-        select(DeliveryItem.subscriber_id, DeliveryItem.listing_board_id, DeliveryItem.repost_key)
-        .join(Delivery, Delivery.id == DeliveryItem.delivery_id)
-        .where(DeliveryItem.subscriber_id.in_(ids), Delivery.cutoff >= since)
+    q = select(Delivery.subscriber_id, Delivery.listings).where(
+        Delivery.subscriber_id.in_(ids), Delivery.status == "sent", Delivery.cutoff >= since
     )
-    for sid, board_id, key in session.execute(q):
-        board_ids, keys = out.setdefault(sid, ([], []))
-        board_ids.append(board_id)
-        keys.append(key)
+    for sid, listings in session.execute(q):
+        if listings:
+            board_ids, keys = out.setdefault(sid, ([], []))
+            board_ids.extend(b for b, _k in listings)
+            keys.extend(k for _b, k in listings)
     return out
 
 
@@ -80,6 +79,7 @@ class Claim:
     slot_at: datetime
     window_start: datetime
     total: int
+    listings: tuple[tuple[str, int], ...] = ()  # (board id, repost key) in the order the digest shows them
 
 
 def _insert(session: Session):
@@ -101,7 +101,8 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
     values = [
         dict(subscriber_id=c.subscriber_id, period=c.period, status=c.status, run_id=run_id, slot_at=c.slot_at,
              window_start=c.window_start, cutoff=cutoff, claimed_at=wall, attempts=1, total_matches=c.total,
-             listing_count=0, lease_until=lease if c.status == "claimed" else None)
+             listing_count=len(c.listings), listings=[list(x) for x in c.listings] or None,
+             lease_until=lease if c.status == "claimed" else None)
         for c in claims
     ]
     # One statement, many rows (compiled once per process, executed by the driver's executemany): a
@@ -124,7 +125,7 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
                        and_(T.c.status == "failed", T.c.attempts < MAX_ATTEMPTS)))
             .values(status=c.status, run_id=run_id, slot_at=c.slot_at, window_start=c.window_start, cutoff=cutoff,
                     claimed_at=wall, lease_until=v["lease_until"], attempts=T.c.attempts + 1, total_matches=c.total,
-                    error=None)
+                    listing_count=v["listing_count"], listings=v["listings"], error=None)
             .returning(T.c.id)
         )
         row = session.execute(retake).first()
@@ -141,12 +142,11 @@ class Outcome:
     message_id: str | None = None
     transport_id: str | None = None
     error: str | None = None
-    listings: tuple[tuple[str, int], ...] = ()  # (board id, repost key) in the order sent
     status: str = "failed"  # when not ok: "failed" (retried, 3 attempts), "rejected" (final) or "retry" (given back)
 
 
 def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: datetime) -> None:
-    """Record what happened to each claimed message: sent (with its listings) or failed."""
+    """Record what happened to each claimed message: sent (its listings were written with the claim) or failed."""
     sent = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if not o.ok and o.status != "retry"]
     release(session, [o.delivery_id for o in outcomes if not o.ok and o.status == "retry"], run_id)
@@ -154,36 +154,16 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
         session.execute(
             update(T).where(T.c.id == bindparam("did"), T.c.run_id == run_id).values(
                 status="sent", sent_at=wall, lease_until=None, message_id=bindparam("mid"),
-                transport_id=bindparam("tid"), listing_count=bindparam("n"),
+                transport_id=bindparam("tid"),
             ),
-            [dict(did=o.delivery_id, mid=o.message_id, tid=o.transport_id, n=len(o.listings)) for o in sent],
+            [dict(did=o.delivery_id, mid=o.message_id, tid=o.transport_id) for o in sent],
         )
-        items = [(o.delivery_id, i, o.subscriber_id, b, k) for o in sent for i, (b, k) in enumerate(o.listings)]
-        if items:
-            _insert_items(session, items)
     if failed:
         guard = and_(T.c.id == bindparam("did"), T.c.run_id == run_id)
         session.execute(
             update(T).where(guard).values(status=bindparam("st"), lease_until=None, error=bindparam("err")),
             [dict(did=o.delivery_id, st=o.status, err=(o.error or "")[:2000]) for o in failed],
         )
-
-
-def _insert_items(session: Session, rows: list[tuple]) -> None:
-    """Insert (delivery, position, subscriber, board id, repost key) rows with the driver's own executemany.
-
-    These are plain ints and strings, ~15 per digest: SQLAlchemy's per-row parameter processing cost more than
-    the database's work, so they go to the DBAPI cursor directly.
-    """
-    conn = session.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {DeliveryItem.__tablename__} (delivery_id, position, subscriber_id, listing_board_id,"
-           f" repost_key) VALUES ({', '.join([mark] * 5)})")
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.executemany(sql, rows)
-    finally:
-        cursor.close()
 
 
 def release(session: Session, delivery_ids: Sequence[int], run_id: str) -> None:

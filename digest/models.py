@@ -165,21 +165,9 @@ class Delivery(Base):
     message_id: Mapped[str | None] = mapped_column(String(255))
     transport_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
-
-
-class DeliveryItem(Base):
-    """A listing a delivery carried; also the subscriber's history against repeats and reposts."""
-
-    __tablename__ = "delivery_items"
-    __table_args__ = (Index("ix_delivery_items_subscriber", "subscriber_id", "repost_key"),)
-
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
-    )
-    position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    listing_board_id: Mapped[str] = mapped_column(String(100))
-    repost_key: Mapped[int] = mapped_column(BigInteger)
+    # The listings this digest carries, [[board id, repost key], ...] in the order sent: written with the claim,
+    # history once the row is "sent" (against repeats and reposts), and part of a person's export.
+    listings: Mapped[list | None] = mapped_column(JSON)
 
 
 class Run(Base):

@@ -202,7 +202,8 @@ class ShardRunner:
                     summary.skipped_empty += 1
             return
         claims = [
-            ledger.Claim(r.id, slots[r.id].period, "claimed" if m.total else "empty", slots[r.id].at, since, m.total)
+            ledger.Claim(r.id, slots[r.id].period, "claimed" if m.total else "empty", slots[r.id].at, since, m.total,
+                         tuple((l.board_id, l.repost_key) for l in m.listings))
             for r, since, m in plans
         ]
         owned = ledger.claim(s, claims, self.ctx.run_id, now, wall, settings.claim_lease_seconds)
@@ -261,10 +262,7 @@ class ShardRunner:
         except OSError as e:  # the outbox could not write: a retryable failure of this row
             summary.count_failure("unavailable")
             return ledger.Outcome(delivery_id, r.id, ok=False, error=f"{type(e).__name__}: {e}")
-        return ledger.Outcome(
-            delivery_id, r.id, ok=True, message_id=_message_id(msg.raw), transport_id=transport_id,
-            listings=tuple((l.board_id, l.repost_key) for l in match.listings),
-        )
+        return ledger.Outcome(delivery_id, r.id, ok=True, message_id=_message_id(msg.raw), transport_id=transport_id)
 
 
 def _message_id(raw: bytes) -> str | None:

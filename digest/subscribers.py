@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from . import normalise
 from .errors import InputError, NormaliseError, NotFoundError
 from .listings import db_reason, db_unreachable, describe_errors, drop_nulls_and_refuse_nul
-from .models import Delivery, DeliveryItem, Subscriber, Suppression
+from .models import Delivery, Subscriber, Suppression
 from .readers import Rejected, read_records
 from .schedule import zone
 from .settings import WEEKDAYS, Settings
@@ -299,13 +299,6 @@ def subscriber_json(sub: Subscriber, now: datetime) -> dict:
 def export(session: Session, sub: Subscriber, now: datetime) -> dict:
     """Everything held about one person: the subscriber row and every delivery with its listings."""
     deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == sub.id).order_by(Delivery.period)).all()
-    items = session.execute(
-        select(DeliveryItem.delivery_id, DeliveryItem.position, DeliveryItem.listing_board_id)
-        .where(DeliveryItem.subscriber_id == sub.id).order_by(DeliveryItem.delivery_id, DeliveryItem.position)
-    ).all()
-    by_delivery: dict[int, list[str]] = {}
-    for delivery_id, _pos, board_id in items:
-        by_delivery.setdefault(delivery_id, []).append(board_id)
     iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
     return {
         "subscriber": subscriber_json(sub, now) | {"token_version": sub.token_version, "source": sub.source,
@@ -314,7 +307,7 @@ def export(session: Session, sub: Subscriber, now: datetime) -> dict:
                                                    "suppression_reason": sub.suppression_reason},
         "deliveries": [
             {"period": d.period, "status": d.status, "sent_at": iso(d.sent_at), "message_id": d.message_id,
-             "listings": by_delivery.get(d.id, []), "total_matches": d.total_matches}
+             "listings": [board_id for board_id, _key in d.listings or ()], "total_matches": d.total_matches}
             for d in deliveries
         ],
     }
@@ -329,7 +322,6 @@ def remove(session: Session, sub: Subscriber) -> None:
     if sub.status in ("unsubscribed", "suppressed"):
         reason = (sub.suppression_reason or "other") if sub.status == "suppressed" else OPTED_OUT
         record_suppression(session, sub.email, reason, sub.suppressed_at or sub.unsubscribed_at or sub.updated_at)
-    session.execute(delete(DeliveryItem).where(DeliveryItem.subscriber_id == sub.id))
     session.execute(delete(Delivery).where(Delivery.subscriber_id == sub.id))
     session.delete(sub)
     session.commit()

@@ -18,7 +18,7 @@ from benchmarks.generate import Spec, ensure_sqlite
 from benchmarks.measure import STRICT, CountingTransport, listing_ids
 from benchmarks.naive import NaiveDigest
 from digest import db
-from digest.models import Delivery, DeliveryItem, Listing, Subscriber
+from digest.models import Delivery, Listing, Subscriber
 from digest.run import run
 from digest.settings import Settings
 from digest.transports import RecordingTransport
@@ -42,13 +42,8 @@ def this_week(url: str) -> dict[int, tuple[str, int, list[str]]]:
     """Each subscriber's ledger row of the benchmark's week: status, total matches, listings in order."""
     engine = db.make_engine(url)
     with Session(engine) as s:
-        rows = {d.id: d for d in s.scalars(select(Delivery).where(Delivery.run_id != "benchmark-history"))}
-        items: dict[int, list[str]] = {d: [] for d in rows}
-        q = select(DeliveryItem).where(DeliveryItem.delivery_id.in_(rows)).order_by(DeliveryItem.delivery_id,
-                                                                                   DeliveryItem.position)
-        for item in s.scalars(q):
-            items[item.delivery_id].append(item.listing_board_id)
-        out = {d.subscriber_id: (d.status, d.total_matches, items[d.id]) for d in rows.values()}
+        rows = s.scalars(select(Delivery).where(Delivery.run_id != "benchmark-history")).all()
+        out = {d.subscriber_id: (d.status, d.total_matches, [b for b, _k in d.listings or ()]) for d in rows}
     engine.dispose()
     return out
 
@@ -91,12 +86,12 @@ def test_history_is_respected_by_both(generated, tmp_path):
         key = dict(s.execute(select(Listing.board_id, Listing.repost_key)).all())
         before: dict[int, set[int]] = {}
         now: dict[int, list[int]] = {}
-        for d, item in s.execute(select(Delivery, DeliveryItem).join(DeliveryItem, DeliveryItem.delivery_id == Delivery.id)):
-            target = before.setdefault(d.subscriber_id, set()) if d.run_id == "benchmark-history" else None
-            if target is not None:
-                target.add(item.repost_key)
-            else:
-                now.setdefault(d.subscriber_id, []).append(key[item.listing_board_id])
+        for d in s.scalars(select(Delivery).where(Delivery.status == "sent")):
+            for board_id, repost_key in d.listings:
+                if d.run_id == "benchmark-history":
+                    before.setdefault(d.subscriber_id, set()).add(repost_key)
+                else:
+                    now.setdefault(d.subscriber_id, []).append(key[board_id])
     engine.dispose()
     assert sum(1 for sid in now if sid in before) > 80
     assert all(not set(keys) & before.get(sid, set()) for sid, keys in now.items())
@@ -113,12 +108,12 @@ def test_generator_is_seeded_and_skewed(tmp_path):
         with Session(engine) as s:
             rows = (s.execute(select(Listing.board_id, Listing.title, Listing.stack, Listing.verified_at)).all(),
                     s.execute(select(Subscriber.email, Subscriber.stack, Subscriber.timezone)).all(),
-                    s.execute(select(DeliveryItem.subscriber_id, DeliveryItem.listing_board_id)).all())
+                    s.execute(select(Delivery.subscriber_id, Delivery.listings)).all())
         engine.dispose()
         return rows
 
     assert dump(a) == dump(b)
-    assert facts["listings"] == 120 and facts["subscribers"] == 300 and facts["delivery_items"] > 0
+    assert facts["listings"] == 120 and facts["subscribers"] == 300 and facts["history_listings"] > 0
     assert facts["top10_preferences_share"] > 0.2 and facts["singleton_preferences"] > 20  # head and long tail
     assert ensure_sqlite(a, spec, progress=None) == json.loads(a.with_suffix(".json").read_text())  # reused
 

@@ -1,5 +1,6 @@
 """Schema migrations: they build exactly the models, apply by themselves on SQLite, and are asked for on PostgreSQL."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from digest import db
 from digest.errors import ConfigError
@@ -43,3 +44,59 @@ def test_postgresql_behind_the_code_is_refused_until_db_upgrade(pg_url):
     fresh = db.make_engine(fresh_url)
     db.ensure_schema(fresh)  # now accepted
     fresh.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_delivery_items_move_into_the_delivery_row_and_back(kind, tmp_path, request):
+    """Migration 0005 carries every delivered listing into deliveries.listings, in order, and back on downgrade."""
+    from alembic import command
+
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        pg_url = request.getfixturevalue("pg_url")
+        admin = db.make_engine(pg_url)
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS migrate_items_check"))
+            conn.execute(text("CREATE DATABASE migrate_items_check"))
+        admin.dispose()
+        url = pg_url.rsplit("/", 1)[0] + "/migrate_items_check"
+    engine = db.make_engine(url)
+
+    def migrate(step, revision):
+        cfg = db._alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    migrate(command.upgrade, "0004")
+    t = "'2026-11-16 08:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO subscribers (id, email, email_key, status, stack, levels, regions, timezone, send_day, send_hour,"
+            " hide_no_salary, token_version, created_at, updated_at, bounce_count) VALUES"
+            f" (7, 'a@example.com', 'a@example.com', 'active', '[]', '[]', '[]', 'UTC', 0, 8, false, 1, {t}, {t}, 0)"))
+        for did, period, status in ((1, "2026-W46", "sent"), (2, "2026-W47", "sent"), (3, "2026-W48", "empty")):
+            conn.execute(text(
+                "INSERT INTO deliveries (id, subscriber_id, period, status, run_id, slot_at, window_start, cutoff,"
+                " claimed_at, attempts, listing_count, total_matches) VALUES"
+                f" ({did}, 7, '{period}', '{status}', 'r', {t}, {t}, {t}, {t}, 1, 0, 0)"))
+        # Positions inserted out of order: the migration must keep the order sent, not the order stored.
+        for did, pos, board, key in ((1, 1, "go-2", 22), (1, 0, "py-1", 11), (2, 0, "rs-3", 33)):
+            conn.execute(text("INSERT INTO delivery_items (delivery_id, position, subscriber_id, listing_board_id,"
+                              f" repost_key) VALUES ({did}, {pos}, 7, '{board}', {key})"))
+
+    migrate(command.upgrade, "head")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, listings FROM deliveries ORDER BY id")).all()
+    listings = {did: (json.loads(v) if isinstance(v, str) else v) for did, v in rows}
+    assert listings == {1: [["py-1", 11], ["go-2", 22]], 2: [["rs-3", 33]], 3: None}
+    assert "delivery_items" not in inspect(engine).get_table_names()
+
+    migrate(command.downgrade, "0004")
+    with engine.connect() as conn:
+        items = conn.execute(text("SELECT delivery_id, position, subscriber_id, listing_board_id, repost_key"
+                                  " FROM delivery_items ORDER BY delivery_id, position")).all()
+    assert [tuple(r) for r in items] == [(1, 0, 7, "py-1", 11), (1, 1, 7, "go-2", 22), (2, 0, 7, "rs-3", 33)]
+    assert "listings" not in {c["name"] for c in inspect(engine).get_columns("deliveries")}
+    engine.dispose()
