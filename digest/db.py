@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 from alembic import command
 from alembic.config import Config
@@ -18,15 +20,34 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL and a busy timeout so worker processes can share it."""
+    """Create an engine; SQLite gets WAL and a busy timeout so worker processes can share it.
+
+    Statement parameters (addresses, names) never appear in SQLAlchemy's log lines or error messages.
+    """
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 60})
+            engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except Exception as e:  # bad URL, unknown driver: one clear line for the operator
-        raise ConfigError(f"DIGEST_DATABASE_URL is not usable: {e}") from e
+        # Not chained: the original message may quote the whole URL, password included, and a traceback
+        # (a Lambda cold start, a log) would print it.
+        raise ConfigError(f"DIGEST_DATABASE_URL is not usable: {mask_password(f'{type(e).__name__}: {e}', url)}") from None
+
+
+_USERINFO = re.compile(r"(://[^:/?#@\s]*):[^@\s]*@")
+
+
+def mask_password(text: str, url: str) -> str:
+    """`text` with the password of `url` (raw or percent-decoded, or any "://user:secret@") shown as ***."""
+    masked = _USERINFO.sub(r"\1:***@", text)
+    rest = url.split("://", 1)[-1]
+    if "@" in rest and ":" in rest.rsplit("@", 1)[0]:
+        password = rest.rsplit("@", 1)[0].split(":", 1)[1]
+        for form in {password, unquote(password)} - {""}:
+            masked = masked.replace(form, "***")
+    return masked
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

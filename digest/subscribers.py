@@ -297,19 +297,26 @@ def subscriber_json(sub: Subscriber, now: datetime) -> dict:
 
 
 def export(session: Session, sub: Subscriber, now: datetime) -> dict:
-    """Everything held about one person: the subscriber row and every delivery with its listings."""
+    """Everything held about one person: the subscriber row, every delivery (all its columns) with its
+    listings, and their entry on the suppression list."""
     deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == sub.id).order_by(Delivery.period)).all()
     iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
+    plain = lambda v: iso(v) if isinstance(v, datetime) else v  # noqa: E731
+    listed = suppression_of(session, sub.email)
     return {
         "subscriber": subscriber_json(sub, now) | {"token_version": sub.token_version, "source": sub.source,
                                                    "updated_at": iso(sub.updated_at), "bounce_count": sub.bounce_count,
+                                                   "bounced_message_id": sub.bounced_message_id,
+                                                   "confirm_sent_at": iso(sub.confirm_sent_at),
                                                    "suppressed_at": iso(sub.suppressed_at),
                                                    "suppression_reason": sub.suppression_reason},
         "deliveries": [
-            {"period": d.period, "status": d.status, "sent_at": iso(d.sent_at), "message_id": d.message_id,
-             "listings": [board_id for board_id, _key in d.listings or ()], "total_matches": d.total_matches}
+            {c.key: plain(getattr(d, c.key)) for c in Delivery.__table__.columns if c.key not in ("id", "subscriber_id")}
+            | {"listings": [board_id for board_id, _key in d.listings or ()]}
             for d in deliveries
         ],
+        "suppression": None if listed is None else {"email_hash": listed.email_hash, "reason": listed.reason,
+                                                    "suppressed_at": iso(listed.suppressed_at)},
     }
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import traceback
 from datetime import UTC, datetime
 from typing import Callable
 
-from flask import Flask, g, render_template
+from flask import Flask, g, render_template, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from digest import db
+from digest.subscribers import address_hash
 from digest.settings import Settings
 from digest.taxonomy import load_taxonomy
 from digest.transports import Transport, make_transport
@@ -53,7 +56,10 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):  # the one place an unknown failure becomes a page, logged in full
-        app.logger.exception("unhandled error")
+        # In full but without addresses: a provider's refusal or a database error may quote one.
+        route = request.url_rule.rule if request.url_rule else "(no route)"  # never the path: it holds a token
+        app.logger.error("unhandled error on %s %s\n%s", request.method, route,
+                         without_addresses("".join(traceback.format_exception(e))))
         return error_page(500)
 
     @app.after_request
@@ -71,6 +77,14 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
 
     app.register_blueprint(bp)
     return app
+
+
+ADDRESS = re.compile(r"[^\s<>\"'(),;:@]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def without_addresses(text: str) -> str:
+    """`text` with every email address replaced by a short hash of it (the suppression list's hash)."""
+    return ADDRESS.sub(lambda m: f"<address {address_hash(m.group())[:12]}>", text)
 
 
 def error_page(status: int, title: str | None = None, text: str | None = None):
