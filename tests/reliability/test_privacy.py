@@ -4,11 +4,10 @@ and `subscribers export` / `remove` cover every table that holds a person's data
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import traceback
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
