@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import Sequence
 
 from sqlalchemy import MetaData, Table, text
 
@@ -208,16 +209,19 @@ def killed_attempt(rng: random.Random, engine, env: dict, outbox: Path, workers:
 
 # --- one trial ---
 
-def check(engine, outbox: Path, pop: Population, counts: Counts, snapshot: dict[Path, tuple[int, Path]]) -> None:
-    """Compare the outbox and the ledger with what the week owes each subscriber; add to the counts."""
+def check(engine, outbox: Path | Sequence[Path], pop: Population, counts: Counts,
+          snapshot: dict[Path, tuple[int, Path]]) -> None:
+    """Compare the outbox (or the outboxes of several processes) and the ledger with what the week owes each
+    subscriber; add to the counts."""
+    outboxes = [outbox] if isinstance(outbox, Path) else list(outbox)
     rows = ledger_rows(engine)
     by_sub: dict[int, list[tuple[str, str, str | None]]] = {}
     for sid, period, status, mid in rows:
         by_sub.setdefault(sid, []).append((period, status, mid))
     files: dict[int, list[Path]] = {}
-    for path in eml_files(outbox):
+    for path in (p for box in outboxes for p in eml_files(box)):
         files.setdefault(int(path.stem), []).append(path)
-    counts.stray_temp_files += sum(1 for p in outbox.rglob(".*.tmp"))
+    counts.stray_temp_files += sum(1 for box in outboxes for p in box.rglob(".*.tmp"))
     for path, (ino, kept) in snapshot.items():  # a file replaced after a kill: the message was handed over again
         if path.exists() and path.stat().st_ino != ino:
             if path.read_bytes() == kept.read_bytes():
@@ -228,7 +232,7 @@ def check(engine, outbox: Path, pop: Population, counts: Counts, snapshot: dict[
     for sid, paths in files.items():
         if len(paths) > 1:
             counts.duplicated += len(paths) - 1
-            counts.errors.append(f"subscriber {sid} has {len(paths)} digests: {sorted(p.parent.name for p in paths)}")
+            counts.errors.append(f"subscriber {sid} has {len(paths)} digests: {sorted(map(str, paths))}")
         if sid not in pop.to_send:
             counts.errors.append(f"subscriber {sid} was mailed but is not owed a digest")
     for sid, entries in by_sub.items():
