@@ -27,8 +27,10 @@ def period_of(local_day: date) -> str:
 
 
 def _at(day: date, hour: int, tz: ZoneInfo) -> datetime:
-    # fold=0: in a DST gap the hour maps to the instant just after the gap; in a repeat, to the
-    # first of the two. Either way one instant per local day, so a week is never skipped or doubled.
+    # fold=0: an hour in a DST gap is read in the offset before the jump, so it moves forward by the gap's
+    # length (02:00 in a 02:00-03:00 gap is 03:00; 03:00 in Chatham's 02:45-03:45 gap is 04:00); an hour
+    # that happens twice is the first of the two. Either way one instant per local day, so a week is never
+    # skipped or doubled.
     return datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
 
 
