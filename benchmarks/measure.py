@@ -30,8 +30,12 @@ REAL_STAGES = (
     ("match", "digest.matching", "ListingIndex.match"),
     ("match", "digest.matching", "ListingIndex.history"),
     ("render html", "digest.render", "Renderer.html"),
+    ("render html", "digest.render", "Renderer.html_page"),
+    ("render html", "digest.render", "Renderer._cards"),  # each listing's card, rendered once per run
     ("render text", "digest.render", "Renderer.text"),
+    ("render text", "digest.render", "Renderer.text_pieces"),
     ("build message", "digest.compose", "build_message"),  # the name compose.py calls
+    ("build message", "digest.compose", "Composer.text_body"),  # the text part's quoted-printable
     ("compose (content, links, headers)", "digest.compose", "Composer.compose"),  # minus the three above
     ("ledger write", "digest.ledger", "claim"),
     ("ledger write", "digest.ledger", "finish"),

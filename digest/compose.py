@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from . import tokens
 from .content import DigestContent, Envelope, JobView
 from .matching import IndexedListing, Match, Prefs
-from .message import build_message, message_id_for
+from .message import QuotedPrintable, build_message, encode_text, message_id_for
 from .render import Renderer, get_renderer
 from .schedule import zone
 from .settings import Settings
@@ -59,6 +59,8 @@ class Composer:
         name, _addr = parseaddr(settings.from_addr)
         self.list_id = f"{name or 'Job digest'} <weekly.{settings.from_domain}>"
         self._views: dict[str, JobView] = {}
+        self._card_text: dict[str, bytes] = {}  # a numbered text card -> its quoted-printable, once per run
+        self._more_urls: dict[tuple, str] = {}
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
@@ -93,9 +95,29 @@ class Composer:
         return " · ".join(parts)
 
     def more_url(self, rcpt: Recipient, since: datetime) -> str:
-        query = {k: ",".join(v) for k, v in (("stack", rcpt.stack), ("level", rcpt.levels), ("region", rcpt.regions)) if v}
-        query["since"] = since.date().isoformat()
-        return f"{self.settings.board_url}/search?{urlencode(query)}"
+        key = (rcpt.stack, rcpt.levels, rcpt.regions, since.date())  # shared by everyone who asked the same
+        url = self._more_urls.get(key)
+        if url is None:
+            query = {k: ",".join(v) for k, v in (("stack", key[0]), ("level", key[1]), ("region", key[2])) if v}
+            query["since"] = key[3].isoformat()
+            url = f"{self.settings.board_url}/search?{urlencode(query)}"
+            if len(self._more_urls) < 100_000:
+                self._more_urls[key] = url
+        return url
+
+    def text_body(self, head: str, cards: tuple[str, ...], tail: str) -> QuotedPrintable:
+        """The text part encoded: a card's encoding (its number included) is reused from earlier digests."""
+        cache = self._card_text
+        parts = [encode_text(head)]
+        for card in cards:
+            encoded = cache.get(card)
+            if encoded is None:
+                if len(cache) > 200_000:  # bounded by listings x positions; never grows with subscribers
+                    cache.clear()
+                encoded = cache[card] = encode_text(card)
+            parts.append(encoded)
+        parts.append(encode_text(tail))
+        return QuotedPrintable(b"".join(parts))
 
     def content(self, rcpt: Recipient, match: Match, slot_at: datetime, since: datetime) -> DigestContent:
         local = slot_at.astimezone(zone(rcpt.timezone)).date()
@@ -112,8 +134,9 @@ class Composer:
                 date_: datetime, to: str | None = None, subject_prefix: str = "") -> Composed:
         """Render and assemble one digest; `to` and `subject_prefix` serve test sends."""
         content = self.content(rcpt, match, slot_at, since)
+        rendered = self.renderer.render(content)
         key = f"{period}/{rcpt.id}"
-        subject = subject_prefix + self.renderer.subject(content)
+        subject = subject_prefix + rendered.subject
         to_addr = to or (display_address(rcpt.name, rcpt.email))
         envelope = Envelope(
             from_addr=self.settings.from_addr, to_addr=to_addr, subject=subject, date=date_,
@@ -124,7 +147,8 @@ class Composer:
             list_id=self.list_id,
             extra_headers=(("Feedback-ID", f"{'test' if to else 'weekly'}:{period}:{self.settings.from_domain}"),),
         )
-        raw = build_message(envelope, self.renderer.text(content), self.renderer.html(content))
+        text = self.text_body(rendered.text_head, rendered.text_cards, rendered.text_tail)
+        raw = build_message(envelope, text, rendered.html)
         return Composed(key=key, to=rcpt.email if to is None else to, raw=raw, subject=subject)
 
 

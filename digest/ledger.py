@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .models import Delivery
@@ -82,9 +82,43 @@ class Claim:
     listings: tuple[tuple[str, int], ...] = ()  # (board id, repost key) in the order the digest shows them
 
 
-def _insert(session: Session):
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(T)
+class _Driver:
+    """The driver's own cursor for the run's two per-digest statements (claim, mark sent).
+
+    Each runs once per page with the driver's executemany. Through SQLAlchemy, binding each row's 13 values
+    (type decorators, JSON) cost more than the database's work; here constant values are bound once per page
+    and datetimes go through the bind processor of the column's own SQLAlchemy type, so what is stored is what
+    the ORM would store.
+    """
+
+    def __init__(self, session: Session):
+        conn = session.connection()
+        dialect = conn.dialect
+        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.json_mark = self.mark + ("::json" if dialect.name == "postgresql" else "")
+        self._when = T.c.slot_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+        self.json = json.dumps  # what SQLAlchemy's JSON type writes; PostgreSQL gets it through a ::json cast
+        self._memo: dict[datetime, object] = {}
+        self.cursor = conn.connection.driver_connection.cursor()
+
+    def when(self, value: datetime | None):
+        """A datetime as the column stores it (memoised: a page has few distinct slots and windows)."""
+        if value is None:
+            return None
+        out = self._memo.get(value)
+        if out is None:
+            out = self._memo[value] = self._when(value)
+        return out
+
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        try:
+            self.cursor.executemany(sql, rows)
+        finally:
+            self.cursor.close()
+
+
+_CLAIM_COLUMNS = ("subscriber_id", "period", "status", "run_id", "slot_at", "window_start", "cutoff", "claimed_at",
+                  "attempts", "total_matches", "listing_count", "listings", "lease_until")
 
 
 def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: datetime, wall: datetime,
@@ -98,16 +132,17 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
     if not claims:
         return {}
     lease = wall + timedelta(seconds=lease_seconds)
-    values = [
-        dict(subscriber_id=c.subscriber_id, period=c.period, status=c.status, run_id=run_id, slot_at=c.slot_at,
-             window_start=c.window_start, cutoff=cutoff, claimed_at=wall, attempts=1, total_matches=c.total,
-             listing_count=len(c.listings), listings=[list(x) for x in c.listings] or None,
-             lease_until=lease if c.status == "claimed" else None)
+    db = _Driver(session)
+    at, cut, until, dumps = db.when(wall), db.when(cutoff), db.when(lease), db.json
+    rows = [
+        (c.subscriber_id, c.period, c.status, run_id, db.when(c.slot_at), db.when(c.window_start), cut, at, 1, c.total,
+         len(c.listings), dumps([list(x) for x in c.listings]) if c.listings else None,
+         until if c.status == "claimed" else None)
         for c in claims
     ]
-    # One statement, many rows (compiled once per process, executed by the driver's executemany): a
-    # multi-row VALUES ... RETURNING is compiled anew for every page and costs more than the database work.
-    session.execute(_insert(session).on_conflict_do_nothing(index_elements=["subscriber_id", "period"]), values)
+    marks = ", ".join(db.json_mark if col == "listings" else db.mark for col in _CLAIM_COLUMNS)
+    db.executemany(f"INSERT INTO {T.name} ({', '.join(_CLAIM_COLUMNS)}) VALUES ({marks})"
+                   " ON CONFLICT (subscriber_id, period) DO NOTHING", rows)
     # The unique (subscriber, period) constraint decided: ours are the rows carrying this run's id.
     owned = dict(session.execute(
         select(T.c.subscriber_id, T.c.id).where(
@@ -115,7 +150,7 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
             T.c.claimed_at == wall,
         )
     ).all())
-    for c, v in zip(claims, values):
+    for c in claims:
         if c.subscriber_id in owned:
             continue
         retake = (
@@ -124,8 +159,9 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
                    or_(and_(T.c.status == "claimed", T.c.lease_until < wall),
                        and_(T.c.status == "failed", T.c.attempts < MAX_ATTEMPTS)))
             .values(status=c.status, run_id=run_id, slot_at=c.slot_at, window_start=c.window_start, cutoff=cutoff,
-                    claimed_at=wall, lease_until=v["lease_until"], attempts=T.c.attempts + 1, total_matches=c.total,
-                    listing_count=v["listing_count"], listings=v["listings"], error=None)
+                    claimed_at=wall, lease_until=lease if c.status == "claimed" else None, attempts=T.c.attempts + 1,
+                    total_matches=c.total, listing_count=len(c.listings),
+                    listings=[list(x) for x in c.listings] or None, error=None)
             .returning(T.c.id)
         )
         row = session.execute(retake).first()
@@ -151,12 +187,12 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
     failed = [o for o in outcomes if not o.ok and o.status != "retry"]
     release(session, [o.delivery_id for o in outcomes if not o.ok and o.status == "retry"], run_id)
     if sent:
-        session.execute(
-            update(T).where(T.c.id == bindparam("did"), T.c.run_id == run_id).values(
-                status="sent", sent_at=wall, lease_until=None, message_id=bindparam("mid"),
-                transport_id=bindparam("tid"),
-            ),
-            [dict(did=o.delivery_id, mid=o.message_id, tid=o.transport_id) for o in sent],
+        db = _Driver(session)
+        m = db.mark
+        db.executemany(
+            f"UPDATE {T.name} SET status = 'sent', sent_at = {m}, lease_until = NULL, message_id = {m},"
+            f" transport_id = {m} WHERE id = {m} AND run_id = {m}",
+            [(db.when(wall), o.message_id, o.transport_id, o.delivery_id, run_id) for o in sent],
         )
     if failed:
         guard = and_(T.c.id == bindparam("did"), T.c.run_id == run_id)

@@ -57,14 +57,24 @@ def message_id_for(key: str, domain: str) -> str:
     return f"<{digest}@{_domain(domain)}>"
 
 
-def build_message(envelope: Envelope, text: str, html: str) -> bytes:
+class QuotedPrintable(bytes):
+    """A text body already quoted-printable encoded (by `encode_text`), e.g. joined from cached pieces."""
+
+
+def encode_text(text: str) -> QuotedPrintable:
+    """Quoted-printable of a text body. Encoding is line by line, so the pieces of a body cut at line ends
+    encode separately and join (bytes) to exactly the encoding of the whole."""
+    return QuotedPrintable(_qp(text))
+
+
+def build_message(envelope: Envelope, text: str | QuotedPrintable, html: str) -> bytes:
     """Return the digest as RFC 5322 bytes: text/plain (quoted-printable) first, text/html (base64) last, UTF-8."""
     message_id = _clean(envelope.message_id)
     if not _MESSAGE_ID.fullmatch(message_id):
         raise ValueError(f"Message-ID must look like <id@domain>, not {envelope.message_id!r}")
     if envelope.date.tzinfo is None or envelope.date.utcoffset() is None:
         raise ValueError("Envelope.date must be timezone-aware")
-    text_qp = _qp(text)
+    text_qp = text if isinstance(text, QuotedPrintable) else _qp(text)
     html_b64 = _base64(html)
     # "=_" cannot occur in quoted-printable output (every "=" there is followed by a hex digit or
     # a line break) nor in base64, so this boundary is safe without scanning the bodies; hashing the

@@ -59,8 +59,8 @@ _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9.
 
 def http_url(value: str | None) -> str | None:
     """Return value as a percent-encoded http(s) URL, or None when it must not become a link."""
-    if value and _PLAIN_URL.fullmatch(value) and "%" not in value:
-        return value  # nothing to encode; scheme and host are there by construction of the pattern
+    if value and _PLAIN_URL.fullmatch(value):
+        return value  # every character is one quote() keeps; scheme and host are there by construction
     url = (value or "").strip()
     if not url or not url.isprintable():  # control or bidi characters: a trick, not a typo
         return None
@@ -205,6 +205,27 @@ def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
     }
 
 
+# Stands for the cards while the text page renders around them; cleaned values never hold a NUL.
+_CARDS_MARK = "\x00cards\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """Everything of one digest, rendered once. The text part comes in line-aligned pieces (head, one per
+    card, tail) so that the message builder can reuse the encoding of a card it has already seen."""
+
+    subject: str
+    preheader: str
+    html: str
+    text_head: str
+    text_cards: tuple[str, ...]
+    text_tail: str
+
+    @property
+    def text(self) -> str:
+        return self.text_head + "".join(self.text_cards) + self.text_tail
+
+
 class Renderer:
     """The digest templates, compiled once: MJML at construction, Jinja per subscriber."""
 
@@ -268,6 +289,23 @@ class Renderer:
             return self._text.render(ctx)
         cards = "".join(f"{pre}{n}{post}" for n, (_h, pre, post) in enumerate(self._cards(content), 1))
         return self._text_cards.page.render(ctx, cards=cards)
+
+    def render(self, content: DigestContent) -> Rendered:
+        """Subject, preheader, HTML and text of one digest from one context (what a send needs, no cache key)."""
+        ctx = _context.__wrapped__(content, self.board_name)
+        if self._html_cards is None or self._text_cards is None or self._text_cards.card_parts is None:
+            return Rendered(ctx["subject"], ctx["preheader"], self.html(content), self.text(content), (), "")
+        cards = self._cards(content)
+        return Rendered(ctx["subject"], ctx["preheader"], self.html_page(ctx, cards), *self.text_pieces(ctx, cards))
+
+    def html_page(self, ctx: dict[str, Any], cards: list[tuple[Markup, str, str]]) -> str:
+        """The HTML page around the rendered cards."""
+        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=Markup("").join(c[0] for c in cards))
+
+    def text_pieces(self, ctx: dict[str, Any], cards: list[tuple[Markup, str, str]]) -> tuple[str, tuple[str, ...], str]:
+        """The text part as (head, numbered cards, tail), each ending at a line end."""
+        head, _mark, tail = self._text_cards.page.render(ctx, cards=_CARDS_MARK).partition(_CARDS_MARK)
+        return head, tuple(f"{pre}{n}{post}" for n, (_h, pre, post) in enumerate(cards, 1)), tail
 
     def subject(self, content: DigestContent) -> str:
         """Return the subject line with the number of new matches."""

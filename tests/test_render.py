@@ -11,6 +11,7 @@ import pytest
 
 from digest import render
 from digest.content import DigestContent, JobView
+from digest.message import encode_text
 from digest.render import Renderer, clean_text, get_renderer, http_url
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -320,5 +321,14 @@ def test_cards_rendered_once_per_job_give_the_very_bytes_of_the_template_loop(jo
         ctx = fresh._ctx(content)
         assert fresh.html(content) == fresh._html.render(ctx, preheader_pad=render._PREHEADER_PAD)
         assert fresh.text(content) == fresh._text.render(ctx)
+        # What a send uses: one render of everything, the text in pieces cut at line ends.
+        rendered = fresh.render(content)
+        assert (rendered.html, rendered.text) == (fresh._html.render(ctx, preheader_pad=render._PREHEADER_PAD),
+                                                  fresh._text.render(ctx))
+        assert (rendered.subject, rendered.preheader) == (fresh.subject(content), fresh.preheader(content))
+        pieces = [rendered.text_head, *rendered.text_cards, rendered.text_tail]
+        assert len(rendered.text_cards) == len(content.jobs) and all(p.endswith("\n") for p in pieces[:-1])
+        # ... so their quoted-printable, joined, is the quoted-printable of the whole text.
+        assert b"".join(encode_text(p) for p in pieces) == encode_text(rendered.text)
     again = make_content(chosen)
     assert fresh.html(again) == fresh.html(again)  # from the card cache now

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from digest.models import Delivery, Run
@@ -241,3 +241,21 @@ def test_overlapping_runs_and_a_duplicated_shard_never_send_twice(engine, settin
     keys = [key for t in transports for key, _to, _raw in t.sent]
     assert len(keys) == len(set(keys)) == 600  # everyone once, nobody twice
     assert set(ledger(engine).values()) == {"sent"}
+
+
+def test_the_ledger_rows_a_run_writes_read_back_like_the_orm_wrote_them(engine, settings, add_listings, add_subscriber):
+    """The claim and the sent mark go through the driver directly: values must be stored exactly as the ORM
+    stores them (SQLite compares datetimes as text), so reading them back and comparing in SQL both work."""
+    add_listings(listing("py-1"), listing("py-2"))
+    sid = add_subscriber("ana@example.com")
+    wall = datetime(2026, 11, 23, 9, 0, 5, tzinfo=UTC)  # no microseconds: the text form must still carry them
+    run_at(settings, engine, NOW, clock=lambda: wall)
+    with Session(engine) as s:
+        d = s.scalars(select(Delivery)).one()
+        assert (d.subscriber_id, d.status, d.claimed_at, d.sent_at, d.cutoff) == (sid, "sent", wall, wall, NOW)
+        [msg] = read_outbox(settings.outbox_dir).values()
+        assert [board_id for board_id, _key in d.listings] == listing_ids(msg) and d.listing_count == 2
+        assert sorted(listing_ids(msg)) == ["py-1", "py-2"]
+        # SQL comparisons against ORM-bound values find the row (what the claim's "owned" query relies on).
+        assert s.scalar(select(func.count()).select_from(Delivery).where(Delivery.claimed_at == wall,
+                                                                         Delivery.sent_at >= wall)) == 1
