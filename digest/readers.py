@@ -28,8 +28,16 @@ class Rejected:
     key: str | None = None  # the record's id or email, when it had one
 
     def __str__(self) -> str:
-        where = f"line {self.line}" + (f" ({self.key})" if self.key else "")
-        return f"{where}: {self.reason}"
+        where = f"line {self.line}" + (f" ({_printable(self.key)})" if self.key else "")
+        return f"{where}: {_printable(self.reason)}"
+
+
+def _printable(text: str) -> str:
+    """Escape line breaks and other invisible characters, so one rejected record stays one report line
+    (an id holding "\\n" must not forge a second line)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 TOO_DEEP = "nested too deeply to be a record"
@@ -149,7 +157,10 @@ def _single_object(text: str) -> Iterator[Record | Rejected] | None:
         obj = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return None
-    return iter([Record(1, obj)]) if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        return None
+    start = len(text) - len(text.lstrip())  # blank lines before the object do not make it line 1
+    return iter([Record(text.count("\n", 0, start) + 1, obj)])
 
 
 def _skip_ws(text: str, i: int) -> int:
