@@ -19,6 +19,7 @@ from .tokens import Claims, TokenError, check_fresh, verify
 
 CONFIRM_TTL = timedelta(days=7)
 PAUSE_DEFAULT = timedelta(days=30)
+UNDO_TIME = timedelta(days=1)  # how long an unsubscribe page offers "that was a mistake"
 
 
 def subscriber_for(session: Session, settings: Settings, token: str, purpose: str) -> tuple[Subscriber, Claims]:
@@ -36,6 +37,9 @@ def subscriber_for(session: Session, settings: Settings, token: str, purpose: st
 def confirmable(session: Session, settings: Settings, token: str, now: datetime) -> Subscriber:
     """The subscriber a fresh confirmation token is for; TokenExpired carries an old one's claims."""
     sub, claims = subscriber_for(session, settings, token, "confirm")
+    if sub.status == "unsubscribed":
+        # They left after this link was sent (a sign-up again makes them pending): a replay cannot undo it.
+        raise TokenError("unsubscribed since")
     check_fresh(claims, now, CONFIRM_TTL)
     return sub
 
@@ -77,7 +81,7 @@ def sign_up(session: Session, data: subs.SubscriberIn, tax: Taxonomy, settings: 
 
 def confirm(sub: Subscriber, now: datetime) -> None:
     """Activate a pending subscriber (confirming twice is harmless)."""
-    if sub.status in ("pending", "unsubscribed"):
+    if sub.status == "pending":
         sub.status, sub.confirmed_at, sub.unsubscribed_at = "active", now, None
         sub.updated_at = now
 
@@ -88,8 +92,18 @@ def unsubscribe(sub: Subscriber, now: datetime) -> None:
         sub.status, sub.unsubscribed_at, sub.updated_at = "unsubscribed", now, now
 
 
+def can_undo(sub: Subscriber, now: datetime) -> bool:
+    """Whether "that was a mistake" may still undo their unsubscribe; later, coming back is a new sign-up."""
+    return sub.status == "unsubscribed" and sub.unsubscribed_at is not None and now - sub.unsubscribed_at <= UNDO_TIME
+
+
+def current_link(sub: Subscriber, claims: Claims) -> bool:
+    """Whether a link carries the subscriber's current token version (not revoked by `revoke-links`)."""
+    return claims.version == sub.token_version
+
+
 def resubscribe(sub: Subscriber, now: datetime) -> None:
-    """Undo an unsubscribe from the page that followed it (the link proves the mailbox)."""
+    """Undo an unsubscribe from the page that followed it (the link proves the mailbox); see `can_undo`."""
     if sub.status == "unsubscribed":
         sub.status, sub.unsubscribed_at, sub.confirmed_at, sub.updated_at = "active", None, now, now
 

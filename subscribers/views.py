@@ -169,27 +169,28 @@ def preferences(token: str):
 
 @bp.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str):
-    sub = load(token, "unsubscribe")
+    sub, current = load_unsubscribe(token)
     return render_template("unsubscribe.html", token=token, sub=sub, done=sub.status == "unsubscribed",
-                           preferences_url=_link("preferences", sub))
+                           **_offers(sub, current))
 
 
 @bp.post("/unsubscribe/<token>")
 def unsubscribe(token: str):
     """Unsubscribe at once: the page's button and RFC 8058 one-click (200, no redirect, repeatable)."""
     require_form()
-    sub = load(token, "unsubscribe")
+    sub, current = load_unsubscribe(token)
     c = core()
     lifecycle.unsubscribe(sub, c["clock"]())
     session().commit()
-    return render_template("unsubscribe.html", token=token, sub=sub, done=True,
-                           preferences_url=_link("preferences", sub))
+    return render_template("unsubscribe.html", token=token, sub=sub, done=True, **_offers(sub, current))
 
 
 @bp.post("/unsubscribe/<token>/pause")
 def pause(token: str):
     require_form()
-    sub = load(token, "unsubscribe")
+    sub, current = load_unsubscribe(token)
+    if not current:
+        abort(404)  # a revoked link may only unsubscribe
     c = core()
     now = c["clock"]()
     until = now.astimezone(zone(sub.timezone)).date() + lifecycle.PAUSE_DEFAULT
@@ -201,12 +202,34 @@ def pause(token: str):
 @bp.post("/unsubscribe/<token>/resubscribe")
 def resubscribe(token: str):
     require_form()
-    sub = load(token, "unsubscribe")
+    sub, current = load_unsubscribe(token)
+    if not current:
+        abort(404)  # a revoked link may only unsubscribe
     if sub.status == "suppressed":
         return _suppressed()
-    lifecycle.resubscribe(sub, core()["clock"]())
+    now = core()["clock"]()
+    if sub.status == "unsubscribed" and not lifecycle.can_undo(sub, now):
+        return error_page(410, "This undo has expired",
+                          "You unsubscribed a while ago, so coming back takes a new sign-up: we will send a "
+                          "confirmation email.")
+    lifecycle.resubscribe(sub, now)
     session().commit()
     return render_template("resubscribed.html", preferences_url=_link("preferences", sub))
+
+
+def load_unsubscribe(token: str):
+    """The subscriber an unsubscribe link is for, and whether the link is current (not revoked)."""
+    try:
+        sub, claims = lifecycle.subscriber_for(session(), core()["settings"], token, "unsubscribe")
+    except TokenError:
+        abort(404)
+    return sub, lifecycle.current_link(sub, claims)
+
+
+def _offers(sub, current: bool) -> dict:
+    """What an unsubscribe page may offer besides unsubscribing: nothing through a revoked link."""
+    return dict(preferences_url=_link("preferences", sub) if current else None,
+                can_undo=current and lifecycle.can_undo(sub, core()["clock"]()))
 
 
 def over_limit():
