@@ -17,6 +17,7 @@ from digest.schedule import zone
 from digest.settings import WEEKDAYS
 from digest.subscribers import local_status
 from digest.tokens import TokenError, TokenExpired
+from digest.transports import TransportError
 
 from . import forms, limits
 from .app import core, error_page, session
@@ -88,7 +89,7 @@ def subscribe():
         return refused
     if sub is not None:
         s.flush()
-        send_confirmation(c["settings"], c["tax"], c["transport"], sub, now)
+        confirm_mail(sub, now)
     s.commit()
     # The same answer whether the address was new, pending, active or suppressed.
     return render_template("check_inbox.html", email=data.email)
@@ -136,9 +137,20 @@ def confirm_renew(token: str):
         abort(404)
     if (refused := over_limit()) is not None:
         return refused
-    send_confirmation(c["settings"], c["tax"], c["transport"], sub, now)
+    confirm_mail(sub, now)
     s.commit()
     return render_template("check_inbox.html", email=sub.email)
+
+
+def confirm_mail(sub, now) -> None:
+    """Send the confirmation mail if it is due. A carrier failure is logged, not shown: only a new or pending
+    address causes a mail, so a failure page would tell them apart. The mail is not marked sent, so the next
+    sign-up sends it."""
+    c = core()
+    try:
+        send_confirmation(c["settings"], c["tax"], c["transport"], sub, now)
+    except TransportError as e:
+        log.warning("confirmation mail not sent", extra={"subscriber": sub.id, "kind": e.kind})
 
 
 @bp.get("/preferences/<token>")
