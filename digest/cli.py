@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import UTC, datetime
 from functools import cached_property
@@ -81,6 +82,9 @@ def main():
     Example:
       digest listings import listings.jsonl && digest run --now 2026-11-23T09:00:00Z
     """
+    # When the database goes away mid-statement psycopg also warns that it abandoned its pipeline; the error
+    # itself reaches the operator as one line (DigestGroup), so that warning would only be a second, odd one.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
 
 
 @main.group(cls=DigestGroup)
@@ -358,6 +362,8 @@ def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run
         f"skipped-empty {summary.skipped_empty}, failed {summary.failed}, "
         f"in progress elsewhere {summary.in_progress_elsewhere}, listings considered {summary.listings_considered}"
     )
+    if summary.withdrawn:
+        click.echo(f"withdrawn {summary.withdrawn}: unsubscribed or paused after the run read them; not sent")
     if summary.failed:
         click.echo(f"failed by kind: rejected {summary.failed_rejected} (final), throttled {summary.failed_throttled}, "
                    f"unavailable {summary.failed_unavailable} (both due again next run)", err=True)

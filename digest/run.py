@@ -47,6 +47,7 @@ class Summary:
     failed_throttled: int = 0  # still throttled after retries: due again next run
     failed_unavailable: int = 0  # network or server errors after retries: due again next run
     in_progress_elsewhere: int = 0
+    withdrawn: int = 0  # unsubscribed or paused after the run read them, before their digest went out
     listings_considered: int = 0
     bytes: int = 0
     stopped: str | None = None  # why the run stopped early (sending paused, quota used up)
@@ -208,9 +209,6 @@ class ShardRunner:
         ]
         owned = ledger.claim(s, claims, self.ctx.run_id, now, wall, settings.claim_lease_seconds)
         s.commit()  # the claim is durable before anything leaves
-        outcomes: list[ledger.Outcome] = []
-        release: list[int] = []  # claims given back unsent: due again for the next run
-        stop: TransportError | None = None
         pending = [(r, since, match) for r, since, match in plans if r.id in owned and match.total]
         for r, since, match in plans:
             if r.id not in owned:
@@ -218,28 +216,69 @@ class ShardRunner:
                 summary.due -= 1
             elif not match.total:
                 summary.skipped_empty += 1
+        # What the carrier accepted is recorded before more goes out: after every message for a real carrier, so
+        # a crash or a database outage re-sends at most the one in flight; in batches where a re-send costs
+        # nothing (the outbox rewrites the same file).
+        batch = max(1, getattr(self.transport, "record_batch", 1))
+        for i in range(0, len(pending), batch):
+            self._send_batch(s, pending[i : i + batch], pending[i + batch :], owned, slots, summary)
+
+    def _send_batch(self, s: Session, chunk: list, rest: list, owned: dict[int, int], slots, summary: Summary) -> None:
+        """Send one batch of claimed digests, then record the outcomes (and give back what was not sent)."""
+        outcomes: list[ledger.Outcome] = []
+        release: list[int] = []  # claims given back unsent: due again for the next run
+        stop: TransportError | None = None
+        chunk = self._still_wanted(s, chunk, owned, slots, release, summary)
+        tried = 0
+        broken = False
         try:
-            for i, (r, since, match) in enumerate(pending):
-                if stop is not None:
-                    release.append(owned[r.id])
-                    continue
+            for r, since, match in chunk:
+                tried += 1
                 try:
                     outcomes.append(self._deliver(owned[r.id], r, since, match, slots[r.id], summary))
                 except TransportError as e:  # only kinds that stop the run get here
                     stop = e
-                    release.append(owned[r.id])
+                    break
         except BaseException:
-            # Something unexpected (not the carrier's answer) broke the page: keep what was accepted, give back
-            # what was never tried; the message in flight keeps its claim until the lease ends.
-            done = {o.delivery_id for o in outcomes} | set(release)
-            release += [owned[r.id] for r, _s, _m in pending[i + 1 :] if owned[r.id] not in done]
+            broken = True
             raise
         finally:
+            # Whatever happened, what was accepted is recorded as sent before the run goes on or stops. On a stop
+            # (paused, quota) the refused message and everything after it is given back; when something
+            # unexpected broke, the message in flight keeps its claim until the lease ends (it may have left).
+            if stop is not None:
+                release += [owned[r.id] for r, _s, _m in chunk[tried - 1 :] + rest]
+            elif broken:
+                release += [owned[r.id] for r, _s, _m in chunk[tried:] + rest]
             ledger.finish(s, outcomes, self.ctx.run_id, self.clock())
             ledger.release(s, release, self.ctx.run_id)
-            s.commit()  # what was accepted is recorded as sent before the run stops
+            s.commit()
         if stop is not None:
             raise RunStopped(f"{stop.kind}: {stop}") from stop
+
+    def _still_wanted(self, s: Session, chunk: list, owned: dict[int, int], slots, release: list[int],
+                      summary: Summary) -> list:
+        """Drop (and give back the claims of) anyone who unsubscribed or paused since the page was read."""
+        if not chunk:
+            return chunk
+        fresh = dict(
+            (sid, (status, paused_until)) for sid, status, paused_until in s.execute(
+                select(Subscriber.id, Subscriber.status, Subscriber.paused_until)
+                .where(Subscriber.id.in_([r.id for r, _s, _m in chunk]))
+            )
+        )
+        keep = []
+        for item in chunk:
+            r = item[0]
+            status, paused_until = fresh.get(r.id, ("removed", None))
+            if status == "active" and (paused_until == r.paused_until or paused_until is None
+                                       or slots[r.id].at >= resume_at(paused_until, r.timezone)):
+                keep.append(item)
+            else:
+                release.append(owned[r.id])
+                summary.due -= 1
+                summary.withdrawn += 1
+        return keep
 
     def _send(self, r: Recipient, since: datetime, match, slot, summary: Summary):
         msg = self.composer.compose(r, match, slot.period, slot.at, since, self.ctx.now)

@@ -20,6 +20,9 @@ class Transport(Protocol):
     """Carries finished RFC 5322 messages; `key` names the message (subscriber and week)."""
 
     name: str
+    # Optional `record_batch: int`: how many accepted messages may wait for their ledger mark together (a crash
+    # or a database outage re-sends at most that many). Absent means 1: a real carrier's message is recorded
+    # before the next one goes.
 
     def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
         """Hand one message over (tags: e.g. period and run id, for the carrier's events); return its id."""
@@ -60,6 +63,8 @@ class OutboxTransport:
     """Write each message as `<dir>/<key>.eml`; the same key rewrites the same file."""
 
     name = "outbox"
+    # Messages that may await their ledger mark together: a crash re-writes at most these files, sends nothing twice.
+    record_batch = 50
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)

@@ -238,10 +238,6 @@ class StopsTheDatabase(RecordingTransport):
         return out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "digest/run.py ShardRunner._page sends a whole page (200) before ledger.finish records any of it: when the "
-    "database goes away mid-page the run keeps sending the rest of the page, cannot record any, and the next "
-    "run sends every one of them again (here 200 duplicates, not at most the one in flight)"))
 def test_a_database_outage_mid_page_resends_at_most_the_message_in_flight(server, fresh):
     engine = fresh(450)
     settings = Settings(database_url=server.url, claim_lease_seconds=1)
