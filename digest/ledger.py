@@ -86,9 +86,9 @@ class _Driver:
     """The driver's own cursor for the run's two per-digest statements (claim, mark sent).
 
     Each runs once per page with the driver's executemany. Through SQLAlchemy, binding each row's 13 values
-    (type decorators, JSON) cost more than the database's work; here constant values are bound once per page
-    and datetimes go through the bind processor of the column's own SQLAlchemy type, so what is stored is what
-    the ORM would store.
+    (type decorators, JSON) cost more than the database's work; here constant values are bound once per page,
+    datetimes go through the bind processor of the column's own SQLAlchemy type and JSON is what json.dumps
+    writes (PostgreSQL reads it through a ::json cast), so what is stored is what the ORM would store.
     """
 
     def __init__(self, session: Session):
@@ -97,7 +97,6 @@ class _Driver:
         self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.json_mark = self.mark + ("::json" if dialect.name == "postgresql" else "")
         self._when = T.c.slot_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
-        self.json = json.dumps  # what SQLAlchemy's JSON type writes; PostgreSQL gets it through a ::json cast
         self._memo: dict[datetime, object] = {}
         self.cursor = conn.connection.driver_connection.cursor()
 
@@ -110,11 +109,34 @@ class _Driver:
             out = self._memo[value] = self._when(value)
         return out
 
+    def __enter__(self) -> "_Driver":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.cursor.close()
+
     def executemany(self, sql: str, rows: list[tuple]) -> None:
-        try:
-            self.cursor.executemany(sql, rows)
-        finally:
-            self.cursor.close()
+        self.cursor.executemany(sql, rows)
+
+    def fetchall(self, sql: str, params: tuple) -> list[tuple]:
+        self.cursor.execute(sql, params)
+        return self.cursor.fetchall()
+
+
+_FRAGMENTS: dict[tuple[str, int], str] = {}
+
+
+def _listings_json(listings: tuple[tuple[str, int], ...]) -> str:
+    """json.dumps of [[board id, repost key], ...], from each listing's fragment, encoded once per process."""
+    parts = []
+    for pair in listings:
+        part = _FRAGMENTS.get(pair)
+        if part is None:
+            if len(_FRAGMENTS) > 100_000:
+                _FRAGMENTS.clear()
+            part = _FRAGMENTS[pair] = json.dumps(list(pair))
+        parts.append(part)
+    return f"[{', '.join(parts)}]"
 
 
 _CLAIM_COLUMNS = ("subscriber_id", "period", "status", "run_id", "slot_at", "window_start", "cutoff", "claimed_at",
@@ -132,24 +154,23 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
     if not claims:
         return {}
     lease = wall + timedelta(seconds=lease_seconds)
-    db = _Driver(session)
-    at, cut, until, dumps = db.when(wall), db.when(cutoff), db.when(lease), db.json
-    rows = [
-        (c.subscriber_id, c.period, c.status, run_id, db.when(c.slot_at), db.when(c.window_start), cut, at, 1, c.total,
-         len(c.listings), dumps([list(x) for x in c.listings]) if c.listings else None,
-         until if c.status == "claimed" else None)
-        for c in claims
-    ]
-    marks = ", ".join(db.json_mark if col == "listings" else db.mark for col in _CLAIM_COLUMNS)
-    db.executemany(f"INSERT INTO {T.name} ({', '.join(_CLAIM_COLUMNS)}) VALUES ({marks})"
-                   " ON CONFLICT (subscriber_id, period) DO NOTHING", rows)
-    # The unique (subscriber, period) constraint decided: ours are the rows carrying this run's id.
-    owned = dict(session.execute(
-        select(T.c.subscriber_id, T.c.id).where(
-            T.c.run_id == run_id, T.c.subscriber_id.in_([c.subscriber_id for c in claims]),
-            T.c.claimed_at == wall,
-        )
-    ).all())
+    with _Driver(session) as db:
+        at, cut, until = db.when(wall), db.when(cutoff), db.when(lease)
+        rows = [
+            (c.subscriber_id, c.period, c.status, run_id, db.when(c.slot_at), db.when(c.window_start), cut, at, 1,
+             c.total, len(c.listings), _listings_json(c.listings) if c.listings else None,
+             until if c.status == "claimed" else None)
+            for c in claims
+        ]
+        marks = ", ".join(db.json_mark if col == "listings" else db.mark for col in _CLAIM_COLUMNS)
+        db.executemany(f"INSERT INTO {T.name} ({', '.join(_CLAIM_COLUMNS)}) VALUES ({marks})"
+                       " ON CONFLICT (subscriber_id, period) DO NOTHING", rows)
+        # The unique (subscriber, period) constraint decided: ours are the rows carrying this run's id (and this
+        # page's claim time: a frozen clock may give two pages the same one, so the page's ids are named too).
+        ids = [c.subscriber_id for c in claims]
+        owned = dict(db.fetchall(
+            f"SELECT subscriber_id, id FROM {T.name} WHERE run_id = {db.mark} AND claimed_at = {db.mark}"
+            f" AND subscriber_id IN ({', '.join([db.mark] * len(ids))})", (run_id, at, *ids)))
     for c in claims:
         if c.subscriber_id in owned:
             continue
@@ -187,13 +208,13 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
     failed = [o for o in outcomes if not o.ok and o.status != "retry"]
     release(session, [o.delivery_id for o in outcomes if not o.ok and o.status == "retry"], run_id)
     if sent:
-        db = _Driver(session)
-        m = db.mark
-        db.executemany(
-            f"UPDATE {T.name} SET status = 'sent', sent_at = {m}, lease_until = NULL, message_id = {m},"
-            f" transport_id = {m} WHERE id = {m} AND run_id = {m}",
-            [(db.when(wall), o.message_id, o.transport_id, o.delivery_id, run_id) for o in sent],
-        )
+        with _Driver(session) as db:
+            m, at = db.mark, db.when(wall)
+            db.executemany(
+                f"UPDATE {T.name} SET status = 'sent', sent_at = {m}, lease_until = NULL, message_id = {m},"
+                f" transport_id = {m} WHERE id = {m} AND run_id = {m}",
+                [(at, o.message_id, o.transport_id, o.delivery_id, run_id) for o in sent],
+            )
     if failed:
         guard = and_(T.c.id == bindparam("did"), T.c.run_id == run_id)
         session.execute(

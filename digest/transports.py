@@ -63,8 +63,9 @@ class OutboxTransport:
     """Write each message as `<dir>/<key>.eml`; the same key rewrites the same file."""
 
     name = "outbox"
-    # Messages that may await their ledger mark together: a crash re-writes at most these files, sends nothing twice.
-    record_batch = 50
+    # Messages that may await their ledger mark together (a run's page): a crash re-writes at most these files,
+    # it sends nothing twice.
+    record_batch = 200
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
