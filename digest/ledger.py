@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -71,6 +71,13 @@ def sent_history(session: Session, ids: Sequence[int], since: datetime) -> dict[
     return out
 
 
+class ListingRef(Protocol):
+    """What the ledger keeps of a listing a digest carries (digest.matching.IndexedListing is one)."""
+
+    board_id: str
+    repost_key: int
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     subscriber_id: int
@@ -79,7 +86,7 @@ class Claim:
     slot_at: datetime
     window_start: datetime
     total: int
-    listings: tuple[tuple[str, int], ...] = ()  # (board id, repost key) in the order the digest shows them
+    listings: Sequence[ListingRef] = ()  # in the order the digest shows them
 
 
 class _Driver:
@@ -97,16 +104,17 @@ class _Driver:
         self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.json_mark = self.mark + ("::json" if dialect.name == "postgresql" else "")
         self._when = T.c.slot_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
-        self._memo: dict[datetime, object] = {}
         self.cursor = conn.connection.driver_connection.cursor()
 
     def when(self, value: datetime | None):
-        """A datetime as the column stores it (memoised: a page has few distinct slots and windows)."""
+        """A datetime as the column stores it (memoised: a run has few distinct slots and windows)."""
         if value is None:
             return None
-        out = self._memo.get(value)
+        out = _STORED.get(value)
         if out is None:
-            out = self._memo[value] = self._when(value)
+            if len(_STORED) > 100_000:
+                _STORED.clear()
+            out = _STORED[value] = self._when(value)
         return out
 
     def __enter__(self) -> "_Driver":
@@ -123,19 +131,21 @@ class _Driver:
         return self.cursor.fetchall()
 
 
-_FRAGMENTS: dict[tuple[str, int], str] = {}
+# Process-wide memos (bounded): stored forms of datetimes (SQLite stores text) and each listing's JSON fragment.
+_STORED: dict[datetime, object] = {}
+_FRAGMENTS: dict[str, tuple[int, str]] = {}
 
 
-def _listings_json(listings: tuple[tuple[str, int], ...]) -> str:
+def _listings_json(listings: Sequence[ListingRef]) -> str:
     """json.dumps of [[board id, repost key], ...], from each listing's fragment, encoded once per process."""
     parts = []
-    for pair in listings:
-        part = _FRAGMENTS.get(pair)
-        if part is None:
+    for l in listings:
+        known = _FRAGMENTS.get(l.board_id)
+        if known is None or known[0] != l.repost_key:
             if len(_FRAGMENTS) > 100_000:
                 _FRAGMENTS.clear()
-            part = _FRAGMENTS[pair] = json.dumps(list(pair))
-        parts.append(part)
+            known = _FRAGMENTS[l.board_id] = (l.repost_key, json.dumps([l.board_id, l.repost_key]))
+        parts.append(known[1])
     return f"[{', '.join(parts)}]"
 
 
@@ -182,7 +192,7 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
             .values(status=c.status, run_id=run_id, slot_at=c.slot_at, window_start=c.window_start, cutoff=cutoff,
                     claimed_at=wall, lease_until=lease if c.status == "claimed" else None, attempts=T.c.attempts + 1,
                     total_matches=c.total, listing_count=len(c.listings),
-                    listings=[list(x) for x in c.listings] or None, error=None)
+                    listings=[[l.board_id, l.repost_key] for l in c.listings] or None, error=None)
             .returning(T.c.id)
         )
         row = session.execute(retake).first()

@@ -144,8 +144,8 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
+        # Every ledger query starts from subscriber ids: this unique index leads with them (no second index).
         UniqueConstraint("subscriber_id", "period", name="uq_deliveries_subscriber_period"),
-        Index("ix_deliveries_subscriber_status", "subscriber_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

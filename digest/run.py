@@ -204,7 +204,7 @@ class ShardRunner:
             return
         claims = [
             ledger.Claim(r.id, slots[r.id].period, "claimed" if m.total else "empty", slots[r.id].at, since, m.total,
-                         tuple((l.board_id, l.repost_key) for l in m.listings))
+                         m.listings)
             for r, since, m in plans
         ]
         owned = ledger.claim(s, claims, self.ctx.run_id, now, wall, settings.claim_lease_seconds)
