@@ -57,11 +57,13 @@ class Counts:
     trials_with_workers_2: int = 0
     duplicated: int = 0  # digests beyond the first for a subscriber and week (files, or a file the ledger disowns)
     lost: int = 0  # due subscribers without a digest (or without their "empty" row) after the final run
-    # Messages the outbox had accepted before a kill but the ledger had not yet recorded as sent: the next run
-    # hands them over again (same Message-ID). Byte-identical here; with SES, a second email.
+    # Messages the outbox had accepted before a kill but the ledger had not yet recorded as sent, summed over the
+    # kills (one left unrecorded by two kills in a row counts twice): the next run hands them over again.
     unrecorded_at_kill: int = 0
+    # Distinct messages handed over again after a kill (their file replaced): same Message-ID and, so far, the
+    # same bytes (resent_identical), so one file in the outbox; with SES each is a second email.
     resent_identical: int = 0
-    resent_changed: int = 0  # handed over again with different bytes
+    resent_changed: int = 0  # handed over again with different bytes: a visibly different second digest
     nobody_due_checks: int = 0  # trials followed by one more run, which must find nobody due
     stray_temp_files: int = 0  # half-written outbox temp files a kill left behind (never an .eml)
     errors: list[str] = field(default_factory=list)  # anything else wrong, one line each
@@ -170,6 +172,7 @@ class Attempt:
     files_before: int
     files_after: int
     unrecorded: int = 0  # messages in the outbox whose ledger row did not say "sent" when the kill landed
+    error: str | None = None  # the run ended on its own with an error before the kill
 
 
 def killed_attempt(rng: random.Random, engine, env: dict, outbox: Path, workers: int, pop: Population) -> Attempt:
@@ -196,10 +199,11 @@ def killed_attempt(rng: random.Random, engine, env: dict, outbox: Path, workers:
     files_after = count_eml(outbox)
     rows = {(sid, period): status for sid, period, status, _m in ledger_rows(engine)}
     unrecorded = sum(1 for p in eml_files(outbox) if rows.get((int(p.stem), p.parent.name)) != "sent")
+    error = None
     if exited:
         phase = "missed"
-        if proc.returncode != 0:
-            raise AssertionError(f"run exited {proc.returncode} on its own: {err.decode()[-500:]}")
+        if proc.returncode != 0 or b"Traceback" in err:
+            error = f"a run exited {proc.returncode} on its own: {err.decode(errors='replace')[-500:]}"
     else:
         finished = sum(1 for status in rows.values() if status in ("sent", "empty"))
         if runs_count(engine) == runs_before:
@@ -208,7 +212,7 @@ def killed_attempt(rng: random.Random, engine, env: dict, outbox: Path, workers:
             phase = "late"  # every digest out and recorded; killed while writing the index or closing
         else:
             phase = "mid-run"
-    return Attempt(mode, phase, files_before, files_after, unrecorded)
+    return Attempt(mode, phase, files_before, files_after, unrecorded, error)
 
 
 # --- one trial ---
@@ -282,6 +286,8 @@ def trial(rng: random.Random, engine, url: str, outbox: Path, pop: Population, c
         attempt = killed_attempt(rng, engine, env, outbox, workers, pop)
         attempts.append(attempt)
         counts.unrecorded_at_kill += attempt.unrecorded
+        if attempt.error:
+            counts.errors.append(attempt.error)
         for path in eml_files(outbox):
             if path not in snapshot:
                 link = kept / path.parent.name / path.name

@@ -6,7 +6,6 @@ harness with fewer trials and a shorter list, then reads the last trial's outbox
 
 from __future__ import annotations
 
-import email.policy
 import os
 import subprocess
 import time
@@ -26,8 +25,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_sigkill_anywhere_then_rerun_sends_every_due_subscriber_exactly_once(db_url, tmp_path):
-    # With seed 11 the kills of three trials wait for messages to reach the outbox, so they land mid-run; the
-    # first trial also checks that a run after the complete week finds nobody due.
+    # Seed 11 kills during start-up, after a random number of messages and after the last one, so kills land
+    # mid-run; the first trial also checks that one more run after the complete week finds nobody due.
     counts = run_trials(db_url, trials=4, seed=11, workdir=tmp_path, subscribers=600, final_rerun_every=4)
 
     assert counts["errors"] == []
