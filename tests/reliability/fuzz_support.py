@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 from ..conftest import TABLES, write_artifact
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+N = int(os.environ.get("FUZZ_N", 0))  # FUZZ_N=2000 raises every property's example count for a longer hunt
 
 # Deterministic in CI (the same examples every run, no example database); locally random, with the
 # example database in .hypothesis/ replaying any failure first.

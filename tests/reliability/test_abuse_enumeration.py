@@ -24,7 +24,6 @@ from subscribers.app import create_app
 
 from ..conftest import NOW
 from ..web_helpers import FORM, MULTIPART, ONE_CLICK, TOKEN_ROUTES, FakeClock, Web, multipart
-from .fuzz_support import _name_the_property, _write_counts  # noqa: F401
 
 STATES = ("new", "pending", "pending-mailed-just-now", "active", "paused", "unsubscribed", "suppressed",
           "removed-after-unsubscribe", "removed-after-bounce", "removed-active", "mail-failing")

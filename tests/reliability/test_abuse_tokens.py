@@ -21,7 +21,7 @@ from digest.models import Subscriber
 
 from ..conftest import NOW
 from ..web_helpers import FORM, ONE_CLICK, Page, mail_link, web  # noqa: F401  (fixture)
-from .fuzz_support import _name_the_property, _write_counts, counted, fuzz  # noqa: F401
+from .fuzz_support import N, _name_the_property, _write_counts, counted, fuzz  # noqa: F401
 
 KEYS = ("abuse-key-1", "abuse-key-0")
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -40,7 +40,7 @@ GENUINE = st.builds(issued, st.sampled_from(sorted(tokens.PURPOSES)), st.integer
                       st.binary(min_size=28, max_size=36).map(lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")),
                       GENUINE, GENUINE.map(lambda t: t + "="), GENUINE.map(lambda t: t[:-1])),
        purpose=st.sampled_from(sorted(tokens.PURPOSES)))
-@fuzz(max_examples=400)
+@fuzz(max_examples=N or 400)
 @counted
 def test_any_string_is_refused_unless_we_issued_it(text, purpose):
     """verify() answers every input with claims or TokenError, and its claims re-sign to exactly the input."""
@@ -55,7 +55,7 @@ def test_any_string_is_refused_unless_we_issued_it(text, purpose):
 
 @given(token=GENUINE, other=st.sampled_from(sorted(tokens.PURPOSES)), edit=st.integers(0, 10**6),
        char=st.sampled_from(B64))
-@fuzz(max_examples=400)
+@fuzz(max_examples=N or 400)
 @counted
 def test_a_token_opens_one_door_for_one_person(token, other, edit, char):
     """A genuine token verifies for its own purpose only, naming whom it was issued for; a one-character edit

@@ -14,11 +14,10 @@ import email.parser
 import email.policy
 import io
 import json
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,11 +35,11 @@ from digest.taxonomy import load_taxonomy
 from ..conftest import NOW, listing
 from ..test_cli import digest
 from .fuzz_support import (  # noqa: F401  (the autouse fixtures count examples)
-    PAYLOADS, _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,
+    N,
+    _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,
 )
 
 TAX = load_taxonomy()
-N = int(os.environ.get("FUZZ_N", 0))  # raise every example count at once for a longer local hunt
 BEFORE = NOW - timedelta(days=1)  # when the pre-existing rows were written
 EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", "-")
 LISTING_SUMMARY = re.compile(r"imported (\d+) listings \((\d+) new, (\d+) updated, (\d+) unchanged\); (\d+) rejected")
@@ -114,7 +113,8 @@ def serialise(records: list[dict], fmt: str, draw, control: int | None = None) -
     names = list(dict.fromkeys(k for r in records for k in r)) or ["id"]
     buf = io.StringIO(newline="")
     quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]))
-    writer = csv.writer(buf, quoting=quoting, lineterminator=newline)
+    # CRLF rows, as spreadsheets write them: with "\n" as the terminator, csv would leave a cell's lone "\r" unquoted.
+    writer = csv.writer(buf, quoting=quoting, lineterminator="\r\n")
     writer.writerow(names)
     seen, lines, n = [], [], 2
     for i, r in enumerate(records):
