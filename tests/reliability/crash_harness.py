@@ -1,17 +1,19 @@
 """Crash anywhere: kill `digest run` with SIGKILL at random moments, re-run, and count what users would see.
 
 A trial kills the real command (its whole process group, as a machine or container dying would) one to three
-times in a row, at a seeded random moment: during start-up, after a random number of messages reached the
-outbox, or after the last one; waits for the claim lease to end (DIGEST_CLAIM_LEASE=1), runs to the end, and
-checks every due subscriber against the outbox and the ledger. The database and list are built once per backend;
-between trials only the ledger and the outbox are reset.
+times in a row, at a seeded random moment: during start-up, after a random number of messages were handed over,
+or after the last one; waits for the claim lease to end (DIGEST_CLAIM_LEASE=1), runs to the end, and checks
+every due subscriber against what the carrier holds and against the ledger. The database and list are built
+once per backend; between trials only the ledger and the carrier are reset.
 
     .venv/bin/python -m tests.reliability.crash_harness --trials 50
 
-runs 50 trials on SQLite and 50 on a throwaway PostgreSQL (or TEST_DATABASE_URL) over a list of 2,000
-subscribers and writes benchmarks/results/crash-trials.json. Figures: kills that landed (by phase), crashes
-survived, digests duplicated and lost (both must be 0), and messages handed over again after a kill because the
-ledger had not recorded them yet (same Message-ID, same bytes: invisible in the outbox, a second email on SES).
+runs 50 trials on SQLite and 50 on a throwaway PostgreSQL (or TEST_DATABASE_URL) with the outbox transport,
+then --ses-trials (default 10) per backend with the SES transport against a fake SES, over a list of 2,000
+subscribers, and writes benchmarks/results/crash-trials.json. Figures per carrier and backend: kills that
+landed (by phase), crashes survived, digests duplicated and lost (both must be 0), and messages handed over
+again after a kill because the ledger had not recorded them yet (same Message-ID and bytes: the outbox replaces
+the file, which is harmless; SES delivers a second email, at most the one in flight per kill).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import json
 import os
 import platform
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -31,8 +32,6 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from email.parser import BytesHeaderParser
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Sequence
 
@@ -40,30 +39,29 @@ from sqlalchemy import MetaData, Table, text
 
 from digest import db
 
-from .crash_population import NOW, Population, populate
+from .crash_carriers import CARRIERS, LEASE_S, ROOT, Delivered, outbox_delivered
+from .crash_population import Population, populate
 
-ROOT = Path(__file__).resolve().parents[2]
-DIGEST = str(Path(sys.executable).with_name("digest"))
-LEASE_S = 1  # DIGEST_CLAIM_LEASE: a killed run's claims may be taken over after a second
 RUN_TIMEOUT_S = 300
 
 
 @dataclass
 class Counts:
     trials: int = 0
-    kills: int = 0  # SIGKILLs sent to a live run
+    kills: int = 0  # SIGKILLs that reached a live run
     crashes_survived: int = 0  # kills in trials whose final state was correct
     kills_by_phase: Counter = field(default_factory=Counter)  # startup / mid-run / late; missed = already exited
     trials_with_workers_2: int = 0
-    duplicated: int = 0  # digests beyond the first for a subscriber and week (files, or a file the ledger disowns)
-    lost: int = 0  # due subscribers without a digest (or without their "empty" row) after the final run
-    # Messages the outbox had accepted before a kill but the ledger had not yet recorded as sent, summed over the
-    # kills (one left unrecorded by two kills in a row counts twice): the next run hands them over again.
+    duplicated: int = 0  # digests beyond the first for a subscriber and week that differ from it (another Message-ID)
+    lost: int = 0  # due subscribers without their digest, or with one the ledger does not record as sent
+    # Messages handed over before a kill but not yet recorded as sent, summed over the kills (one left unrecorded
+    # by two kills in a row counts twice): the next run hands them over again.
     unrecorded_at_kill: int = 0
-    # Distinct messages handed over again after a kill (their file replaced): same Message-ID and, so far, the
-    # same bytes (resent_identical), so one file in the outbox; with SES each is a second email.
+    # The same message (same Message-ID) handed over again after a kill. Outbox: a file replaced, counted once
+    # per message, by design up to a page per kill and harmless (one file). SES: each extra acceptance is a second
+    # email; the design bound is the message in flight, one per kill.
     resent_identical: int = 0
-    resent_changed: int = 0  # handed over again with different bytes: a visibly different second digest
+    resent_changed: int = 0  # an outbox file written again with different bytes
     nobody_due_checks: int = 0  # trials followed by one more run, which must find nobody due
     stray_temp_files: int = 0  # half-written outbox temp files a kill left behind (never an .eml)
     errors: list[str] = field(default_factory=list)  # anything else wrong, one line each
@@ -75,35 +73,13 @@ class Counts:
         return d
 
 
-def clean_env(url: str, outbox: Path) -> dict[str, str]:
-    """The environment of every `digest` the harness starts: ours, whatever the shell had."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    return env | {"DIGEST_DATABASE_URL": url, "DIGEST_OUTBOX_DIR": str(outbox), "DIGEST_TRANSPORT": "outbox",
-                  "DIGEST_CLAIM_LEASE": str(LEASE_S)}
+# --- the ledger ---
 
-
-def run_args(workers: int) -> list[str]:
-    return [DIGEST, "run", "--now", NOW.isoformat(), "--workers", str(workers)]
-
-
-# --- looking at the outbox and the ledger ---
-
-def eml_files(outbox: Path) -> list[Path]:
-    if not outbox.is_dir():
-        return []
-    return [Path(e.path) for d in os.scandir(outbox) if d.is_dir()
-            for e in os.scandir(d.path) if e.name.endswith(".eml")]
-
-
-def count_eml(outbox: Path) -> int:
-    if not outbox.is_dir():
-        return 0
-    return sum(1 for d in os.scandir(outbox) if d.is_dir() for e in os.scandir(d.path) if e.name.endswith(".eml"))
-
-
-def ledger_rows(engine) -> list[tuple[int, str, str, str | None]]:
+def ledger_rows(engine) -> list[tuple[int, str, str, str | None, str | None]]:
+    """(subscriber id, period, status, Message-ID, transport id) of every delivery row."""
     with engine.connect() as c:
-        return [tuple(r) for r in c.execute(text("SELECT subscriber_id, period, status, message_id FROM deliveries"))]
+        return [tuple(r) for r in c.execute(
+            text("SELECT subscriber_id, period, status, message_id, transport_id FROM deliveries"))]
 
 
 def runs_count(engine) -> int:
@@ -111,20 +87,11 @@ def runs_count(engine) -> int:
         return c.execute(text("SELECT count(*) FROM runs")).scalar_one()
 
 
-def headers(path: Path):
-    """The header block of a message, parsed as a mail client would."""
-    with path.open("rb") as f:
-        head = f.read(16384)
-    end = head.find(b"\r\n\r\n")
-    return BytesHeaderParser(policy=default_policy).parsebytes(head[: end + 4] if end >= 0 else head)
-
-
-def reset(engine, outbox: Path) -> None:
-    """Forget the week: delete the ledger (and every table that hangs off it, found by reflection) and the outbox."""
+def reset_ledger(engine) -> None:
+    """Forget the week: delete the ledger and every table that hangs off it (found by reflection)."""
     meta = MetaData()
     meta.reflect(engine)
-    deliveries = meta.tables["deliveries"]
-    doomed: list[Table] = [deliveries]
+    doomed: list[Table] = [meta.tables["deliveries"]]
     changed = True
     while changed:
         changed = False
@@ -135,7 +102,6 @@ def reset(engine, outbox: Path) -> None:
     with engine.begin() as c:
         for table in reversed(doomed):  # children before their parents
             c.execute(table.delete())
-    shutil.rmtree(outbox, ignore_errors=True)
 
 
 # --- killing ---
@@ -156,6 +122,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a process started with start_new_session and everything it started; wait until all are dead."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -167,91 +134,84 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 @dataclass
 class Attempt:
-    mode: str  # early / files / late
+    mode: str  # early / count / late
     phase: str  # startup / mid-run / late / missed
-    files_before: int
-    files_after: int
-    unrecorded: int = 0  # messages in the outbox whose ledger row did not say "sent" when the kill landed
+    before: int  # messages the carrier held before and after the attempt
+    after: int
+    unrecorded: int = 0  # of those, not recorded as sent when the kill landed
     error: str | None = None  # the run ended on its own with an error before the kill
 
 
-def killed_attempt(rng: random.Random, engine, env: dict, outbox: Path, workers: int, pop: Population) -> Attempt:
+def killed_attempt(rng: random.Random, engine, carrier, env: dict, workers: int, pop: Population) -> Attempt:
     """Start a run and SIGKILL its process group at a random moment; say where in the run it landed."""
-    remaining = len(pop.to_send) - count_eml(outbox)
+    remaining = len(pop.to_send) - carrier.distinct()
     roll = rng.random()
-    # Nothing left to write: a kill can still land while the run re-claims and records what the last one left.
-    mode = "early" if roll < 0.2 or remaining == 0 else "files" if roll < 0.85 else "late"
-    files_before, runs_before = count_eml(outbox), runs_count(engine)
-    target = files_before + (rng.randint(1, remaining) if mode == "files" else remaining)
+    # Nothing left to hand over: a kill can still land while the run re-claims and records what the last one left.
+    mode = "early" if roll < 0.2 or remaining == 0 else "count" if roll < 0.85 else "late"
+    before, runs_before = carrier.handed_over(), runs_count(engine)
+    target = before + (rng.randint(1, remaining) if mode == "count" else remaining)
     delay = rng.uniform(0.0, 2.5 if remaining == 0 else 1.5)
-    proc = subprocess.Popen(run_args(workers), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(carrier.command(workers), env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
     started = time.monotonic()
     while proc.poll() is None and time.monotonic() - started < RUN_TIMEOUT_S:
         if mode == "early" and time.monotonic() - started >= delay:
             break
-        if mode != "early" and count_eml(outbox) >= target:
+        if mode != "early" and carrier.handed_over() >= target:
             break
         time.sleep(0.003)
     exited = proc.poll() is not None
     kill_group(proc)
-    out, err = proc.communicate()
-    files_after = count_eml(outbox)
-    rows = {(sid, period): status for sid, period, status, _m in ledger_rows(engine)}
-    unrecorded = sum(1 for p in eml_files(outbox) if rows.get((int(p.stem), p.parent.name)) != "sent")
+    _out, err = proc.communicate()
+    rows = {sid: status for sid, _period, status, _m, _t in ledger_rows(engine)}
+    held = carrier.delivered(pop)
+    unrecorded = len({d.message_id for d in held if rows.get(d.subscriber_id) != "sent"})
     error = None
     if exited:
         phase = "missed"
         if proc.returncode != 0 or b"Traceback" in err:
             error = f"a run exited {proc.returncode} on its own: {err.decode(errors='replace')[-500:]}"
+    elif runs_count(engine) == runs_before:
+        phase = "startup"  # killed before the run recorded itself: imports, settings, planning
+    elif sum(1 for status in rows.values() if status in ("sent", "empty")) == len(pop.due):
+        phase = "late"  # every digest out and recorded; killed while writing the index or closing
     else:
-        finished = sum(1 for status in rows.values() if status in ("sent", "empty"))
-        if runs_count(engine) == runs_before:
-            phase = "startup"  # killed before the run recorded itself: imports, settings, planning
-        elif finished == len(pop.due):
-            phase = "late"  # every digest out and recorded; killed while writing the index or closing
-        else:
-            phase = "mid-run"
-    return Attempt(mode, phase, files_before, files_after, unrecorded, error)
+        phase = "mid-run"
+    return Attempt(mode, phase, before, len(held), unrecorded, error)
 
 
-# --- one trial ---
+# --- checking a finished week ---
 
-def check(engine, outbox: Path | Sequence[Path], pop: Population, counts: Counts,
-          snapshot: dict[Path, tuple[int, Path]]) -> None:
-    """Compare the outbox (or the outboxes of several processes) and the ledger with what the week owes each
-    subscriber; add to the counts."""
-    outboxes = [outbox] if isinstance(outbox, Path) else list(outbox)
-    rows = ledger_rows(engine)
-    by_sub: dict[int, list[tuple[str, str, str | None]]] = {}
-    for sid, period, status, mid in rows:
-        by_sub.setdefault(sid, []).append((period, status, mid))
-    files: dict[int, list[Path]] = {}
-    for path in (p for box in outboxes for p in eml_files(box)):
-        files.setdefault(int(path.stem), []).append(path)
-    counts.stray_temp_files += sum(1 for box in outboxes for p in box.rglob(".*.tmp"))
-    for path, (ino, kept) in snapshot.items():  # a file replaced after a kill: the message was handed over again
-        if path.exists() and path.stat().st_ino != ino:
-            if path.read_bytes() == kept.read_bytes():
-                counts.resent_identical += 1
-            else:
-                counts.resent_changed += 1
-                counts.errors.append(f"{path.parent.name}/{path.name} was sent again with different content")
-    for sid, paths in files.items():
-        if len(paths) > 1:
-            counts.duplicated += len(paths) - 1
-            counts.errors.append(f"subscriber {sid} has {len(paths)} digests: {sorted(map(str, paths))}")
+def check(engine, delivered: list[Delivered], pop: Population, counts: Counts) -> None:
+    """Compare what the carrier holds and the ledger with what the week owes each subscriber; add to the counts."""
+    rows: dict[int, list[tuple]] = {}
+    for sid, period, status, mid, tid in ledger_rows(engine):
+        rows.setdefault(sid, []).append((period, status, mid, tid))
+    got: dict[int | None, list[Delivered]] = {}
+    for d in delivered:
+        got.setdefault(d.subscriber_id, []).append(d)
+    for sid, items in got.items():
         if sid not in pop.to_send:
-            counts.errors.append(f"subscriber {sid} was mailed but is not owed a digest")
-    for sid, entries in by_sub.items():
+            counts.errors.append(f"subscriber {sid} ({items[0].to}) was mailed but is not owed a digest")
+            continue
+        ids = Counter(d.message_id for d in items)
+        if len(ids) > 1:
+            counts.duplicated += len(ids) - 1
+            counts.errors.append(f"subscriber {sid} got {len(ids)} different digests: {sorted(ids)}")
+        counts.resent_identical += sum(ids.values()) - len(ids)
+        for d in items:
+            if d.to != pop.emails[sid]:
+                counts.errors.append(f"subscriber {sid}'s digest went to {d.to}")
+            if d.period is not None and d.period != pop.due[sid]:
+                counts.errors.append(f"subscriber {sid}'s digest is filed under {d.period}, not {pop.due[sid]}")
+    for sid, entries in rows.items():
         if sid not in pop.due:
             counts.errors.append(f"subscriber {sid} has a ledger row but is not due: {entries}")
         elif len(entries) > 1:
             counts.errors.append(f"subscriber {sid} has {len(entries)} ledger rows: {entries}")
     for sid, period in pop.due.items():
-        entries = by_sub.get(sid, [])
-        row = next((e for e in entries if e[0] == period), None)
-        mine = [p for p in files.get(sid, []) if p.parent.name == period]
+        row = next((e for e in rows.get(sid, []) if e[0] == period), None)
+        mine = got.get(sid, [])
         if sid in pop.empty:
             if row is None or row[1] != "empty" or mine:
                 counts.errors.append(f"subscriber {sid} matches nothing: wanted an empty row and no mail, got {row}")
@@ -259,49 +219,55 @@ def check(engine, outbox: Path | Sequence[Path], pop: Population, counts: Counts
         if not mine:
             counts.lost += 1
             counts.errors.append(f"subscriber {sid} got no digest for {period} (ledger: {row})")
-            continue
-        if row is None or row[1] != "sent":
+        elif row is None or row[1] != "sent":
             counts.lost += 1  # mailed, but the ledger would send again next time and history is missing
             counts.errors.append(f"subscriber {sid} was mailed for {period} but the ledger says {row}")
-            continue
-        head = headers(mine[0])
-        if head["Message-ID"] != row[2]:
-            counts.duplicated += 1  # the file is not the message the ledger recorded: two different sends
-            counts.errors.append(f"subscriber {sid}: file Message-ID {head['Message-ID']} != ledger {row[2]}")
-        if head["To"].addresses[0].addr_spec != pop.emails[sid]:
-            counts.errors.append(f"subscriber {sid}'s digest went to {head['To']}")
+        else:
+            held = {d.message_id for d in mine}
+            if row[2] not in held:
+                counts.duplicated += 1  # the carrier holds a message the ledger does not know: another send
+                counts.errors.append(f"subscriber {sid}: carrier has {sorted(held)}, ledger {row[2]}")
+            carrier_ids = {d.carrier_id for d in mine if d.carrier_id}
+            if carrier_ids and row[3] not in carrier_ids:
+                counts.errors.append(f"subscriber {sid}: ledger transport id {row[3]} is none of {carrier_ids}")
 
 
-def trial(rng: random.Random, engine, url: str, outbox: Path, pop: Population, counts: Counts,
+def check_outboxes(engine, outboxes: Sequence[Path], pop: Population, counts: Counts) -> None:
+    """check() over the outboxes of several processes: the same message in two of them was sent twice."""
+    check(engine, outbox_delivered(list(outboxes)), pop, counts)
+
+
+# --- trials ---
+
+def trial(rng: random.Random, engine, url: str, carrier, pop: Population, counts: Counts,
           final_rerun: bool = True) -> list[Attempt]:
     """Kill 1–3 runs in a row, finish with a complete run, check; return the attempts."""
-    env = clean_env(url, outbox)
-    workers = 2 if rng.random() < 0.3 else 1
+    env = carrier.env(url)
+    workers = 2 if rng.random() < 0.3 and carrier.max_workers >= 2 else 1
     attempts: list[Attempt] = []
     errors_before = len(counts.errors)
-    snapshot: dict[Path, tuple[int, Path]] = {}  # each message as first seen after a kill, kept by a hard link
-    kept = outbox.with_name("kept")
-    shutil.rmtree(kept, ignore_errors=True)
     for _ in range(rng.choice((1, 1, 2, 3))):
-        attempt = killed_attempt(rng, engine, env, outbox, workers, pop)
+        attempt = killed_attempt(rng, engine, carrier, env, workers, pop)
         attempts.append(attempt)
         counts.unrecorded_at_kill += attempt.unrecorded
         if attempt.error:
             counts.errors.append(attempt.error)
-        for path in eml_files(outbox):
-            if path not in snapshot:
-                link = kept / path.parent.name / path.name
-                link.parent.mkdir(parents=True, exist_ok=True)
-                os.link(path, link)
-                snapshot[path] = (path.stat().st_ino, link)
+        carrier.after_kill()
         time.sleep(LEASE_S + 0.1)  # the killed run's claims expire
-    final = subprocess.run(run_args(workers), env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    final = subprocess.run(carrier.command(workers), env=env, cwd=ROOT, capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT_S)
     if final.returncode != 0 or "failed 0" not in final.stdout or "Traceback" in final.stderr:
         counts.errors.append(f"final run exited {final.returncode}: {final.stdout.strip()} {final.stderr.strip()[-300:]}")
-    check(engine, outbox, pop, counts, snapshot)
+    check(engine, carrier.delivered(pop), pop, counts)
+    same, changed = carrier.resent()
+    counts.resent_identical += same
+    counts.resent_changed += len(changed)
+    counts.errors += [f"{name} was written again with different content" for name in changed]
+    counts.stray_temp_files += carrier.stray_files()
     if final_rerun:
         counts.nobody_due_checks += 1
-        again = subprocess.run(run_args(1), env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        again = subprocess.run(carrier.command(1), env=env, cwd=ROOT, capture_output=True, text=True,
+                               timeout=RUN_TIMEOUT_S)
         if again.returncode != 0 or "due 0, sent 0" not in again.stdout:
             counts.errors.append(f"a run after the week was complete did something: {again.stdout.strip()}")
     counts.trials += 1
@@ -315,25 +281,29 @@ def trial(rng: random.Random, engine, url: str, outbox: Path, pop: Population, c
 
 
 def run_trials(db_url: str, trials: int, seed: int, workdir: Path, subscribers: int = 2000,
-               final_rerun_every: int = 1, progress=None) -> dict:
-    """Build the list once on `db_url`, run `trials` crash trials, return the counts."""
+               final_rerun_every: int = 1, progress=None, carrier: str = "outbox") -> dict:
+    """Build the list once on `db_url`, run `trials` crash trials with the given carrier, return the counts.
+
+    The last trial's messages stay where the carrier put them (the outbox: `workdir/outbox`).
+    """
     workdir = Path(workdir)
     pop = populate(db_url, workdir, subscribers, seed)
-    outbox = workdir / "outbox"
+    box = CARRIERS[carrier](workdir)
     engine = db.make_engine(db_url)
     counts = Counts()
     started = time.monotonic()
     try:
         for i in range(trials):
-            reset(engine, outbox)
+            reset_ledger(engine)
+            box.reset()
             rng = random.Random(f"crash-trial-{seed}-{i}")
-            attempts = trial(rng, engine, db_url, outbox, pop, counts, final_rerun=i % final_rerun_every == 0)
+            attempts = trial(rng, engine, db_url, box, pop, counts, final_rerun=i % final_rerun_every == 0)
             if progress:
                 progress(i, attempts, counts)
     finally:
         engine.dispose()
-    return counts.as_dict() | {"subscribers": len(pop.emails), "due": len(pop.due), "to_send": len(pop.to_send),
-                               "wall_s": round(time.monotonic() - started, 1)}
+    return counts.as_dict() | {"carrier": carrier, "subscribers": len(pop.emails), "due": len(pop.due),
+                               "to_send": len(pop.to_send), "wall_s": round(time.monotonic() - started, 1)}
 
 
 # --- the documented command ---
@@ -342,24 +312,30 @@ def machine() -> dict:
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor())
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
-    dirty = subprocess.run(["git", "status", "--porcelain", "digest", "templates"], cwd=ROOT, capture_output=True,
-                           text=True).stdout.strip()
+    mine = [str(p.relative_to(ROOT)) for p in Path(__file__).parent.glob("crash_*.py")]
+    dirty = subprocess.run(["git", "status", "--porcelain", "digest", "templates", *mine], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
             "platform": platform.platform(), "commit": commit.strip() + ("+dirty" if dirty else ""),
-            "load_average_at_start": os.getloadavg()[0]}
+            "load_average_at_start": round(os.getloadavg()[0], 2)}
 
 
-def _say(backend: str):
+def _say(label: str):
     def progress(i: int, attempts: list[Attempt], counts: Counts) -> None:
-        shown = ", ".join(f"{a.mode}->{a.phase} ({a.files_before}->{a.files_after} files)" for a in attempts)
-        print(f"{backend} trial {i + 1}: {shown}; duplicated {counts.duplicated}, lost {counts.lost}, "
-              f"errors {len(counts.errors)}", flush=True)
+        shown = ", ".join(f"{a.mode}->{a.phase} ({a.before}->{a.after} held)" for a in attempts)
+        print(f"{label} trial {i + 1}: {shown}; duplicated {counts.duplicated}, lost {counts.lost}, "
+              f"re-sent {counts.resent_identical}, errors {len(counts.errors)}", flush=True)
     return progress
+
+
+TOTALS = ("trials", "kills", "crashes_survived", "duplicated", "lost", "unrecorded_at_kill", "resent_identical",
+          "resent_changed")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=50, help="trials per backend (default 50)")
+    parser.add_argument("--trials", type=int, default=50, help="outbox trials per backend (default 50)")
+    parser.add_argument("--ses-trials", type=int, default=10, help="SES trials per backend (default 10)")
     parser.add_argument("--subscribers", type=int, default=2000, help="subscribers on the list (default 2000)")
     parser.add_argument("--check-rerun-every", type=int, default=5,
                         help="after every Nth trial, also check that one more run finds nobody due (default 5)")
@@ -372,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     result = {"command": "python -m tests.reliability.crash_harness " + " ".join(sys.argv[1:] if argv is None else argv),
               "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "seed": args.seed,
-              "lease_s": LEASE_S, "backends": {}}
+              "subscribers": args.subscribers, "lease_s": LEASE_S, "outbox": {}, "ses": {}}
+    plan = [("outbox", args.trials), ("ses", args.ses_trials)]
     with tempfile.TemporaryDirectory(prefix="crash-trials-") as tmp:
         for backend in args.backends.split(","):
             server = None
@@ -384,27 +361,47 @@ def main(argv: list[str] | None = None) -> int:
                 server = pg.Server()
                 url = server.start()
             try:
-                counts = run_trials(url, args.trials, args.seed, Path(tmp, backend), args.subscribers,
-                                    final_rerun_every=args.check_rerun_every, progress=_say(backend))
+                for carrier, trials in plan:
+                    if trials:
+                        reset_subscribers(url)
+                        result[carrier][backend] = run_trials(
+                            url, trials, args.seed, Path(tmp, backend, carrier), args.subscribers,
+                            final_rerun_every=args.check_rerun_every, progress=_say(f"{backend}/{carrier}"),
+                            carrier=carrier)
             finally:
                 if server:
                     server.stop()
-            result["backends"][backend] = counts
-    totals = {k: sum(b[k] for b in result["backends"].values())
-              for k in ("trials", "kills", "crashes_survived", "duplicated", "lost", "unrecorded_at_kill",
-                        "resent_identical", "resent_changed")}
-    result["totals"] = totals
+    for carrier, _n in plan:
+        result[carrier]["totals"] = {k: sum(b[k] for b in result[carrier].values()) for k in TOTALS}
     result["wall_s"] = round(time.monotonic() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    for backend, c in result["backends"].items():
-        print(f"{backend}: {c['trials']} trials ({c['trials_with_workers_2']} with --workers 2), {c['kills']} kills "
-              f"{c['kills_by_phase']}, crashes survived {c['crashes_survived']}, duplicated {c['duplicated']}, "
-              f"lost {c['lost']}, re-sent after a kill {c['resent_identical']} identical / {c['resent_changed']} changed "
-              f"({c['unrecorded_at_kill']} unrecorded when killed), errors {len(c['errors'])}, "
-              f"{c['wall_s']} s")
-    print(f"total: {totals}; wall {result['wall_s']} s; written to {args.out}")
-    return 0 if not any(b["errors"] for b in result["backends"].values()) else 1
+    for carrier, _n in plan:
+        for backend, c in result[carrier].items():
+            if backend == "totals":
+                continue
+            print(f"{backend}/{carrier}: {c['trials']} trials ({c['trials_with_workers_2']} with --workers 2), "
+                  f"{c['kills']} kills {c['kills_by_phase']}, crashes survived {c['crashes_survived']}, "
+                  f"duplicated {c['duplicated']}, lost {c['lost']}, re-sent after a kill {c['resent_identical']} "
+                  f"({c['unrecorded_at_kill']} unrecorded when killed), errors {len(c['errors'])}, {c['wall_s']} s")
+    print(f"wall {result['wall_s']} s; written to {args.out}")
+    failed = any(b["errors"] for c, _n in plan for k, b in result[c].items() if k != "totals")
+    return 1 if failed else 0
+
+
+def reset_subscribers(url: str) -> None:
+    """Empty every table, so the next carrier's trials build the same list from scratch."""
+    engine = db.make_engine(url)
+    try:
+        db.upgrade(engine)
+        meta = MetaData()
+        meta.reflect(engine)
+        with engine.begin() as c:
+            for table in reversed(meta.sorted_tables):
+                if table.name != "alembic_version":
+                    c.execute(table.delete())
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":
