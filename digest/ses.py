@@ -283,15 +283,15 @@ def make_ses_transport(settings: Settings, client: Any = None, *, limiter: RateL
     """Check the settings and the SES account, and return a transport ready to send; ConfigError if it must not."""
     check_settings(settings)
     if client is None:
-        client = boto3.client("sesv2", region_name=settings.ses_region, config=CLIENT_CONFIG)
-    account = read_account(client)
+        client = _starting(lambda: boto3.client("sesv2", region_name=settings.ses_region, config=CLIENT_CONFIG))
+    account = _starting(lambda: read_account(client))
     rates = [r for r in (account.max_rate if account else None, settings.ses_rate) if r]
     if not rates:
         raise ConfigError("DIGEST_SES_RATE must be set (messages per second): SES get_account is not available "
                           "to tell the account's send rate")
     rate = min(rates)  # a configured rate below the account's leaves room for other senders and workers
     from_address = parseaddr(settings.from_addr)[1]
-    identity = verified_identity(client, from_address)
+    identity = _starting(lambda: verified_identity(client, from_address))
     if identity is None:
         sandbox = " and the account is in the SES sandbox" if account and account.production is False else ""
         raise ConfigError(f"From domain {settings.from_domain} is not a verified SES identity in "
@@ -302,6 +302,14 @@ def make_ses_transport(settings: Settings, client: Any = None, *, limiter: RateL
     return SesTransport(client, from_address, limiter or shared_limiter(rate), account=account,
                         configuration_set=settings.ses_configuration_set, policy=policy, clock=clock, sleep=sleep,
                         rand=rand)
+
+
+def _starting(call: Callable[[], Any]) -> Any:
+    """Make a start-up call; no region or credentials, or SES out of reach, is one line for the operator."""
+    try:
+        return call()
+    except BotoCoreError as e:
+        raise ConfigError(f"cannot reach Amazon SES to start sending: {e}") from e
 
 
 def check_settings(settings: Settings) -> None:

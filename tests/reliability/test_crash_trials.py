@@ -14,9 +14,9 @@ from sqlalchemy import text
 from digest import db
 from tests.conftest import read_outbox
 
-from .crash_carriers import ROOT, OutboxCarrier
+from .crash_carriers import DIGEST, ROOT, OutboxCarrier, SesCarrier
 from .crash_harness import Counts, check, run_trials
-from .crash_population import populate
+from .crash_population import NOW, populate
 
 pytestmark = pytest.mark.slow
 
@@ -87,3 +87,27 @@ def test_the_checker_sees_a_lost_a_duplicated_and_a_disowned_message(db_url, tmp
         engine.dispose()
     assert (damaged.lost, damaged.duplicated) == (1, 2)
     assert len(damaged.errors) == 4  # lost, two digests, filed under another week, not the recorded message
+
+
+@pytest.mark.parametrize("aws, says", [
+    ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, "Could not connect to the endpoint URL"),  # SES out of reach
+    ({"AWS_ACCESS_KEY_ID": None}, "Unable to locate credentials"),
+    ({"DIGEST_SES_REGION": None, "AWS_DEFAULT_REGION": None}, "You must specify a region"),
+], ids=["unreachable", "no-credentials", "no-region"])
+def test_a_run_that_cannot_start_ses_says_so_in_one_line_and_claims_nobody(tmp_path, aws, says):
+    url = f"sqlite:///{tmp_path}/digest.db"
+    pop = populate(url, tmp_path, 40, seed=2)
+    env = SesCarrier(tmp_path).env(url) | {"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent",
+                                           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+    env = {k: v for k, v in (env | aws).items() if v is not None}
+    done = subprocess.run([DIGEST, "run", "--now", NOW.isoformat()], env=env, capture_output=True, text=True,
+                          timeout=120)  # the real command and boto3: no fake SES here
+
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: cannot reach Amazon SES")
+    assert says in done.stderr
+    engine = db.make_engine(url)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM deliveries")).scalar_one() == 0  # nothing waits for a lease
+    engine.dispose()
+    assert pop.to_send  # there was someone to send to
