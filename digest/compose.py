@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
@@ -59,8 +60,10 @@ class Composer:
         name, _addr = parseaddr(settings.from_addr)
         self.list_id = f"{name or 'Job digest'} <weekly.{settings.from_domain}>"
         self._views: dict[str, JobView] = {}
-        self._card_text: dict[str, bytes] = {}  # a numbered text card -> its quoted-printable, once per run
-        self._more_urls: dict[tuple, str] = {}
+        # Bounded memos (least recently used go first), so memory stays flat however long the list: a numbered
+        # text card's quoted-printable (listings x positions) and the board-search link of a preference set.
+        self._card_text = functools.lru_cache(maxsize=16_384)(encode_text)
+        self._more_url = functools.lru_cache(maxsize=8_192)(self._search_url)
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
@@ -95,29 +98,17 @@ class Composer:
         return " · ".join(parts)
 
     def more_url(self, rcpt: Recipient, since: datetime) -> str:
-        key = (rcpt.stack, rcpt.levels, rcpt.regions, since.date())  # shared by everyone who asked the same
-        url = self._more_urls.get(key)
-        if url is None:
-            query = {k: ",".join(v) for k, v in (("stack", key[0]), ("level", key[1]), ("region", key[2])) if v}
-            query["since"] = key[3].isoformat()
-            url = f"{self.settings.board_url}/search?{urlencode(query)}"
-            if len(self._more_urls) < 100_000:
-                self._more_urls[key] = url
-        return url
+        """The board search for everything that matched (shared by everyone who asked the same)."""
+        return self._more_url(rcpt.stack, rcpt.levels, rcpt.regions, since.date())
+
+    def _search_url(self, stack: tuple[str, ...], levels: tuple[str, ...], regions: tuple[str, ...], since: date) -> str:
+        query = {k: ",".join(v) for k, v in (("stack", stack), ("level", levels), ("region", regions)) if v}
+        query["since"] = since.isoformat()
+        return f"{self.settings.board_url}/search?{urlencode(query)}"
 
     def text_body(self, head: str, cards: tuple[str, ...], tail: str) -> QuotedPrintable:
         """The text part encoded: a card's encoding (its number included) is reused from earlier digests."""
-        cache = self._card_text
-        parts = [encode_text(head)]
-        for card in cards:
-            encoded = cache.get(card)
-            if encoded is None:
-                if len(cache) > 200_000:  # bounded by listings x positions; never grows with subscribers
-                    cache.clear()
-                encoded = cache[card] = encode_text(card)
-            parts.append(encoded)
-        parts.append(encode_text(tail))
-        return QuotedPrintable(b"".join(parts))
+        return QuotedPrintable(b"".join([encode_text(head), *map(self._card_text, cards), encode_text(tail)]))
 
     def content(self, rcpt: Recipient, match: Match, slot_at: datetime, since: datetime) -> DigestContent:
         local = slot_at.astimezone(zone(rcpt.timezone)).date()
