@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from . import db
 from .aws_settings import lambda_settings
+from .errors import DigestError
 from .fanout import ShardMessage, dispatch, send_shard
 from .run import Summary
 from .taxonomy import load_taxonomy
@@ -152,7 +153,6 @@ def import_listings(event: dict, context: Any) -> dict:
 
 
 def _import_one(s3: Any, bucket: str, key: str, st: dict) -> tuple[dict, Exception | None]:
-    from .errors import DigestError
     from .listings import import_listings as run_import
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,8 +198,12 @@ def test_send(event: dict, context: Any) -> dict:
 
     st = state()
     now = datetime.fromisoformat(event["now"].replace("Z", "+00:00")) if event.get("now") else clock()
-    with Session(st["engine"]) as s:
-        p, sent_id = send_test(s, st["settings"], st["tax"], st["transport"], str(event["subscriber"]),
-                               str(event["to"]), now)
+    try:
+        with Session(st["engine"]) as s:
+            p, sent_id = send_test(s, st["settings"], st["tax"], st["transport"], str(event["subscriber"]),
+                                   str(event["to"]), now)
+    except DigestError as e:
+        # The operator's answer names the address; raising would put it in the function's logs as well.
+        return {"error": str(e)}
     return {"subscriber_id": p.message.key.split("/")[-1], "to": p.message.to, "listings": len(p.match.listings),
             "message_id": sent_id, "period": p.slot.period}

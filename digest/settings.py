@@ -24,12 +24,13 @@ def _default_templates_dir() -> Path:
 class Settings:
     """Everything the engine needs to know about its environment."""
 
-    database_url: str = "sqlite:///digest.db"
+    # Neither the database URL (it may hold a password) nor the signing keys appear in a repr or a log line.
+    database_url: str = field(default="sqlite:///digest.db", repr=False)
     transport: str = "outbox"
     outbox_dir: Path = Path("outbox")
     base_url: str = "http://127.0.0.1:8000"
     board_url: str = "https://jobs.example.com"
-    secret_keys: tuple[str, ...] = (DEV_SECRET_KEY,)
+    secret_keys: tuple[str, ...] = field(default=(DEV_SECRET_KEY,), repr=False)
     from_addr: str = "Backend Jobs Weekly <digest@example.com>"
     ses_configuration_set: str | None = None
     ses_rate: float | None = None  # messages/second this process may send when SES cannot tell (or to stay lower)

@@ -167,6 +167,23 @@ def test_test_send_invocation_shares_the_cli_function(aws, tmp_path, add_listing
     assert key.startswith("test/") and msg["Subject"].startswith("[TEST] ")
 
 
+def test_test_send_for_an_unknown_address_answers_without_raising(aws, tmp_path, caplog):
+    """Raising would have the Lambda runtime log the error, address and all; the operator gets it as the answer."""
+    caplog.set_level("DEBUG")
+    out = lambdas.test_send({"subscriber": "nobody@example.com", "to": "ops@example.org"}, FakeContext())
+    assert out == {"error": "no subscriber with address nobody@example.com"}
+    assert "nobody@example.com" not in caplog.text
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_settings_never_show_the_database_password_or_the_keys():
+    from digest.settings import Settings
+
+    shown = repr(Settings(database_url="postgresql+psycopg://digest:pa55word@db.internal/digest",
+                          secret_keys=("k-2026-11-very-secret",)))
+    assert "pa55word" not in shown and "k-2026-11-very-secret" not in shown and "Settings(" in shown
+
+
 def test_settings_come_from_parameter_store(aws, monkeypatch, db_url):
     ssm = boto3.client("ssm")
     for name, value in (("database-url", db_url), ("secret-keys", "k-2026-11,k-2026-05"),
