@@ -207,14 +207,20 @@ def parse_salary(*, text: str | None = None, min_: float | None = None, max_: fl
     for value in (low, high):
         if value is not None and not least <= value * factor * rate <= most:
             raise NormaliseError(
-                f"salary {_show(value)} {code} per {per} is about {value * factor * rate:,.0f} USD a year, outside "
+                f"salary {_show(value)} {code} per {per} is about {_about(value * factor * rate)} USD a year, outside "
                 f"{least:,.0f}-{most:,.0f}; check the amount and the period")
     annual = (None if v is None else round(v * factor) for v in (low, high))
     return Salary(*annual, currency=code, period=per, raw_min=low, raw_max=high)
 
 
 def _show(value: float) -> str:
+    if abs(value) >= 1e15:  # absurd (or infinite): 300 digits would drown the report line
+        return f"{value:.3g}"
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+
+
+def _about(value: float) -> str:
+    return f"{value:.3g}" if abs(value) >= 1e15 else f"{value:,.0f}"
 
 
 def _figure(value: float | str | None, what: str) -> float | None:

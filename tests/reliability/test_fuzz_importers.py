@@ -302,7 +302,8 @@ LISTING_FIELDS = {
     "level": st.one_of(WEIRD, st.sampled_from(["Senior/Lead", "wizard", "Sr.", "staff", "II"])),
     "location": WEIRD,
     "salary": st.one_of(WEIRD, st.sampled_from(["$99,999,999,999", "€4,000 - 5,200 per month", "$65k - $105k",
-                                                "$50 - $70 per hour", "1e400", "NaN", "-5", "$0", "¥" * 50])),
+                                                "$50 - $70 per hour", "1e400", "NaN", "-5", "$0", "¥" * 50,
+                                                "$" + "9" * 400, "€1" + "0" * 320 + " per hour"])),
     "salary_min": st.one_of(HUGE, WEIRD, st.sampled_from(["NaN", "Infinity", "1e400"])),
     "salary_max": st.one_of(HUGE, WEIRD),
     "salary_currency": st.one_of(WEIRD, st.sampled_from(["USD", "EUR", "usd", "XXX", "€", "US$"])),
@@ -428,6 +429,23 @@ def test_a_lone_record_after_blank_lines_is_reported_on_its_own_line(db_url, tmp
     path.write_text("\n\n" + json.dumps(listing("late", url="javascript:alert(1)")) + "\n", encoding="utf-8")
     result = digest(db_url, tmp_path, "listings", "import", str(path))
     assert result.stderr.splitlines() == [f"{path}: line 3 (late): url: must be an http:// or https:// URL"]
+
+
+def test_an_absurd_salary_is_reported_in_a_short_line(db_url, tmp_path, engine):
+    """Found by the property above: a salary of 1e308 was printed with all its 309 digits, twice, in a report
+    line of 1,000 characters."""
+    path = tmp_path / "board.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [listing("huge", salary_min=1e308, salary_max=1e308),
+                                                      listing("hourly", salary_min=1e300, salary_period="hour"),
+                                                      listing("fine")]) + "\n", encoding="utf-8")
+    result = digest(db_url, tmp_path, "listings", "import", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}: line 1 (huge): salary 1e+308 USD per year is about 1e+308 USD a year, outside 1,000-2,000,000; "
+        "check the amount and the period",
+        f"{path}: line 2 (hourly): salary 1e+300 USD per hour is about 2.08e+303 USD a year, outside "
+        "1,000-2,000,000; check the amount and the period"]
+    assert rows(engine, "listings", "board_id").keys() == {"fine"}
 
 
 # --- subscribers -------------------------------------------------------------------------------------------
