@@ -290,7 +290,8 @@ def _domain(domain: str) -> str:
 def _unsubscribe_url(url: str) -> str:
     url = _clean(url)
     parts = urlsplit(url)
-    safe = url.isascii() and not any(c in url for c in " <>,")
+    # "=?" would let readers that decode RFC 2047 words inside a header value (Python's email) see them in it.
+    safe = url.isascii() and not any(c in url for c in " <>,") and "=?" not in url
     if not safe or parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"List-Unsubscribe needs an ASCII http(s) URL, not {url!r}")
     return url

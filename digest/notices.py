@@ -41,7 +41,7 @@ def confirmation_message(settings: Settings, tax: Taxonomy, sub: Subscriber, now
     keys = settings.secret_keys
     confirm_token = tokens.sign(keys, "confirm", sub.id, sub.token_version, issued_at=now)
     unsubscribe_token = tokens.sign(keys, "unsubscribe", sub.id, sub.token_version)
-    board_name = parseaddr(settings.from_addr)[0] or "Backend Jobs Weekly"
+    board_name = clean_text(parseaddr(settings.from_addr)[0]) or "Backend Jobs Weekly"
     summary = " · ".join([
         ", ".join(tax.stack_label(t) for t in sub.stack) or "any stack",
         ", ".join(tax.level_label(l) for l in sub.levels) or "any level",

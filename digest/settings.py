@@ -98,8 +98,12 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError, OSError) as e:
             raise ConfigError(f"DIGEST_DEFAULT_TIMEZONE {self.default_timezone!r} is not an IANA timezone") from e
         for name in ("base_url", "board_url"):
-            if not getattr(self, name).startswith(("http://", "https://")):
+            url = getattr(self, name)
+            if not url.startswith(("http://", "https://")):
                 raise ConfigError(f"DIGEST_{name.upper()} must start with http:// or https://")
+            if not url.isascii() or not url.isprintable() or any(c in url for c in " <>,\"") or "=?" in url:
+                # It goes into every message's links and List-Unsubscribe header as it is.
+                raise ConfigError(f"DIGEST_{name.upper()} must be a plain ASCII URL (no spaces, quotes, <>, commas or =?)")
 
     @property
     def from_domain(self) -> str:

@@ -216,3 +216,14 @@ def test_ses_bounce_through_sns_suppresses_and_the_next_run_skips_them(aws, engi
     summary = lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
     assert (summary["sent"], summary["suppressed"]) == (1, 1)
     assert set(read_outbox(tmp_path / "outbox")) == {f"2026-W48/{stays}"}
+
+
+@pytest.mark.parametrize("url", ["https://mail.example.org/=?utf-8?q?=0D=0ABcc:_x@y.example?=", "https://a b.example",
+                                 "https://exämple.org", "https://mail.example.org/\u202e", 'https://x.example/"'])
+def test_a_base_url_that_cannot_go_into_a_header_as_it_is_is_refused_at_start(url):
+    from digest.errors import ConfigError
+    from digest.settings import Settings
+
+    with pytest.raises(ConfigError, match="DIGEST_BASE_URL must be a plain ASCII URL"):
+        Settings.from_env({"DIGEST_BASE_URL": url})
+    assert Settings.from_env({"DIGEST_BASE_URL": "https://subscribe.jobs.example.com/"}).base_url.endswith(".com")
