@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -14,12 +15,15 @@ from sqlalchemy.orm import Session
 from . import tokens
 from .compose import display_address
 from .content import Envelope
+from .errors import DigestError
 from .message import build_message, message_id_for
 from .models import Subscriber
 from .render import clean_text, compile_mjml
 from .settings import Settings
 from .taxonomy import Taxonomy
-from .transports import Transport
+from .transports import Transport, TransportError
+
+log = logging.getLogger(__name__)
 
 CONFIRM_EVERY = timedelta(minutes=10)  # at most one confirmation mail per address in this time
 
@@ -81,8 +85,16 @@ def confirm_pending(session: Session, settings: Settings, tax: Taxonomy, transpo
     """Mail every pending subscriber who has never had a confirmation mail; return how many were sent."""
     sent = 0
     pending = select(Subscriber).where(Subscriber.status == "pending", Subscriber.confirm_sent_at.is_(None))
-    for sub in session.scalars(pending.order_by(Subscriber.id)).all():
-        sent += send_confirmation(settings, tax, transport, sub, now)
-        session.commit()  # one by one: a failure later never re-mails those already done
-    transport.close()
+    try:
+        for sub in session.scalars(pending.order_by(Subscriber.id)).all():
+            try:
+                sent += send_confirmation(settings, tax, transport, sub, now)
+            except TransportError as e:
+                if not e.permanent:  # throttled, unavailable, paused, quota: stop; the rest go with the next import
+                    raise DigestError(f"confirmation mails stopped after {sent} sent ({e.kind}: {e}); the others "
+                                      "are mailed by the next import or `digest subscribers add`") from e
+                log.warning("confirmation mail refused", extra={"subscriber_id": sub.id, "reason": e.kind})
+            session.commit()  # one by one: a failure later never re-mails those already done
+    finally:
+        transport.close()
     return sent
