@@ -72,7 +72,8 @@ def sent_history(session: Session, ids: Sequence[int], since: datetime) -> dict[
 
 
 class ListingRef(Protocol):
-    """What the ledger keeps of a listing a digest carries (digest.matching.IndexedListing is one)."""
+    """What the ledger keeps of a listing a digest carries (digest.matching.IndexedListing is one, with its
+    JSON `ledger_ref` made once per run)."""
 
     board_id: str
     repost_key: int
@@ -131,22 +132,16 @@ class _Driver:
         return self.cursor.fetchall()
 
 
-# Process-wide memos (bounded): stored forms of datetimes (SQLite stores text) and each listing's JSON fragment.
+# Process-wide memo (bounded): the stored form of a datetime (SQLite stores text).
 _STORED: dict[datetime, object] = {}
-_FRAGMENTS: dict[str, tuple[int, str]] = {}
 
 
 def _listings_json(listings: Sequence[ListingRef]) -> str:
-    """json.dumps of [[board id, repost key], ...], from each listing's fragment, encoded once per process."""
-    parts = []
-    for l in listings:
-        known = _FRAGMENTS.get(l.board_id)
-        if known is None or known[0] != l.repost_key:
-            if len(_FRAGMENTS) > 100_000:
-                _FRAGMENTS.clear()
-            known = _FRAGMENTS[l.board_id] = (l.repost_key, json.dumps([l.board_id, l.repost_key]))
-        parts.append(known[1])
-    return f"[{', '.join(parts)}]"
+    """json.dumps of [[board id, repost key], ...]: joined from each listing's own `ledger_ref` where it has one."""
+    try:
+        return f"[{', '.join([l.ledger_ref for l in listings])}]"
+    except AttributeError:
+        return json.dumps([[l.board_id, l.repost_key] for l in listings])
 
 
 _CLAIM_COLUMNS = ("subscriber_id", "period", "status", "run_id", "slot_at", "window_start", "cutoff", "claimed_at",

@@ -7,8 +7,9 @@ time they were verified, so "verified after X" is a suffix of positions and "fre
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
@@ -37,6 +38,12 @@ class IndexedListing:
     verified_at: datetime
     posted_at: datetime
     repost_key: int
+    # This listing as a ledger row lists it (JSON [board id, repost key]): made once per run, not per digest.
+    ledger_ref: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.ledger_ref:
+            object.__setattr__(self, "ledger_ref", json.dumps([self.board_id, self.repost_key]))
 
 
 @dataclass(frozen=True, slots=True)
