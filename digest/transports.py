@@ -81,7 +81,33 @@ class OutboxTransport:
         return path.relative_to(self.directory).as_posix()
 
     def close(self) -> None:
+        remove_stale_temp_files(self.directory)
         write_index(self.directory)
+
+
+def remove_stale_temp_files(directory: Path) -> int:
+    """Delete the half-written `.<name>.<pid>.tmp` files of processes that are gone (killed mid-write).
+
+    A temp file is never read as a message; one whose process still runs is being written now and stays.
+    """
+    removed = 0
+    for tmp in Path(directory).rglob(".*.tmp"):
+        pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 @dataclass

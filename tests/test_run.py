@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -259,3 +260,26 @@ def test_the_ledger_rows_a_run_writes_read_back_like_the_orm_wrote_them(engine, 
         # SQL comparisons against ORM-bound values find the row (what the claim's "owned" query relies on).
         assert s.scalar(select(func.count()).select_from(Delivery).where(Delivery.claimed_at == wall,
                                                                          Delivery.sent_at >= wall)) == 1
+
+
+def test_the_outbox_clears_half_written_files_of_killed_runs_only(tmp_path):
+    """A run killed mid-write leaves `.<id>.eml.<pid>.tmp`; the next run's outbox removes it, unless that
+    process still runs (it is writing the file now)."""
+    import subprocess
+    import sys
+
+    from digest.transports import OutboxTransport
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    week = tmp_path / "2026-W48"
+    week.mkdir()
+    stale, live = week / f".7.eml.{gone.pid}.tmp", week / f".8.eml.{os.getpid()}.tmp"
+    stale.write_bytes(b"half a mess")
+    live.write_bytes(b"being written")
+    outbox = OutboxTransport(tmp_path)
+    outbox.send("2026-W48/9", "ana@example.com", b"Subject: hi\r\n\r\nbody\r\n")
+    outbox.close()
+    assert not stale.exists() and live.exists()
+    assert sorted(p.name for p in week.iterdir()) == [live.name, "9.eml", "9.html"]
+    assert ".tmp" not in (tmp_path / "index.html").read_text()
