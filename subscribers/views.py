@@ -95,29 +95,31 @@ def subscribe():
     return render_template("check_inbox.html", email=data.email)
 
 
-@bp.get("/confirm/<token>")
-def confirm_page(token: str):
-    c = core()
+def _confirmable(token: str, now):
+    """The subscriber a confirmation link names, or the answer for a link that no longer works."""
     try:
-        sub = lifecycle.confirmable(session(), c["settings"], token, c["clock"]())
+        return lifecycle.confirmable(session(), core()["settings"], token, now), None
     except TokenExpired:
-        return render_template("confirm_expired.html", token=token), 410
+        return None, (render_template("confirm_expired.html", token=token), 410)
     except TokenError:
         abort(404)
+
+
+@bp.get("/confirm/<token>")
+def confirm_page(token: str):
+    sub, refused = _confirmable(token, core()["clock"]())
+    if refused:
+        return refused
     return render_template("confirm.html", token=token, done=sub.status == "active")
 
 
 @bp.post("/confirm/<token>")
 def confirm(token: str):
     require_form()
-    c = core()
-    s, now = session(), c["clock"]()
-    try:
-        sub = lifecycle.confirmable(s, c["settings"], token, now)
-    except TokenExpired:
-        return render_template("confirm_expired.html", token=token), 410
-    except TokenError:
-        abort(404)
+    s, now = session(), core()["clock"]()
+    sub, refused = _confirmable(token, now)
+    if refused:
+        return refused
     if sub.status == "suppressed":
         return _suppressed()
     lifecycle.confirm(sub, now)

@@ -4,8 +4,6 @@ test send, settings from Parameter Store. Assertions are on the outbox, the ledg
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import dataclass
 
 import boto3
 import pytest
@@ -18,20 +16,7 @@ from digest.models import Delivery, Listing
 from digest.subscribers import import_subscribers
 
 from .conftest import NOW, listing, read_outbox
-
-REGION = "us-east-1"
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "jobdigest-ci-worker"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:jobdigest-ci-worker"
-    aws_request_id: str = "0b5a1c3e-6f0e-4a44-9a3a-1f7b9f3c2d10"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
-
+from .lambda_events import REGION, FakeContext, scheduled_event, sqs_event
 
 @pytest.fixture
 def aws(monkeypatch, db_url, tmp_path):
@@ -48,23 +33,6 @@ def aws(monkeypatch, db_url, tmp_path):
         lambdas.state.cache_clear()
         yield boto3.client("sqs"), queue_url
         lambdas.state.cache_clear()
-
-
-def scheduled_event(time: str) -> dict:
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": time, "region": REGION,
-            "resources": [f"arn:aws:events:{REGION}:123456789012:rule/jobdigest-ci-schedule"], "detail": {}}
-
-
-def sqs_event(bodies: list[str]) -> dict:
-    return {"Records": [
-        {"messageId": str(uuid.uuid4()), "receiptHandle": "AQEB" + uuid.uuid4().hex, "body": body,
-         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795424400000",
-                        "SenderId": "AROAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795424400001"},
-         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-         "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:jobdigest-shards", "awsRegion": REGION}
-        for body in bodies
-    ]}
 
 
 def seed(engine, tax, settings, tmp_path, add_listings, n: int) -> None:

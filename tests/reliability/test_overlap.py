@@ -20,7 +20,7 @@ from digest import db, lambdas
 from .crash_carriers import DIGEST, ROOT, count_eml
 from .crash_harness import Counts, check_outboxes, ledger_rows
 from .crash_population import NOW, populate
-from .overlap_lambda import FakeContext, scheduled_event, sqs_event
+from ..lambda_events import FakeContext, scheduled_event, sqs_event
 
 pytestmark = pytest.mark.slow
 SUMMARY = re.compile(r"due (\d+), sent (\d+), skipped-empty (\d+), failed (\d+), in progress elsewhere (\d+)")
@@ -96,7 +96,8 @@ def test_a_shard_delivered_twice_at_once_while_a_run_works_sends_everyone_once(d
     twice = bodies[len(bodies) // 2]
     rest = [b for b in bodies if b != twice]
     # Both invocations start with the shard SQS delivered to each of them, then share out the others.
-    events = [sqs_event([twice, *rest[: len(rest) // 2]]), sqs_event([twice, *rest[len(rest) // 2 :]])]
+    events = [sqs_event([twice, *rest[: len(rest) // 2]], receive_count=2),
+              sqs_event([twice, *rest[len(rest) // 2 :]], receive_count=2)]
 
     go = tmp_path / "go"
     workers = []

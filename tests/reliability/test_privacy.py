@@ -30,7 +30,7 @@ from subscribers.app import create_app
 
 from ..conftest import NOW, listing
 from ..test_cli import digest as cli
-from ..test_lambdas import FakeContext, scheduled_event
+from ..lambda_events import FakeContext, scheduled_event
 from ..web_helpers import FORM, ONE_CLICK, FakeClock, mail_link, parse_mail
 
 SECRET_KEY, OLD_KEY = "sk-privacy-7f3c9a1e", "sk-privacy-old-52ab"
