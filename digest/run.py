@@ -221,9 +221,19 @@ class ShardRunner:
         # nothing (the outbox rewrites the same file).
         batch = max(1, getattr(self.transport, "record_batch", 1))
         for i in range(0, len(pending), batch):
-            self._send_batch(s, pending[i : i + batch], pending[i + batch :], owned, slots, summary)
+            try:
+                self._send_batch(s, pending[i : i + batch], owned, slots, summary)
+            except BaseException:
+                # Stopped, or broken: the page's later batches were never tried, so their claims go back now
+                # (if the database is what broke, their leases run out instead).
+                try:
+                    ledger.release(s, [owned[r.id] for r, _s, _m in pending[i + batch :]], self.ctx.run_id)
+                    s.commit()
+                except Exception:
+                    pass
+                raise
 
-    def _send_batch(self, s: Session, chunk: list, rest: list, owned: dict[int, int], slots, summary: Summary) -> None:
+    def _send_batch(self, s: Session, chunk: list, owned: dict[int, int], slots, summary: Summary) -> None:
         """Send one batch of claimed digests, then record the outcomes (and give back what was not sent)."""
         outcomes: list[ledger.Outcome] = []
         release: list[int] = []  # claims given back unsent: due again for the next run
@@ -247,9 +257,9 @@ class ShardRunner:
             # (paused, quota) the refused message and everything after it is given back; when something
             # unexpected broke, the message in flight keeps its claim until the lease ends (it may have left).
             if stop is not None:
-                release += [owned[r.id] for r, _s, _m in chunk[tried - 1 :] + rest]
+                release += [owned[r.id] for r, _s, _m in chunk[tried - 1 :]]
             elif broken:
-                release += [owned[r.id] for r, _s, _m in chunk[tried:] + rest]
+                release += [owned[r.id] for r, _s, _m in chunk[tried:]]
             ledger.finish(s, outcomes, self.ctx.run_id, self.clock())
             ledger.release(s, release, self.ctx.run_id)
             s.commit()
