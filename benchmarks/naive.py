@@ -2,11 +2,13 @@
 
 For each active subscriber, one query for this week's ledger row, one for the previous digest's cutoff and
 one for the listings already sent; a Python scan of every listing applying the rules (verified, unexpired,
-new since the last digest or the last 7 days, never sent before also as a repost, stack / level / region /
-salary) and a sort by fit then freshness; the MJML compiled for every email and the result handed to Jinja;
-the message built with `email.message.EmailMessage`; one ledger row (listings included) committed per
-message. Only the slot arithmetic (`digest.schedule`), the taxonomy and link signing are shared with the
-real pipeline: the baseline is about matching, rendering, MIME and the ledger.
+new since the last digest or the last 7 days, never sent before also as a repost or a twin, stack / level /
+region / salary), a sort by fit then freshness, and the first of each job kept (one job exported under two
+ids, same URL or same company + title, appears once); the MJML compiled for every email and the result
+handed to Jinja; the message built with `email.message.EmailMessage`; one ledger row (listings included)
+committed per message. Only the slot arithmetic (`digest.schedule`), the taxonomy, link signing and what
+counts as the same URL (`digest.matching.canonical_url`) are shared with the real pipeline: the baseline is
+about matching, rendering, MIME and the ledger.
 
 `tests/test_benchmark_baseline.py` holds it to the real pipeline: the same listings, in the same order.
 """
@@ -29,6 +31,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from digest import tokens
+from digest.matching import canonical_url
 from digest.models import Delivery, Listing, Subscriber
 from digest.normalise import annual_usd
 from digest.schedule import latest_slot, zone
@@ -68,6 +71,31 @@ class NaiveDigest:
         with Session(engine) as s:
             self.listings = list(s.scalars(select(Listing)))
             s.expunge_all()
+        self.job = self.jobs()
+
+    def jobs(self) -> dict[str, int]:
+        """Number the listings on the board this run by the job each is: ids sharing a repost key or a URL
+        (also through a third listing) are one job."""
+        now = self.now
+        label: dict[str, int] = {}
+        members: dict[int, list[str]] = {}
+        holder: dict[object, str] = {}  # a repost key or a URL -> the first listing seen with it
+        for l in self.listings:
+            verified_at, expires_at = _aware(l.verified_at), _aware(l.expires_at)
+            if not l.verified or verified_at is None or not now - MAX_WINDOW < verified_at <= now:
+                continue
+            if expires_at is not None and expires_at <= now:
+                continue
+            label[l.board_id] = len(members)
+            members[len(members)] = [l.board_id]
+            for key in (("key", l.repost_key), ("url", canonical_url(l.url))):
+                first = holder.setdefault(key, l.board_id)
+                old, new = label[l.board_id], label[first]
+                if old != new:  # two jobs found to be one: relabel every listing of the one just seen
+                    for board_id in members.pop(old):
+                        label[board_id] = new
+                        members[new].append(board_id)
+        return label
 
     # -- who is due -------------------------------------------------------------------------------------
     def due(self, s: Session, sub: Subscriber):
@@ -97,6 +125,8 @@ class NaiveDigest:
     def choose(self, sub: Subscriber, since: datetime, sent_ids: set[str], sent_keys: set[int]):
         """Scan every listing; return the best DIGEST_MAX_JOBS and how many fit in all."""
         now = self.now
+        sent_jobs = {self.job[l.board_id] for l in self.listings
+                     if l.board_id in self.job and (l.board_id in sent_ids or l.repost_key in sent_keys)}
         fits = []
         for l in self.listings:
             verified_at, expires_at = _aware(l.verified_at), _aware(l.expires_at)
@@ -105,6 +135,8 @@ class NaiveDigest:
             if expires_at is not None and expires_at <= now:
                 continue
             if l.board_id in sent_ids or l.repost_key in sent_keys:
+                continue
+            if self.job[l.board_id] in sent_jobs:  # a twin of it was sent
                 continue
             if sub.stack and not set(sub.stack) & set(l.stack):
                 continue
@@ -125,7 +157,13 @@ class NaiveDigest:
             region_exact = not sub.regions or any(r in sub.regions for r in l.regions)
             fits.append(((overlap, level_exact, region_exact, verified_at, l.board_id), l))
         fits.sort(key=lambda f: f[0], reverse=True)
-        return [l for _k, l in fits[: self.settings.max_jobs]], len(fits)
+        seen_jobs: set[int] = set()
+        distinct = []
+        for _k, l in fits:  # best first: the first listing of a job stands for it
+            if self.job[l.board_id] not in seen_jobs:
+                seen_jobs.add(self.job[l.board_id])
+                distinct.append(l)
+        return distinct[: self.settings.max_jobs], len(distinct)
 
     # -- the email --------------------------------------------------------------------------------------
     def context(self, sub: Subscriber, chosen: list[Listing], total: int, slot, since: datetime) -> dict:

@@ -21,6 +21,8 @@ from .models import Listing
 from .settings import WEEKDAYS, Settings
 from .taxonomy import load_taxonomy
 
+SHOWN_WARNINGS = 100  # warning lines an import prints; the summary counts them all
+
 
 class App:
     """What every command needs, built lazily from the environment at the edge."""
@@ -103,6 +105,39 @@ def listings():
 def listings_import(app: App, path: str):
     """Import listings from JSON Lines, a JSON array or CSV ('-' reads stdin).
 
+    A record is rejected only when a required field is unusable; a bad
+    optional field is left out with a warning line and the listing kept.
+    Re-importing an id updates it. CSV may be ','- or ';'-separated.
+
+    \b
+    Required:
+      id             the board's id: "rok-1042" or 1042
+      title          "Senior Backend Engineer (Go)"
+      company        "Acme Payments"
+      url            https://jobs.example.com/1042 (http or https)
+      posted_at      ISO 8601: 2026-11-20T10:00:00Z, 2026-11-20
+    \b
+    Optional:
+      verified       true / false / yes / no / 1 / 0 (not verified: never sent)
+      verified_at    ISO 8601, when the board verified it
+      expires_at     ISO 8601; out of every digest after it
+      stack          ["go", "postgres"] or "Python, Django" (aliases: golang,
+                     node.js, ruby/rails, C Plus Plus, react ...); the title
+                     decides when it names a language or framework
+      level          Senior, Sr, Mid-Senior level, Entry level, Staff, II ...
+                     (else read from the title)
+      location       "Remote - US only", "EMEA", "UTC-1 to UTC+3",
+                     "Austin, TX", "Berlin, Germany", "🇩🇪 🇳🇱", "Worldwide"
+      salary         text: "$93,400 – $140,000 usd", "€4,000 - 5,200 per
+                     month", "$65k - $105k", "$90/hr - $100/hr",
+                     "CA$100k–132k", "₹18 LPA", "p50,000 - 70,000 monthly"
+      salary_min     number or numeric text: 120000, "120,000"; 0, -1, nan
+      salary_max       and empty mean not stated
+      salary_currency  USD, EUR, cad, €, CA$, ₱ (any ISO 4217 code)
+      salary_period  year, month, week, day, hour (annual, monthly, /hr ...)
+      role_type      api, data, platform (else inferred from the text)
+      employer_type  startup, scaleup, enterprise, agency (else inferred)
+      description    text; the first 20,000 characters are kept
     \b
     Example:
       digest listings import listings.jsonl
@@ -110,11 +145,14 @@ def listings_import(app: App, path: str):
     """
     with app.session() as s:
         report = import_listings(s, path, app.tax, app.clock())
-    for bad in report.rejected:
-        click.echo(f"{path}: {bad}", err=True)
+    for line in sorted([*report.rejected, *report.warnings[:SHOWN_WARNINGS]], key=lambda r: r.line):
+        click.echo(f"{path}: {line}", err=True)
+    if len(report.warnings) > SHOWN_WARNINGS:
+        click.echo(f"{path}: ... and {len(report.warnings) - SHOWN_WARNINGS:,} more warnings", err=True)
+    warned = f", {len(report.warnings)} warnings" if report.warnings else ""
     click.echo(
         f"imported {report.imported} listings ({report.inserted} new, {report.updated} updated, "
-        f"{report.unchanged} unchanged); {len(report.rejected)} rejected"
+        f"{report.unchanged} unchanged); {len(report.rejected)} rejected{warned}"
     )
     if report.rejected:
         sys.exit(1)
@@ -188,7 +226,7 @@ def subscribers_add(app: App, email, **opts):
 def _subscriber_in(**values) -> subs.SubscriberIn:
     from pydantic import ValidationError
 
-    from .listings import describe_errors
+    from .validation import describe_errors
 
     data = {k: v for k, v in values.items() if v not in (None, ())}
     for plural, singular in (("stack", "stack"), ("level", "level"), ("region", "region")):

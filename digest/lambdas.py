@@ -147,7 +147,7 @@ def import_listings(event: dict, context: Any) -> dict:
             raise failure  # the report says why; the failed invocation shows in metrics and alarms
         metrics.add_metric(name="ListingsImported", unit=MetricUnit.Count, value=body["imported"])
         metrics.add_metric(name="ListingsRejected", unit=MetricUnit.Count, value=len(body["rejected"]))
-        logger.info("listings imported", extra={"report": {k: v for k, v in body.items() if k != "rejected"}})
+        logger.info("listings imported", extra={"report": {k: v for k, v in body.items() if k not in ("rejected", "warnings")}})
         reports.append(body)
     return {"reports": reports}
 
@@ -162,10 +162,13 @@ def _import_one(s3: Any, bucket: str, key: str, st: dict) -> tuple[dict, Excepti
             try:
                 report = run_import(s, path, st["tax"], clock())
             except DigestError as e:  # a file we cannot read at all (type, encoding) still gets a report
-                return {"file": key, "error": str(e), "imported": 0, "rejected": []}, e
+                # The message names the temporary copy; the operator knows the file by its key.
+                return {"file": key, "error": str(e).replace(path, key), "imported": 0, "rejected": [],
+                        "warnings": []}, e
     return {"file": key, "imported": report.imported, "inserted": report.inserted, "updated": report.updated,
             "unchanged": report.unchanged,
-            "rejected": [{"line": r.line, "id": r.key, "reason": r.reason} for r in report.rejected]}, None
+            "rejected": [{"line": r.line, "id": r.key, "reason": r.reason} for r in report.rejected],
+            "warnings": [{"line": w.line, "id": w.key, "reason": w.reason} for w in report.warnings]}, None
 
 
 @metrics.log_metrics

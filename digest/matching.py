@@ -3,6 +3,11 @@
 Each facet value maps to a bitmap (a Python int) of listing positions; listings are ordered by the
 time they were verified, so "verified after X" is a suffix of positions and "freshest first" is
 "highest bit first". A subscriber's matches are a handful of big-int ANDs and ORs, never a scan.
+
+A board may export one job under two ids (same URL, or same company + normalised title: the repost key).
+Such twins are grouped once, when the index is built; a digest keeps the best-ranked listing of a group and
+counts the group as one job, and a job sent under one id is never sent again under its twin. Only listings
+that have a twin are grouped (usually none), so a match without twins among its candidates pays one AND.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +55,58 @@ class IndexedListing:
 @dataclass(frozen=True, slots=True)
 class Match:
     listings: tuple[IndexedListing, ...]  # best first, at most the limit
-    total: int  # every listing that fits, for "+N more"
+    total: int  # every job that fits (twins counted once), for the subject and "+N more"
+
+
+_TRACKING_PARAMS = frozenset({"ref", "source"})
+
+
+def canonical_url(url: str) -> str:
+    """Reduce a listing URL to what two exports of one job share.
+
+    Scheme and host are casefolded; the fragment, a trailing slash and tracking parameters (`utm_*`, `ref`,
+    `source`) are dropped; the path and the other parameters are kept as written, in their order.
+    """
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # not a URL we can take apart: only the very same text is the same URL
+        return url
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    query = "&".join(
+        pair for pair in parts.query.split("&")
+        if pair and not _is_tracking(unquote_plus(pair.partition("=")[0]).casefold())
+    )
+    return urlunsplit((parts.scheme.casefold(), userinfo + at + hostport.casefold(), parts.path.rstrip("/"), query, ""))
+
+
+def _is_tracking(name: str) -> bool:
+    return name.startswith("utm_") or name in _TRACKING_PARAMS
+
+
+def twin_groups(listings: Sequence[IndexedListing]) -> list[int]:
+    """Bitmaps (by position) of listings that are one job: sharing a repost key or a canonical URL, also
+    through a third listing. Listings without a twin are in none."""
+    parent: dict[int, int] = {}
+
+    def root(pos: int) -> int:
+        while parent[pos] != pos:
+            parent[pos] = parent[parent[pos]]  # halve the path on the way up
+            pos = parent[pos]
+        return pos
+
+    first: dict[int | str, int] = {}  # the first position holding a repost key (int) or a URL (str)
+    for pos, l in enumerate(listings):
+        for key in (l.repost_key, canonical_url(l.url)):
+            other = first.setdefault(key, pos)
+            if other != pos:
+                parent.setdefault(other, other)
+                parent.setdefault(pos, pos)
+                parent[root(pos)] = root(other)
+    groups: dict[int, int] = {}
+    for pos in parent:
+        r = root(pos)
+        groups[r] = groups.get(r, 0) | (1 << pos)
+    return list(groups.values())
 
 
 class ListingIndex:
@@ -77,6 +134,18 @@ class ListingIndex:
             if l.usd_max is None:
                 self.no_salary |= bit
         self._floors: dict[int, int] = {}
+        # One job under several ids: for each twinned position its group's number and everything outside the
+        # group (a bitmap with the group's bits cleared), and the union of all groups.
+        self._job: dict[int, int] = {}
+        self._outside: dict[int, int] = {}
+        self.twinned = 0
+        for number, group in enumerate(twin_groups(self.listings)):
+            self.twinned |= group
+            rest = group
+            while rest:
+                pos = rest.bit_length() - 1
+                rest ^= 1 << pos
+                self._job[pos], self._outside[pos] = number, ~group
 
     def __len__(self) -> int:
         return len(self.listings)
@@ -98,12 +167,18 @@ class ListingIndex:
         return bits
 
     def history(self, board_ids: Iterable[str], repost_keys: Iterable[int]) -> int:
-        """Bitmap of listings already sent: same listing, or a repost of one (company + title)."""
+        """Bitmap of listings already sent: same listing, a repost of one (company + title), or a twin of one
+        this index holds (same URL: a sent id that has left the index can no longer be matched by URL)."""
         bits = 0
         for board_id in board_ids:
             bits |= self.by_id.get(board_id, 0)
         for key in repost_keys:
             bits |= self.by_key.get(key, 0)
+        hit = bits & self.twinned
+        while hit:
+            outside = self._outside[hit.bit_length() - 1]
+            bits |= ~outside  # the whole group
+            hit &= outside
         return bits
 
     def _any(self, table: dict, values: Sequence) -> int:
@@ -130,18 +205,37 @@ class ListingIndex:
     def match(self, prefs: Prefs, since: datetime, sent: int = 0, limit: int = 15) -> Match:
         """Choose the best `limit` listings: by fit (stack overlap, level, region), then freshness."""
         bits = self.candidates(prefs, since, sent)
-        total = bits.bit_count()
-        if not total:
+        if not bits:
             return Match((), 0)
+        twins = bits & self.twinned
+        if not twins:
+            return Match(self._choose(self._tiers(prefs, bits), limit), bits.bit_count())
+        # Ids of one job count once; the first of them met in rank order stands for the job.
+        jobs = 0
+        hit = twins
+        while hit:
+            hit &= self._outside[hit.bit_length() - 1]
+            jobs += 1
+        total = bits.bit_count() - twins.bit_count() + jobs
+        return Match(self._choose(self._tiers(prefs, bits), limit, self._job), total)
+
+    def _choose(self, tiers: Iterable[int], limit: int,
+                job: dict[int, int] | None = None) -> tuple[IndexedListing, ...]:
+        """Take listings best first, tier by tier, freshest first within a tier; one id per job."""
         chosen: list[IndexedListing] = []
-        for tier in self._tiers(prefs, bits):
+        seen: set[int] = set()
+        for tier in tiers:
             while tier and len(chosen) < limit:
                 pos = tier.bit_length() - 1
                 tier ^= 1 << pos
+                if job is not None and pos in job:
+                    if job[pos] in seen:
+                        continue  # a better-ranked id of this job is already in
+                    seen.add(job[pos])
                 chosen.append(self.listings[pos])
             if len(chosen) >= limit:
                 break
-        return Match(tuple(chosen), total)
+        return tuple(chosen)
 
     def _tiers(self, prefs: Prefs, bits: int):
         """Yield disjoint bitmaps from best fit to worst."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
 
+from . import salary
 from .errors import NormaliseError
-from .taxonomy import WORLDWIDE, Place, Taxonomy, phrase_key, tag_key, word_key
+from .taxonomy import DATA_PLACE_WORDS, WORLDWIDE, Place, Taxonomy, phrase_key, tag_key, word_key
 
 _TAG_SPLIT = re.compile(r"[,;|\n]")
 _TAG_PARTS = re.compile(r"[/()]")
@@ -41,8 +41,18 @@ class Salary:
 # -- stack and level ------------------------------------------------------------------------------------
 
 def normalise_stack(raw: list[str] | str | None, title: str, tax: Taxonomy) -> list[str]:
-    """Map raw tags to sorted canonical stacks, falling back to the title when no tag is known."""
+    """Map a listing to sorted canonical stacks: the ones its title names, else the ones its tags name."""
     found: set[str] = set()
+    if title and tax.stack_not_development.search(title):
+        return []
+    if title:
+        title = tax.stack_title_not.sub(" ", title)
+        for match in tax.stack_title.finditer(title):
+            key = word_key(match.group())
+            found.add(tax.stack_title_words.get(key) or tax.stack_title_words.get(key.casefold(), ""))
+        found.discard("")
+        if found:  # boards tag noisily ("Senior Magento Developer" tagged java); the title is what the job is
+            return sorted(found)
     for item in raw if isinstance(raw, list) else [raw or ""]:
         for tag in _TAG_SPLIT.split(str(item)):
             key = tag_key(tag)
@@ -50,11 +60,7 @@ def normalise_stack(raw: list[str] | str | None, title: str, tax: Taxonomy) -> l
             hit = tax.stack_aliases.get(key)
             parts = [hit] if hit else [tax.stack_aliases.get(tag_key(p)) for p in _TAG_PARTS.split(key)]
             found.update(p for p in parts if p)
-    if not found and title:
-        for match in tax.stack_title.finditer(title):
-            key = word_key(match.group())
-            found.add(tax.stack_title_words.get(key) or tax.stack_title_words.get(key.casefold(), ""))
-    return sorted(found - {""})
+    return sorted(found)
 
 
 def normalise_level(raw: str | None, title: str, tax: Taxonomy) -> str | None:
@@ -82,24 +88,39 @@ def _level_range(raw: str, tax: Taxonomy) -> str | None:
 # -- regions --------------------------------------------------------------------------------------------
 
 def normalise_regions(location: str | None, tax: Taxonomy) -> list[str]:
-    """Map a raw location to sorted canonical regions; [] when it names none we know."""
+    """Map a raw location to sorted canonical regions; [] when it names none we know.
+
+    Places named outright win; timezone words ("EST preferred") and bands ("UTC-1 to UTC+3") say where only when
+    no place is named; "worldwide" or "any location" wins over places but not over a stated band.
+    """
     if not location or not location.strip():
         return []
     text = unicodedata.normalize("NFKC", location).replace("\u2212", "-")
-    found: set[str] = set()
-    text = _timezone_bands(text, tax, found)
+    band: set[str] = set()
+    text = _timezone_bands(text, tax, band)
+    hard: set[str] = set()
+    soft: set[str] = set()
     for flag in _FLAG.findall(text):
         code = "".join(chr(ord(c) - 0x1F1E6 + ord("A")) for c in flag)
         if code in tax.country_regions:
-            found.add(tax.country_regions[code])
-    found.update(_place_regions(text, tax))
-    if WORLDWIDE in found:
-        return [WORLDWIDE]
-    if found:
-        return sorted(found)
+            hard.add(tax.country_regions[code])
+    for place in _places_in(text, tax):
+        (soft if place.soft else hard).update(place.regions)
+    if WORLDWIDE in hard or WORLDWIDE in soft:
+        return sorted(band) if band else [WORLDWIDE]
+    if hard or band or soft:
+        return sorted(hard or band | soft)
     # "Remote" or "100% remote - anywhere" with nothing else named means anywhere; "Remote, Mars" is unknown.
     rest = tax.remote_only.sub(" ", text)
     return [WORLDWIDE] if rest != text and not _HAS_LETTER.search(rest) else []
+
+
+def title_regions(title: str, tax: Taxonomy) -> list[str]:
+    """Regions a title names outright ("Backend Engineer (LATAM)", "Solutions Architect India"), for listings
+    that give no location; cities, timezone words and "international" do not count here."""
+    text = unicodedata.normalize("NFKC", title or "")
+    found = {r for p in _places_in(text, tax) if not (p.city or p.soft or p.guess) for r in p.regions}
+    return sorted(found - {WORLDWIDE})
 
 
 def _timezone_bands(text: str, tax: Taxonomy, found: set[str]) -> str:
@@ -131,7 +152,9 @@ def _utc_offset(m: re.Match[str], n: int, zone: str, tax: Taxonomy) -> float:
     return base - hours if m[f"s{n}"] == "-" else base + hours
 
 
-def _place_regions(text: str, tax: Taxonomy) -> set[str]:
+def _places_in(text: str, tax: Taxonomy) -> list[Place]:
+    """The places a text names, each resolved against the others ("London, ON" is Canada, "Paris, TX" the US,
+    "Georgia" among European countries the country)."""
     tokens = list(_TOKEN.finditer(text))
     hits: list[tuple[int, int, Place]] = []
     i = 0
@@ -142,21 +165,42 @@ def _place_regions(text: str, tax: Taxonomy) -> set[str]:
         if hit:
             hits.append((tokens[i].start(), tokens[i + n - 1].end(), hit))
         i += n if hit else 1
-    regions: set[str] = set()
+    places: list[Place] = []
     for k, (_, end, place) in enumerate(hits):
         after = hits[k + 1] if k + 1 < len(hits) else None
         # A city yields to the state or country right after it: "London, ON" is Canada, "Paris, TX" the US.
         if place.city and after and not after[2].city and _COMMA_GAP.fullmatch(text, end, after[0]):
             continue
-        regions.update(place.regions)
-    return regions
+        places.append(place)
+    # Every firm place, yielded cities included, tells what an ambiguous one means ("Tbilisi, Georgia"); a city
+    # known only from the data yields to the places our lists name ("South East London, London" is not East London,
+    # South Africa).
+    firm = {r for _, _, p in hits if not p.alt and not p.soft for r in p.regions}
+    listed = {r for _, _, p in hits if not p.guess and not p.soft for r in p.regions}
+    resolved = [_resolve(p, listed if p.guess else firm) if p.alt or p.guess else p for p in places]
+    return [p for p in resolved if p is not None]
+
+
+def _resolve(place: Place, firm: set[str]) -> Place | None:
+    """An ambiguous name means what the rest of the text agrees with, else its first meaning; a guessed city that
+    the rest of the text contradicts means nothing."""
+    if not firm or firm & set(place.regions):
+        return place
+    agreed = [r for r in place.alt if r in firm]
+    if agreed:
+        return place._replace(regions=(agreed[0],))
+    return None if place.guess else place
 
 
 def _longest_place(tokens: list[re.Match[str]], i: int, tax: Taxonomy) -> tuple[int, Place | None]:
     # Longest phrase first, so "New Mexico" is not Mexico and "Papua New Guinea" is one place.
-    for n in range(min(tax.place_max_words, len(tokens) - i), 0, -1):
+    for n in range(min(max(tax.place_max_words, DATA_PLACE_WORDS), len(tokens) - i), 0, -1):
         key = " ".join(t.group() for t in tokens[i:i + n])
         hit = tax.places_cased.get(key) or tax.places.get(key.casefold())
+        if hit is None:
+            data = tax.data_places.get(key.casefold())
+            # A city from the data must be written as a name ("Palo Alto"), not a common word ("mobile").
+            hit = data if data and (not data.city or tokens[i].group()[:1].isupper()) else None
         if hit:
             return n, hit
     return 1, None
@@ -176,127 +220,9 @@ def _code_after_comma(text: str, token: re.Match[str], hits: list, tax: Taxonomy
 
 # -- salary ---------------------------------------------------------------------------------------------
 
-def parse_salary(*, text: str | None = None, min_: float | None = None, max_: float | None = None,
-                 currency: str | None = None, period: str | None = None, tax: Taxonomy) -> Salary | None:
-    """Read pay from structured fields or a raw text and annualise it; None when no figure is given."""
-    low, high = _figure(min_, "minimum"), _figure(max_, "maximum")
-    text_currency = text_period = None
-    if text and text.strip():
-        clean = unicodedata.normalize("NFKC", text).replace("\u2212", "-")
-        clean = tax.salary_ignore.sub(" ", clean)
-        if low is None and high is None:
-            low, high = _amounts(clean, tax)
-        found = tax.currency_token.search(clean)
-        text_currency = found.group() if found else None
-        found = tax.period_token.search(clean)
-        text_period = tax.period_aliases[found.group().casefold()] if found else None
-    if low is None and high is None:
-        return None
-    if low is not None and high is not None and low > high:
-        raise NormaliseError(f"salary minimum {_show(low)} is above the maximum {_show(high)}")
-    code = _currency(currency or text_currency, tax)
-    rate = tax.usd_rates[code]
-    per = _period(period, tax) if period and period.strip() else text_period
-    if per is None:
-        # No period stated: guess from the size of the largest figure in USD (thresholds in taxonomy.toml,
-        # [salary.guess_period]) so an hourly, daily or monthly rate is never read as a yearly salary.
-        top = (high if high is not None else low) * rate
-        per = next((p for bound, p in tax.period_guess if top <= bound), "year")
-    factor = tax.period_factors[per]
-    least, most = tax.annual_usd_bounds
-    for value in (low, high):
-        if value is not None and not least <= value * factor * rate <= most:
-            raise NormaliseError(
-                f"salary {_show(value)} {code} per {per} is about {_about(value * factor * rate)} USD a year, outside "
-                f"{least:,.0f}-{most:,.0f}; check the amount and the period")
-    annual = (None if v is None else round(v * factor) for v in (low, high))
-    return Salary(*annual, currency=code, period=per, raw_min=low, raw_max=high)
-
-
-def _show(value: float) -> str:
-    if abs(value) >= 1e15:  # absurd (or infinite): 300 digits would drown the report line
-        return f"{value:.3g}"
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
-
-
-def _about(value: float) -> str:
-    return f"{value:.3g}" if abs(value) >= 1e15 else f"{value:,.0f}"
-
-
-def _figure(value: float | str | None, what: str) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as e:
-        raise NormaliseError(f"salary {what} {value!r} is not a number") from e
-    if not math.isfinite(number) or number < 0:
-        raise NormaliseError(f"salary {what} {value!r} must be a positive number")
-    return number or None  # boards write 0 for "not stated"
-
-
-def _currency(value: str | None, tax: Taxonomy) -> str:
-    # A salary naming no currency is taken as the default (USD), like one written with a bare "$".
-    if value is None or not value.strip():
-        return tax.default_currency
-    code = tax.currency_aliases.get(value.strip().casefold())
-    if code is None:
-        raise NormaliseError(f"unknown currency {value!r}; known: {', '.join(tax.currencies)}")
-    return code
-
-
-def _period(value: str, tax: Taxonomy) -> str:
-    period = tax.period_aliases.get(value.strip().casefold())
-    found = None if period else tax.period_token.search(value)
-    if found:
-        period = tax.period_aliases[found.group().casefold()]
-    if period is None:
-        raise NormaliseError(f"unknown salary period {value!r}; allowed: {', '.join(tax.period_factors)}")
-    return period
-
-
-def _amounts(text: str, tax: Taxonomy) -> tuple[float | None, float | None]:
-    """Return the (min, max) figures of a salary text: a range, "up to X", "from X", "X+" or one figure."""
-    found = [m for m in _AMOUNT.finditer(text) if not text[m.end():].lstrip().startswith("%")]
-    if not found:
-        return None, None
-    first = found[0]
-    value, mult = _number(first[1]), _MULTIPLIERS.get((first[2] or "").lower(), 1.0)
-    if len(found) > 1 and _RANGE.fullmatch(tax.currency_token.sub("", text[first.end():found[1].start()])):
-        second, mult2 = _number(found[1][1]), _MULTIPLIERS.get((found[1][2] or "").lower(), 1.0)
-        # "$65-105k", "£50-60k": a k on one end applies to a bare small figure on the other.
-        if mult == 1.0 and mult2 > 1.0 and value < 1000:
-            mult = mult2
-        elif mult2 == 1.0 and mult > 1.0 and second < 1000:
-            mult2 = mult
-        return value * mult, second * mult2
-    value *= mult
-    if tax.salary_up_to.search(text, 0, first.start()):
-        return None, value
-    if tax.salary_from.search(text, 0, first.start()) or text[first.end():first.end() + 1] == "+":
-        return value, None
-    return value, value
-
-
-def _number(digits: str) -> float:
-    """Read "93,400", "4.000", "120 000", "18,00,000", "1.5" or "1.234,56" as a number."""
-    digits = re.sub(r"[ \u00a0\u202f'’]", "", digits)
-    if "," in digits and "." in digits:
-        decimal = max(",", ".", key=digits.rfind)
-        return float(digits.replace("." if decimal == "," else ",", "").replace(decimal, "."))
-    for sep in ",.":
-        parts = digits.split(sep)
-        if len(parts) > 1:
-            # One separator before exactly three digits groups thousands; otherwise it marks decimals.
-            grouped = len(parts) > 2 or len(parts[-1]) == 3
-            return float("".join(parts) if grouped else ".".join(parts))
-    return float(digits)
-
-
-def annual_usd(amount: int | None, currency: str, tax: Taxonomy) -> int | None:
-    """Convert an annual amount to approximate US dollars; None when missing or the currency is unknown."""
-    rate = tax.usd_rate(currency)
-    return None if amount is None or rate is None else round(amount * rate)
+def annual_usd(amount: int | None, currency: str | None, tax: Taxonomy) -> int | None:
+    """Convert an annual amount to approximate US dollars; None when missing or the currency has no rate."""
+    return salary.annual_usd(amount, currency, tax.money)
 
 
 # -- titles and reposts ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator, Sequence
 
 from .errors import InputError
 
@@ -40,7 +40,21 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+@dataclass(frozen=True, slots=True)
+class Warned:
+    """A record that was kept without one of its fields, and why."""
+
+    line: int
+    reason: str
+    key: str | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f" ({_printable(self.key)})" if self.key else "")
+        return f"{where}: warning: {_printable(self.reason)}"
+
+
 TOO_DEEP = "nested too deeply to be a record"
+BIG_INT_DIGITS = 100  # longer integers stay text: int() refuses 4,300 digits, and no field needs more than this
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 
 
@@ -71,18 +85,43 @@ def read_text(path: str) -> tuple[str, str]:
     return text, fmt
 
 
-def read_records(path: str) -> Iterator[Record | Rejected]:
-    """Yield each record of the file with its line, or a Rejected for a line that is not one."""
+def read_records(path: str, fields: Sequence[str] = ()) -> Iterator[Record | Rejected]:
+    """Yield each record of the file with its line, or a Rejected for a line that is not one.
+
+    An empty file, a file without records, or one whose first record (or CSV header) names none of `fields` is
+    one InputError, not a rejected line per row: it is the wrong file, not a bad record.
+    """
     text, fmt = read_text(path)
+    if fields and not text.strip():
+        raise InputError(f"{path}: the file is empty; nothing was imported")
     if fmt in ("json", "jsonl") and text.lstrip()[:1] == "{":
         # JSON Lines in a .json file, or one object pretty-printed over several lines: read what it is.
-        yield from _single_object(text) or _jsonl(text)
+        records = _single_object(text) or _jsonl(text)
     elif fmt == "json":
-        yield from _json_array(text)
+        records = _json_array(text)
     elif fmt == "jsonl":
-        yield from _jsonl(text)
+        records = _jsonl(text)
     else:
-        yield from _csv(text)
+        records = _csv(text, path, fields)
+    first = next(records, None)
+    if first is None:
+        if fields:
+            raise InputError(f"{path}: no records in the file; nothing was imported")
+        return
+    if fields and isinstance(first, Record) and fmt != "csv" and not set(first.data) & set(fields):
+        has = ", ".join(str(k)[:20] for k in sorted(map(str, first.data))[:4]) or "no fields"
+        raise InputError(f"{path}: the first record has none of the fields {', '.join(fields[:5])}, ... "
+                         f"(it has {has}{', ...' if len(first.data) > 4 else ''}); is this the right file?")
+    yield first
+    yield from records
+
+
+def _loads(text: str):
+    return json.loads(text, parse_int=_int)
+
+
+def _int(digits: str) -> int | str:
+    return int(digits) if len(digits.lstrip("-")) <= BIG_INT_DIGITS else digits
 
 
 def _jsonl(text: str) -> Iterator[Record | Rejected]:
@@ -92,7 +131,7 @@ def _jsonl(text: str) -> Iterator[Record | Rejected]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = _loads(line)
         except json.JSONDecodeError as e:
             yield Rejected(n, f"malformed JSON: {e.msg} at column {e.colno}")
             continue
@@ -106,7 +145,7 @@ def _jsonl(text: str) -> Iterator[Record | Rejected]:
 
 
 def _json_array(text: str) -> Iterator[Record | Rejected]:
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_int)
     i = _skip_ws(text, 0)
     if text[i : i + 1] != "[":
         yield Rejected(1, "expected a JSON array ([...]) of objects")
@@ -154,7 +193,7 @@ class _LineCounter:
 def _single_object(text: str) -> Iterator[Record | Rejected] | None:
     """Read a text holding one (maybe pretty-printed) JSON object as one record; None when it is not one."""
     try:
-        obj = json.loads(text)
+        obj = _loads(text)
     except (json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(obj, dict):
@@ -169,17 +208,27 @@ def _skip_ws(text: str, i: int) -> int:
     return i
 
 
-def _csv(text: str) -> Iterator[Record | Rejected]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv(text: str, path: str, fields: Collection[str]) -> Iterator[Record | Rejected]:
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    try:
+        dialect = csv.Sniffer().sniff(first_line, delimiters=",;\t|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
         return
     except csv.Error as e:
-        raise InputError(f"CSV header cannot be read: {e}") from e
+        raise InputError(f"{path}: CSV header cannot be read: {e}") from e
     names = [h.strip().lower() for h in header]
     if not any(names):
-        raise InputError("CSV has an empty header line")
+        raise InputError(f"{path}: CSV has an empty header line")
+    if fields and not set(names) & set(fields):
+        shown = ", ".join(n[:20] for n in names[:4] if n) + (", ..." if len(names) > 4 else "")
+        raise InputError(f"{path}: the CSV header ({shown}) names none of the fields {', '.join(fields[:5])}, ...; "
+                         "check the delimiter and that the file is this board's export")
     line = reader.line_num + 1
     while True:
         try:

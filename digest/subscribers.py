@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from . import normalise
 from .errors import InputError, NormaliseError, NotFoundError
-from .listings import db_reason, db_unreachable, describe_errors, drop_nulls_and_refuse_nul
+from .listings import db_reason, db_unreachable
+from .validation import describe_errors, drop_nulls_and_refuse_nul
 from .models import Delivery, Subscriber, Suppression
 from .readers import Rejected, read_records
 from .schedule import zone

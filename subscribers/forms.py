@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from digest import normalise
 from digest.errors import InputError, NormaliseError
-from digest.listings import describe_errors
+from digest.validation import describe_errors
 from digest.subscribers import SubscriberIn
 from digest.taxonomy import Taxonomy
 

@@ -99,16 +99,20 @@ def s3_event(bucket: str, key: str) -> dict:
 def test_listings_dropped_in_s3_are_imported_with_a_report_beside_them(aws, engine):
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="jobdigest-listings")
-    lines = [json.dumps(listing("s3-1", title="Senior Go Engineer")), "{broken", json.dumps(listing("s3-2", url="ftp://x"))]
+    lines = [json.dumps(listing("s3-1", title="Senior Go Engineer")), "{broken", json.dumps(listing("s3-2", url="ftp://x")),
+             json.dumps(listing("s3-3", title="Go Engineer", salary="UTC-1 to UTC+3", level="Ninja"))]
     s3.put_object(Bucket="jobdigest-listings", Key="incoming/board week 48.jsonl", Body="\n".join(lines).encode())
     result = lambdas.import_listings(s3_event("jobdigest-listings", "incoming/board+week+48.jsonl"), FakeContext())
     report = json.loads(s3.get_object(Bucket="jobdigest-listings",
                                       Key="incoming/board week 48.jsonl.report.json")["Body"].read())
     assert result["reports"] == [report]
-    assert (report["imported"], report["inserted"]) == (1, 1)
+    assert (report["imported"], report["inserted"]) == (2, 2)
     assert [(r["line"], r["reason"].split(":")[0]) for r in report["rejected"]] == [(2, "malformed JSON"), (3, "url")]
+    # Bad optional fields are warnings in the report too; the listing is kept without them.
+    assert [(w["line"], w["id"], w["reason"][:20]) for w in report["warnings"]] == [
+        (4, "s3-3", "salary 'UTC-1 to UTC"), (4, "s3-3", "unknown level 'Ninja")]
     with Session(engine) as s:
-        assert [l.board_id for l in s.scalars(select(Listing))] == ["s3-1"]
+        assert sorted(l.board_id for l in s.scalars(select(Listing))) == ["s3-1", "s3-3"]
     # The report landing in the bucket fires the trigger again: it is not imported.
     again = lambdas.import_listings(s3_event("jobdigest-listings", "incoming/board+week+48.jsonl.report.json"),
                                     FakeContext())
@@ -123,6 +127,20 @@ def test_an_unreadable_file_gets_a_report_and_a_failed_invocation(aws):
         lambdas.import_listings(s3_event("jobdigest-listings", "incoming/export.xlsx"), FakeContext())
     report = json.loads(s3.get_object(Bucket="jobdigest-listings", Key="incoming/export.xlsx.report.json")["Body"].read())
     assert "unknown file type" in report["error"]
+    assert report["error"].startswith("incoming/export.xlsx: ")  # the key the operator knows, not a temp path
+
+
+def test_an_empty_file_or_another_boards_csv_is_one_line_in_the_report(aws):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="jobdigest-listings")
+    for key, body, message in [("incoming/empty.jsonl", b"", "the file is empty"),
+                               ("incoming/other.csv", b"job_title;employer\nEngineer;Acme\n", "names none of the fields")]:
+        s3.put_object(Bucket="jobdigest-listings", Key=key, Body=body)
+        with pytest.raises(Exception, match=message):
+            lambdas.import_listings(s3_event("jobdigest-listings", key), FakeContext())
+        report = json.loads(s3.get_object(Bucket="jobdigest-listings", Key=f"{key}.report.json")["Body"].read())
+        assert report["error"].startswith(f"{key}: ") and message in report["error"]
+        assert (report["imported"], report["rejected"], report["warnings"]) == (0, [], [])
 
 
 def test_test_send_invocation_shares_the_cli_function(aws, tmp_path, add_listings, add_subscriber):

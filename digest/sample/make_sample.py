@@ -651,8 +651,8 @@ def make_url(rng: random.Random, company: str, careers_site: bool, title: str, n
         host = f"careers.{slugify(company, max_words=2)}.example"
         return rng.choice([f"https://{host}/jobs/{n}-{slugify(title)}", f"https://{host}/o/{slugify(title)}-{n}",
                            f"https://{host}/positions/{n}?source=remote-board"])
-    return rng.choice([f"https://jobs.example.com/listings/{{id}}", f"https://jobs.example.com/l/{{id}}/{slugify(title)}",
-                       f"https://jobs.example.com/listings/{{id}}?utm_source=feed&utm_medium=rss"])
+    return rng.choice(["https://jobs.example.com/listings/{id}", f"https://jobs.example.com/l/{{id}}/{slugify(title)}",
+                       "https://jobs.example.com/listings/{id}?utm_source=feed&utm_medium=rss"])
 
 
 def build_listings(rng: random.Random) -> tuple[list[dict], dict]:

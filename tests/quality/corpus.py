@@ -33,7 +33,7 @@ STRICT = email.policy.default.clone(raise_on_defect=True)
 MAX_JOBS = Settings.max_jobs  # DIGEST_MAX_JOBS default: the most listings one digest shows
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(1)>"
-WORDS = "Senior Staff Backend Platform Engineer Python Go Distributed Systems Payments Infrastructure "
+WORDS = "Senior Staff Backend Platform Engineer Ledger API Distributed Systems Payments Infrastructure "
 HEADER_INJECTION = "\r\nBcc: attacker@evil.example\r\nX-Injected: yes"
 
 

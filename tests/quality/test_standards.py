@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 from pydantic import ValidationError
 
-from digest.listings import ListingIn
+from digest.listing_record import ListingIn
 
 from .conftest import ARTIFACTS
 from .corpus import DIGESTS, MAX_JOBS, NAMES, TEST_SEND_TO, XSS, shown_company, shown_title, shown_url

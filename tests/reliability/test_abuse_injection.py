@@ -180,7 +180,8 @@ def pipeline(engine, tmp: Path, listing_values: dict, name: str | None, from_nam
         report = import_listings(s, str(path), TAX, NOW - timedelta(days=1))
         if report.rejected:
             return {}
-        sub, _ = upsert(s, SubscriberIn.model_validate({"email": "ana@example.com", "name": name, "stack": ["python"],
+        # No preferences: whatever facets the hostile title and tags give the listing, it is in her digest.
+        sub, _ = upsert(s, SubscriberIn.model_validate({"email": "ana@example.com", "name": name,
                                                          "confirmed": True, "timezone": "UTC"}),
                         TAX, settings, NOW - timedelta(days=30))
         s.commit()
