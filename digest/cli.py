@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from functools import cached_property
@@ -101,13 +102,18 @@ def listings():
 
 @listings.command("import")
 @click.argument("path")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes that normalise a large file (5,000+ records); default: the machine's cores.")
 @pass_app
-def listings_import(app: App, path: str):
+def listings_import(app: App, path: str, workers: int | None):
     """Import listings from JSON Lines, a JSON array or CSV ('-' reads stdin).
 
     A record is rejected only when a required field is unusable; a bad
     optional field is left out with a warning line and the listing kept.
-    Re-importing an id updates it. CSV may be ','- or ';'-separated.
+    Re-importing an id updates it; a record sent again exactly as before is
+    not read again (its warnings were reported the first time). A file of
+    5,000+ records is read by several processes (--workers). CSV may be
+    ','- or ';'-separated.
 
     \b
     Required:
@@ -144,7 +150,7 @@ def listings_import(app: App, path: str):
       cat listings.json | digest listings import -
     """
     with app.session() as s:
-        report = import_listings(s, path, app.tax, app.clock())
+        report = import_listings(s, path, app.tax, app.clock(), workers=workers or os.cpu_count() or 1)
     for line in sorted([*report.rejected, *report.warnings[:SHOWN_WARNINGS]], key=lambda r: r.line):
         click.echo(f"{path}: {line}", err=True)
     if len(report.warnings) > SHOWN_WARNINGS:

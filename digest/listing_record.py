@@ -8,6 +8,7 @@ warning and the listing is kept: one odd column of a real export must not cost t
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ MAX_SALARY_TEXT = 300
 REQUIRED = ("id", "title", "company", "url", "posted_at")
 OPTIONAL = ("verified", "verified_at", "expires_at", "stack", "level", "location", "salary", "salary_min",
             "salary_max", "salary_currency", "salary_period", "employer_type", "role_type", "description")
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
 _BOOL = TypeAdapter(bool)
 _DATETIME = TypeAdapter(datetime)
 
@@ -82,7 +84,7 @@ class ListingIn(BaseModel):
         parts = urlsplit(v)
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an http:// or https:// URL")
-        if any(ch.isspace() or ord(ch) < 32 for ch in v):
+        if _SPACE_OR_CONTROL.search(v):
             raise ValueError("must not contain spaces or control characters")
         return v
 
@@ -95,10 +97,6 @@ class ListingIn(BaseModel):
     @classmethod
     def _aware(cls, v: datetime) -> datetime:
         return _utc(v)
-
-    def optional(self, name: str) -> Any:
-        """The raw value of an optional field, or None."""
-        return (self.model_extra or {}).get(name)
 
 
 def normalised_fields(rec: ListingIn, tax: Taxonomy, warn: Warn) -> dict:
@@ -151,7 +149,7 @@ class _Optional:
     """Read optional fields one by one; a value that cannot be used is dropped with one warning."""
 
     def __init__(self, rec: ListingIn, warn: Warn):
-        self.rec, self.warn, self._said = rec, warn, set()
+        self.extra, self.warn, self._said = rec.model_extra or {}, warn, set()
 
     def _drop(self, name: str, why: str) -> None:
         if name not in self._said:
@@ -159,7 +157,9 @@ class _Optional:
             self.warn(f"{name} {why}, left out")
 
     def raw(self, name: str) -> Any:
-        value = self.rec.optional(name)
+        value = self.extra.get(name)
+        if value is None:
+            return None
         if isinstance(value, str) and "\x00" in value:
             self._drop(name, "contains a NUL character")
             return None

@@ -80,6 +80,9 @@ class Listing(Base):
     description: Mapped[str | None] = mapped_column(Text)
     raw_tags: Mapped[list] = mapped_column(JSON, default=list)
     repost_key: Mapped[int] = mapped_column(BigInteger, index=True)
+    # A hash of the columns an import writes (all but verified_at): equal means unchanged. Whatever else changes a
+    # listing row must clear it, or the next import would not restore the board's values.
+    fingerprint: Mapped[str | None] = mapped_column(String(32))
     imported_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -28,6 +28,8 @@ class Money:
 
     currencies: frozenset[str]  # every current ISO 4217 code
     aliases: Mapping[str, str]  # casefolded code, symbol or name -> code
+    lower_codes: frozenset[str]  # codes that also count written in lower case ("usd", "cad")
+    longest: int  # characters in the longest spelling
     token: re.Pattern[str]  # a spelling of a currency next to an amount
     letters: re.Pattern[str]  # "R50,000", "P 50,000": one letter right before the digits
     letter_codes: Mapping[str, str]
@@ -53,6 +55,33 @@ class Money:
     def code(self, spelling: str) -> str | None:
         """Return the ISO code a spelling names ("cad", "CA$", "₱"), or None."""
         return self.aliases.get(spelling.strip().casefold())
+
+    def written(self, spelling: str) -> str | None:
+        """The code a spelling names as written next to a figure: a code counts in capitals (or in lower case
+        for the common ones), a symbol or name in any case; None for anything else."""
+        folded = spelling.casefold()
+        code = self.aliases.get(folded)
+        if code and folded.upper() in self.currencies and not (spelling.isupper() or folded in self.lower_codes):
+            return None
+        return code
+
+    def before(self, text: str, end: int) -> tuple[int, str] | None:
+        """The currency spelled right before `end` ("CA$", "usd ", "pounds sterling"): (start, spelling)."""
+        for n in range(min(self.longest, end), 0, -1):
+            start = end - n
+            spelling = text[start:end]
+            if self.written(spelling) and not (spelling[0].isalpha() and start and text[start - 1].isalpha()):
+                return start, spelling
+        return None
+
+    def after(self, text: str, start: int) -> str | None:
+        """The currency spelled right at `start` ("sgd", "€", "EUR"), when it is a whole word."""
+        for n in range(min(self.longest, len(text) - start), 0, -1):
+            spelling = text[start:start + n]
+            end = start + n
+            if self.written(spelling) and not (spelling[-1].isalpha() and end < len(text) and text[end].isalpha()):
+                return spelling
+        return None
 
     def usd_rate(self, currency: str | None) -> float | None:
         """Return US dollars per unit of a currency code, or None when the rates table lacks it."""
@@ -121,7 +150,8 @@ def load_money(data: dict[str, Any], path: Path) -> Money:
     period_words = _words(list(words))
     not_pay = _words(strs(lists.get("not_pay"), "salary.words.not_pay"))
     return Money(
-        currencies=codes, aliases=_ro(aliases), token=token, letters=letters, letter_codes=_ro(letter_codes),
+        currencies=codes, aliases=_ro(aliases), lower_codes=frozenset(lower), longest=max(map(len, aliases)),
+        token=token, letters=letters, letter_codes=_ro(letter_codes),
         symbols=_ro(symbols), **_rates(cur, path, codes), period_aliases=_ro(words), period_factors=_ro(factors),
         multipliers=_ro(mult), multiplier=_multiplier(mult), annual_usd_bounds=(low, high),
         no_currency_max=number(salary.get("no_currency_annual_max"), "salary.no_currency_annual_max", low, high),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
 
 from . import salary
+from .salary import MEMO
 from .errors import NormaliseError
 from .taxonomy import DATA_PLACE_WORDS, WORLDWIDE, Place, Taxonomy, phrase_key, tag_key, word_key
 
@@ -42,27 +44,40 @@ class Salary:
 
 def normalise_stack(raw: list[str] | str | None, title: str, tax: Taxonomy) -> list[str]:
     """Map a listing to sorted canonical stacks: the ones its title names, else the ones its tags name."""
+    named = _title_stacks(title or "", tax)
+    if named is not None:  # boards tag noisily ("Senior Magento Developer" tagged java); the title is what the job is
+        return list(named)
     found: set[str] = set()
-    if title and tax.stack_not_development.search(title):
-        return []
-    if title:
-        title = tax.stack_title_not.sub(" ", title)
-        for match in tax.stack_title.finditer(title):
-            key = word_key(match.group())
-            found.add(tax.stack_title_words.get(key) or tax.stack_title_words.get(key.casefold(), ""))
-        found.discard("")
-        if found:  # boards tag noisily ("Senior Magento Developer" tagged java); the title is what the job is
-            return sorted(found)
     for item in raw if isinstance(raw, list) else [raw or ""]:
         for tag in _TAG_SPLIT.split(str(item)):
-            key = tag_key(tag)
-            # Whole tag first: "ruby/rails" and "c/c++" are aliases in their own right.
-            hit = tax.stack_aliases.get(key)
-            parts = [hit] if hit else [tax.stack_aliases.get(tag_key(p)) for p in _TAG_PARTS.split(key)]
-            found.update(p for p in parts if p)
+            found.update(_tag_stacks(tag, tax))
     return sorted(found)
 
 
+# Boards repeat titles, tags and locations endlessly: each is read once per process (bounded, so memory stays flat).
+@functools.lru_cache(maxsize=MEMO)
+def _title_stacks(title: str, tax: Taxonomy) -> tuple[str, ...] | None:
+    """The stacks a title names; () for a job that is not development; None when the title names none."""
+    if tax.stack_not_development.search(title):
+        return ()
+    found = set()
+    for match in tax.stack_title.finditer(tax.stack_title_not.sub(" ", title)):
+        key = word_key(match.group())
+        found.add(tax.stack_title_words.get(key) or tax.stack_title_words.get(key.casefold(), ""))
+    found.discard("")
+    return tuple(sorted(found)) if found else None
+
+
+@functools.lru_cache(maxsize=MEMO)
+def _tag_stacks(tag: str, tax: Taxonomy) -> tuple[str, ...]:
+    key = tag_key(tag)
+    # Whole tag first: "ruby/rails" and "c/c++" are aliases in their own right.
+    hit = tax.stack_aliases.get(key)
+    parts = [hit] if hit else [tax.stack_aliases.get(tag_key(p)) for p in _TAG_PARTS.split(key)]
+    return tuple(p for p in parts if p)
+
+
+@functools.lru_cache(maxsize=MEMO)
 def normalise_level(raw: str | None, title: str, tax: Taxonomy) -> str | None:
     """Map a raw level to a canonical one, or infer it from the title when the field is empty."""
     key = phrase_key(raw or "").casefold()
@@ -88,6 +103,18 @@ def _level_range(raw: str, tax: Taxonomy) -> str | None:
 # -- regions --------------------------------------------------------------------------------------------
 
 def normalise_regions(location: str | None, tax: Taxonomy) -> list[str]:
+    """Map a raw location to sorted canonical regions; [] when it names none we know (see _regions)."""
+    if not location or not location.strip():
+        return []
+    return list(_regions(location, tax))
+
+
+@functools.lru_cache(maxsize=MEMO)
+def _regions(location: str, tax: Taxonomy) -> tuple[str, ...]:
+    return tuple(_read_regions(location, tax))
+
+
+def _read_regions(location: str, tax: Taxonomy) -> list[str]:
     """Map a raw location to sorted canonical regions; [] when it names none we know.
 
     Places named outright win; timezone words ("EST preferred") and bands ("UTC-1 to UTC+3") say where only when

@@ -49,7 +49,8 @@ def cities(country_regions: Mapping[str, str], key: Callable[[str], str], skip: 
         region = country_regions.get(city["countrycode"])
         if region is None:
             continue
-        for spelling in {city["name"], fold(city["name"])}:
+        name = city["name"]
+        for spelling in (name,) if name.isascii() else (name, fold(name)):
             k = key(spelling)
             if k and k not in skip:
                 best = by_name.setdefault(k, {})

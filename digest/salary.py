@@ -9,6 +9,7 @@ are shown as written and never compared with a subscriber's floor.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -23,9 +24,13 @@ from .validation import quote as _quote
 _AMOUNT = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*(?:[ \u00a0\u202f'’]\d{3}(?!\d))*)")
 _RANGE = re.compile(r"\s*(?:-+|–|—|~|to|and|bis|a|até|hasta|till?|through)\s*", re.IGNORECASE)
 _RATIO = re.compile(r"\s*[/:]\s*\d")  # "50/50", "24:7": not an amount
+_RATIO_BEFORE = re.compile(r"\d\s*[/:]\s*$")
+_GAP_BEFORE_END = re.compile(r"[\s(:]{1,3}$")
+_SPACES = re.compile(r"[ \t\u00a0]{0,2}")
 _ZONE = re.compile(r"(?i)(?<![^\W\d_])(?:utc|gmt)\s*[+±-]\s*\d{1,2}(?::?\d\d)?")
 _NOT_STATED = {"", "0", "-1", "nan", "none", "null", "n/a", "na", "-", "tbd", "tba"}
 _LEAST_FIGURE_USD = 10  # below this a figure is no wage for any period ("$1")
+MEMO = 8192  # distinct texts each reader remembers per process (salaries, locations, titles, tags repeat)
 NO_CURRENCY_MIN = 10_000  # with no currency and no period, smaller figures cannot be told from anything else
 
 
@@ -130,6 +135,7 @@ def _checked(low: float | None, high: float | None, code: str | None, per: str |
 
 # -- the raw text ---------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=MEMO)
 def _read_text(text: str, money: Money):
     """Return (low, high, code, weak, period, (period of each end)) of the first pay figure(s), or None."""
     clean = unicodedata.normalize("NFKC", text).replace("\u2212", "-")
@@ -147,13 +153,11 @@ def _read_text(text: str, money: Money):
 
 
 def _figures(clean: str, money: Money) -> list[_Figure]:
-    tokens = [(t.start(), t.end(), money.code(t.group()), t.group() == WEAK) for t in money.token.finditer(clean)]
-    letters = {m.end(): (m.start(), money.letter_codes[m["letter"].casefold()]) for m in money.letters.finditer(clean)}
     figures = []
     for a in _AMOUNT.finditer(clean):
         start, end = a.span(1)
         f = _Figure(start, end, _number(a[1]))
-        if clean[end:end + 1] == "%" or _RATIO.match(clean, end) or re.search(r"\d\s*[/:]\s*$", clean[:start]):
+        if clean[end:end + 1] == "%" or _RATIO.match(clean, end) or _RATIO_BEFORE.search(clean, max(0, start - 4), start):
             f.not_pay = True
         mult = money.multiplier.match(clean, end)
         if mult:
@@ -161,18 +165,23 @@ def _figures(clean: str, money: Money) -> list[_Figure]:
             f.multiplied = money.multipliers.get(word) or money.multipliers[word.casefold()]
             f.period = "year" if word.casefold() == "lpa" else None  # lakh per annum
             f.end = end = mult.end()
-        for t_start, t_end, code, weak in tokens:  # a currency right before the figure
-            if t_end <= start and re.fullmatch(r"[\s(:]{0,3}", clean[t_end:start]):
-                f.start, f.code, f.weak = t_start, None if weak else code, weak
-        if start in letters and f.code is None and not f.weak:  # "R50,000", "p 50,000"
-            f.start, f.code = letters[start]
-        for t_start, t_end, code, weak in tokens:  # ... or right after it ("$148,900 sgd", "1,800€")
-            if t_start >= end and re.fullmatch(r"\s{0,2}", clean[end:t_start]):
-                f.end = t_end
-                if not weak:
-                    f.code = code
-                f.weak = f.weak or weak
-                break
+        # A currency right before the figure (dictionary lookups of the few characters there, not a text scan).
+        gap = _GAP_BEFORE_END.search(clean, max(0, start - 3), start)
+        before = money.before(clean, gap.start() if gap else start)
+        if before:
+            f.weak = before[1] == WEAK
+            f.start, f.code = before[0], None if f.weak else money.written(before[1])
+        else:
+            letter = money.letters.search(clean, max(0, start - 2), start + 1)  # "R50,000", "p 50,000"
+            if letter and letter.end() == start:
+                f.start, f.code = letter.start(), money.letter_codes[letter["letter"].casefold()]
+        at = _SPACES.match(clean, end).end()
+        after = money.after(clean, at)  # ... or right after it ("$148,900 sgd", "1,800€")
+        if after:
+            f.end = at + len(after)
+            if after != WEAK:
+                f.code = money.written(after)
+            f.weak = f.weak or after == WEAK
         per = money.period_after.match(clean, f.end)
         if per:
             f.period, f.end = money.period_aliases[_fold(per["period"])], per.end()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,7 @@ class Taxonomy:
     employer_type_labels: Mapping[str, str]
     employer_type_aliases: Mapping[str, str]  # casefolded phrase_key -> employer type
     employer_type_evidence: Evidence
+    source_digest: str  # of the data files read, so what was normalised under other data can be told apart
 
     @functools.cached_property
     def data_places(self) -> Mapping[str, Place]:
@@ -118,10 +120,18 @@ def _default() -> Taxonomy:
 def _load(path: Path) -> Taxonomy:
     data = read_toml(path, "taxonomy")
     try:
-        return Taxonomy(**_stacks(data), **_levels(data), **_places(data), money=load_money(data, path),
-                        **_facets(data))
+        money = load_money(data, path)
+        return Taxonomy(**_stacks(data), **_levels(data), **_places(data), money=money, **_facets(data),
+                        source_digest=_digest(path, path.with_name(data["currencies"]["rates_file"])))
     except ConfigError as e:
         raise ConfigError(f"taxonomy {path}: {e}") from e
+
+
+def _digest(*paths: Path) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    for p in paths:
+        h.update(p.read_bytes())
+    return h.hexdigest()
 
 
 # -- validation helpers: each names the key at fault ------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from digest.models import Listing
 
-from .conftest import listing
+from .conftest import NOW, listing
 from .test_cli import digest, errors, json_lines
 
 LIST_FIELDS = {"id", "title", "company", "url", "verified", "posted_at", "stack", "level", "regions", "salary_min",
@@ -333,3 +333,29 @@ def test_a_record_the_database_refuses_costs_only_that_record(db_url, tmp_path, 
     assert errors(result) == [f"{path}: line 2 (t-2): the database refused it: refused by a trigger"]
     assert result.stdout == "imported 2 listings (2 new, 0 updated, 0 unchanged); 1 rejected\n"
     assert stored_ids(engine) == ["t-1", "t-3"]
+
+
+def test_a_record_sent_again_unchanged_is_not_read_again_until_the_reading_changes(db_url, tmp_path, engine):
+    """Boards re-send the whole export daily: an unchanged record costs a lookup, not a reading; a changed record,
+    or a changed taxonomy (the reader's version is part of the fingerprint), is read again."""
+    import shutil
+
+    from digest.listings import import_listings
+    from digest.taxonomy import DEFAULT_PATH, load_taxonomy
+
+    path = write_jsonl(tmp_path / "daily.jsonl", listing("u-1", stack=["elixir"], salary="UTC-1 to UTC+3"),
+                       listing("u-2", stack=["golang"]))
+    first = digest(db_url, tmp_path, "listings", "import", path)
+    assert first.stdout == "imported 2 listings (2 new, 0 updated, 0 unchanged); 0 rejected, 1 warnings\n"
+    again = digest(db_url, tmp_path, "listings", "import", path)
+    assert again.stdout == "imported 2 listings (0 new, 0 updated, 2 unchanged); 0 rejected\n"  # read once: warned once
+    # The same records read with other data (an edited taxonomy): every record is read again.
+    other = tmp_path / "tax"
+    other.mkdir()
+    shutil.copy(DEFAULT_PATH.with_name("usd_rates.toml"), other)
+    text = DEFAULT_PATH.read_text(encoding="utf-8").replace('aliases = ["phoenix",', 'aliases = ["elixir-lang", "phoenix",')
+    (other / "taxonomy.toml").write_text(text.replace('[stacks.elixir]\nlabel = "Elixir"', '[stacks.elixir]\nlabel = "Elixir (BEAM)"'),
+                                         encoding="utf-8")
+    with Session(engine) as s:
+        report = import_listings(s, path, load_taxonomy(other / "taxonomy.toml"), NOW)
+    assert (report.inserted, report.updated, report.unchanged, len(report.warnings)) == (0, 2, 0, 1)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from digest.listing_record import OPTIONAL
-from digest.listings import import_listings, parse_records
+from digest.listing_parse import parse_records
+from digest.listings import import_listings
 from digest.listings_index import load_index
 from digest.readers import Record, Rejected, Warned
 from digest.salary import annual_usd
