@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import ConfigError
 
@@ -60,3 +60,46 @@ def alternation(ci: list[str], cased: list[str] = (), right: str = r"(?!\w)") ->
     alts = sorted([(w, "(?i:%s)") for w in ci] + [(w, "(?:%s)") for w in cased], key=lambda a: -len(a[0]))
     body = "|".join(wrap % r"[\s-]+".join(map(re.escape, w.split())) for w, wrap in alts)
     return re.compile(f"(?<!\\w)(?:{body}){right}") if alts else NEVER
+
+
+# -- keys: how spellings are compared -------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def phrase_key(text: str) -> str:
+    """Return the letters and digits of a place or level phrase, one space apart."""
+    return " ".join(_TOKEN.findall(text))
+
+
+def tag_key(text: str) -> str:
+    """Return a raw stack tag casefolded, its whitespace collapsed."""
+    return " ".join(text.casefold().split())
+
+
+def word_key(text: str) -> str:
+    """Return the lookup key of a title word as matched (hyphens and spaces alike)."""
+    return " ".join(re.split(r"[\s-]+", text.strip()))
+
+
+# -- labelled tables -----------------------------------------------------------------------------------
+
+def claim(table: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """Record key -> value in table, refusing a key that already means something else."""
+    # One spelling must mean one thing, or the result would depend on file order.
+    old = table.setdefault(key, value)
+    if getattr(old, "regions", old) != getattr(value, "regions", value):
+        meaning = ", ".join(old.regions) if hasattr(old, "regions") else old
+        raise ConfigError(f"{where}: {key!r} already means {meaning}")
+
+
+def labelled(data: dict[str, Any], section: str, key: Callable[[str], str]):
+    """Read a table of labelled entries; return (labels, aliases, entries), each alias keyed by `key`."""
+    entries = table(data, section, of_tables=True)
+    labels: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    for name, entry in entries.items():
+        labels[name] = text(entry.get("label"), f"{section}.{name}.label")
+        for alias in [name, labels[name], *strs(entry.get("aliases"), f"{section}.{name}.aliases")]:
+            claim(aliases, key(alias), name, f"{section}.{name}.aliases")
+    return labels, aliases, entries

@@ -7,7 +7,9 @@ import re
 from collections.abc import Mapping
 
 from .errors import NormaliseError
-from .taxonomy import DECISIVE, Evidence, Finder, Taxonomy, phrase_key, tag_key, word_key
+from .datafile import phrase_key, tag_key, word_key
+from .facet_words import DECISIVE, Evidence, Finder
+from .taxonomy import Taxonomy
 
 # Ads say what the role and the employer are in their first paragraphs; reading no further than this bounds
 # the cost of a 20,000-character description (the import reads 100k listings).

