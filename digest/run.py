@@ -343,6 +343,8 @@ def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: in
     """Run the weekly job at `now`; return the run id and what it did."""
     engine = engine or make_engine(settings.database_url)
     ctx = RunContext(settings=settings, now=now, run_id=str(uuid.uuid4()), dry_run=dry_run)
+    # A transport that cannot work says so now, before anyone is claimed (and costs nobody an attempt).
+    transport = transport or (NullTransport() if dry_run else make_transport(settings))
     with Session(engine) as s:
         shards = list(plan(s))
         if not dry_run:
@@ -354,7 +356,6 @@ def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: in
     status = "failed"
     try:
         if workers <= 1 or len(shards) <= 1:
-            transport = transport or (NullTransport() if dry_run else make_transport(settings))
             runner = ShardRunner(engine, ctx, transport, clock)
             total.listings_considered = len(runner.index)
             for shard in shards:
@@ -375,7 +376,7 @@ def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: in
                     if progress:
                         progress(futures[fut].size)
             if not dry_run:
-                (transport or make_transport(settings)).close()
+                transport.close()
         status = "stopped" if total.stopped else "finished"
     finally:
         if not dry_run:

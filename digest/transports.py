@@ -70,6 +70,19 @@ class OutboxTransport:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
 
+    def check(self) -> None:
+        """Make sure messages can be written here, before a run claims anyone (a misconfigured outbox must not
+        cost every recipient an attempt)."""
+        from .errors import ConfigError
+
+        probe = self.directory / f".check.{os.getpid()}.tmp"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise ConfigError(f"the outbox {self.directory} cannot be written: {e.strerror or e}") from e
+
     def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
         path = self.directory / f"{key}.eml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +158,9 @@ class NullTransport:
 def make_transport(settings: Settings) -> Transport:
     """Return the transport the settings name."""
     if settings.transport == "outbox":
-        return OutboxTransport(settings.outbox_dir)
+        outbox = OutboxTransport(settings.outbox_dir)
+        outbox.check()
+        return outbox
     if settings.transport == "ses":
         from .ses import make_ses_transport  # here, so the outbox path never imports boto3
 

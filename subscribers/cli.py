@@ -16,12 +16,19 @@ def serve(host: str, port: int, threads: int):
     Example:
       DIGEST_BASE_URL=http://127.0.0.1:8000 digest serve --port 8000
     """
-    from waitress import serve as waitress_serve
-
     from digest.settings import Settings
 
     from .app import create_app
 
+    from waitress.server import create_server
+
     app = create_app(Settings.from_env())
+    try:  # bind first, so a port in use or an impossible host is one line, not a traceback
+        server = create_server(app, host=host, port=port, threads=threads, ident="jobdigest")
+    except (OSError, ValueError) as e:  # ValueError: waitress cannot resolve the host
+        raise click.ClickException(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from e
     click.echo(f"serving on http://{host}:{port} (Ctrl-C stops)", err=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="jobdigest")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
