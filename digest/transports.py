@@ -75,13 +75,15 @@ class OutboxTransport:
         cost every recipient an attempt)."""
         from .errors import ConfigError
 
-        probe = self.directory / f".check.{os.getpid()}.tmp"
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as e:
-            raise ConfigError(f"the outbox {self.directory} cannot be written: {e.strerror or e}") from e
+        # The nearest existing folder on the way must be a writable folder; nothing is created until a message is.
+        there = self.directory.absolute()
+        while not there.exists() and there != there.parent:
+            there = there.parent
+        why = None if there.is_dir() else "Not a directory"
+        if why is None and not os.access(there, os.W_OK | os.X_OK):
+            why = "Permission denied"
+        if why:
+            raise ConfigError(f"the outbox {self.directory} cannot be written: {why}")
 
     def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
         path = self.directory / f"{key}.eml"
