@@ -229,6 +229,34 @@ def subscribers_add(app: App, email, **opts):
         _confirm_pending(app, s)
 
 
+@subscribers.command("update")
+@click.argument("email")
+@click.option("--name", help="Name to greet them by.")
+@click.option("--stack", multiple=True, help="Stack wanted (repeatable); 'any' clears.")
+@click.option("--level", multiple=True, help="Level wanted (repeatable); 'any' clears.")
+@click.option("--region", multiple=True, help="Region they can work from (repeatable); 'any' clears.")
+@click.option("--timezone", help="IANA timezone, e.g. Europe/Berlin.")
+@click.option("--send-day", type=_choices(WEEKDAYS), help="Weekday of their digest.")
+@click.option("--send-hour", type=click.IntRange(0, 23), help="Local hour of their digest.")
+@click.option("--min-salary", type=click.IntRange(0, 2_000_000), help="Salary floor, annual USD; 0 clears it.")
+@click.option("--hide-no-salary/--show-no-salary", default=None, help="Skip listings that give no salary, or not.")
+@pass_app
+def subscribers_update(app: App, email, **opts):
+    """Change only the preferences given; everything else stays.
+
+    
+    Example:
+      digest subscribers update ana@example.com --level senior --region any
+    """
+    data = _subscriber_in(email=email, **opts)
+    with app.session() as s:
+        subs.get(s, email)  # only someone who exists: update never adds
+        changed: list[str] = []
+        sub, _ = subs.upsert(s, data, app.tax, app.settings, app.clock(), changed=changed, source="cli")
+        s.commit()
+        click.echo(f"updated {sub.email}: {', '.join(changed)}" if changed else f"no change for {sub.email}")
+
+
 def _subscriber_in(**values) -> subs.SubscriberIn:
     from pydantic import ValidationError
 
@@ -289,6 +317,9 @@ def subscribers_import(app: App, path: str):
         click.echo(f"{path}: {bad}", err=True)
     click.echo(f"imported {report.added + report.updated} subscribers ({report.added} new, {report.updated} updated); "
                f"{len(report.rejected)} rejected")
+    if report.updated:
+        fields = ", ".join(f"{name} {n}" for name, n in sorted(report.changed.items()))
+        click.echo(f"changed for existing subscribers: {fields or 'nothing'} (empty cells keep, 'any' clears)")
     with app.session() as s:
         _confirm_pending(app, s)
     if report.rejected:

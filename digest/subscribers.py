@@ -33,8 +33,16 @@ _DAY_ALIASES = {d[:3]: i for i, d in enumerate(WEEKDAYS)} | {d: i for i, d in en
 MAX_PREF = 50  # characters in one stack, level or region value; the error message echoes it
 
 
-def _as_list(v: Any) -> list[str]:
-    if v is None:
+CLEAR = object()  # a preference explicitly cleared (as opposed to not given)
+ANY = "any"  # in an import cell or an update option: clear this preference (an empty cell keeps it)
+
+
+def _as_list(v: Any) -> list[str] | None:
+    """None: not given (keep what is stored); []: `any` (clear); else the values."""
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    if (isinstance(v, str) and v.strip().lower() == ANY) or (isinstance(v, list) and [x.strip().lower() for x in v
+                                                                                      if isinstance(x, str)] == [ANY]):
         return []
     if isinstance(v, str):
         items = [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
@@ -70,14 +78,15 @@ class SubscriberIn(BaseModel):
 
     email: str = Field(max_length=320)
     name: str | None = Field(default=None, max_length=200)
-    stack: list[str] = []
-    level: list[str] = []
-    region: list[str] = []
+    # None means "not given": a new subscriber gets "any", an existing one keeps what is stored.
+    stack: list[str] | None = None
+    level: list[str] | None = None
+    region: list[str] | None = None
     timezone: str | None = Field(default=None, max_length=64)
     send_day: str | int | None = None
     send_hour: int | None = Field(default=None, ge=0, le=23)
-    min_salary: int | None = Field(default=None, ge=0, le=2_000_000)
-    hide_no_salary: bool = False
+    min_salary: int | None = Field(default=None, ge=0, le=2_000_000)  # 0 (or `any`) clears the floor
+    hide_no_salary: bool | None = None
     confirmed: bool = False
 
     @model_validator(mode="before")
@@ -87,8 +96,13 @@ class SubscriberIn(BaseModel):
 
     @field_validator("stack", "level", "region", mode="before")
     @classmethod
-    def _lists(cls, v: Any) -> list[str]:
+    def _lists(cls, v: Any) -> list[str] | None:
         return _as_list(v)
+
+    @field_validator("min_salary", mode="before")
+    @classmethod
+    def _floor(cls, v: Any) -> Any:
+        return 0 if isinstance(v, str) and v.strip().lower() == ANY else v
 
     @field_validator("email")
     @classmethod
@@ -123,14 +137,14 @@ class SubscriberReport:
     added: int = 0
     updated: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    changed: dict[str, int] = field(default_factory=dict)  # field -> how many existing people it changed for
 
 
 def _prefs(data: SubscriberIn, tax: Taxonomy) -> dict:
-    return dict(
-        stack=sorted({normalise.canonical_stack_pref(v, tax) for v in data.stack}),
-        levels=sorted({normalise.canonical_level_pref(v, tax) for v in data.level}),
-        regions=sorted({normalise.canonical_region_pref(v, tax) for v in data.region}),
-    )
+    """The list preferences given, in canonical values (a list not given is absent)."""
+    given = {"stack": (data.stack, normalise.canonical_stack_pref), "levels": (data.level, normalise.canonical_level_pref),
+             "regions": (data.region, normalise.canonical_region_pref)}
+    return {k: sorted({canon(v, tax) for v in values}) for k, (values, canon) in given.items() if values is not None}
 
 
 def find(session: Session, email: str) -> Subscriber | None:
@@ -174,10 +188,12 @@ def record_suppression(session: Session, email: str, reason: str, now: datetime)
 
 
 def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settings, now: datetime,
-           update: bool = True, source: str = "import") -> tuple[Subscriber, bool]:
+           update: bool = True, source: str = "import", changed: list[str] | None = None) -> tuple[Subscriber, bool]:
     """Create a subscriber, or update the preferences of an existing one; return (row, created).
 
-    An address on the suppression list comes back as it left (suppressed, or unsubscribed), never active.
+    For an existing person only what `data` gives changes (an empty value keeps, `any` clears); the names of
+    the fields that changed are appended to `changed`. An address on the suppression list comes back as it left
+    (suppressed, or unsubscribed), never active.
     """
     prefs = _prefs(data, tax)
     sub = find(session, data.email)
@@ -201,13 +217,22 @@ def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settin
     elif data.confirmed and sub.status == "pending":
         sub.status, sub.confirmed_at = "active", now
     # An unsubscribed or suppressed person is never re-activated by an import: consent is theirs.
-    sub.name = data.name if data.name is not None else sub.name
-    sub.stack, sub.levels, sub.regions = prefs["stack"], prefs["levels"], prefs["regions"]
-    sub.timezone = data.timezone or sub.timezone
-    sub.send_day = data.send_day if data.send_day is not None else sub.send_day
-    sub.send_hour = data.send_hour if data.send_hour is not None else sub.send_hour
-    sub.min_salary = data.min_salary
-    sub.hide_no_salary = data.hide_no_salary
+    given = {"name": data.name, "stack": prefs.get("stack"), "levels": prefs.get("levels"),
+             "regions": prefs.get("regions"), "timezone": data.timezone, "send_day": data.send_day,
+             "send_hour": data.send_hour, "hide_no_salary": data.hide_no_salary,
+             "min_salary": None if data.min_salary is None else (data.min_salary or CLEAR)}
+    if created:  # what a new person is not given: any stack, level, region; no floor
+        given = {k: v for k, v in given.items() if v is not None}
+        sub.stack, sub.levels, sub.regions, sub.min_salary = [], [], [], None
+        sub.hide_no_salary = False
+    for attr, value in given.items():
+        if value is None:
+            continue  # not given: kept
+        value = None if value is CLEAR else value
+        if getattr(sub, attr) != value:
+            setattr(sub, attr, value)
+            if changed is not None and not created:
+                changed.append(attr)
     sub.updated_at = now
     session.flush()
     return sub, created
@@ -252,17 +277,19 @@ def _save(session: Session, batch: list[tuple[int, SubscriberIn]], tax: Taxonomy
           now: datetime, report: SubscriberReport) -> None:
     """Write a batch in one transaction; if the database refuses it (say, the same address signed up through
     the web form meanwhile), retry row by row so only the refused row is lost, and say which and why."""
+    changed: list[str] = []
     try:
-        created = [upsert(session, data, tax, settings, now)[1] for _, data in batch]
+        created = [upsert(session, data, tax, settings, now, changed=changed)[1] for _, data in batch]
         session.commit()
     except StatementError as e:
         session.rollback()
         if db_unreachable(e):
             raise
-        created = []
+        created, changed = [], []
         for line, data in batch:
+            one: list[str] = []
             try:
-                _sub, was_created = upsert(session, data, tax, settings, now)
+                _sub, was_created = upsert(session, data, tax, settings, now, changed=one)
                 session.commit()
             except StatementError as err:
                 session.rollback()
@@ -271,6 +298,9 @@ def _save(session: Session, batch: list[tuple[int, SubscriberIn]], tax: Taxonomy
                 report.rejected.append(Rejected(line, f"the database refused it: {db_reason(err)}", data.email))
                 continue
             created.append(was_created)
+            changed += one
+    for name in changed:
+        report.changed[name] = report.changed.get(name, 0) + 1
     report.added += sum(created)
     report.updated += len(created) - sum(created)
 

@@ -49,3 +49,49 @@ def test_serve_on_a_port_in_use_or_an_impossible_host_is_one_line(tmp_path):
             assert result.exit_code == 1 and "Traceback" not in result.output
             assert len(errors(result)) == 1 and errors(result)[0].startswith(f"Error: cannot listen on {host}:{port}: ")
             assert why in errors(result)[0]
+
+
+def test_importing_an_existing_person_merges_blank_keeps_and_any_clears(db_url, tmp_path, engine):
+    from .test_subscribers import show
+
+    first = tmp_path / "list.csv"
+    first.write_text("email,stack,level,region,min_salary,hide_no_salary,confirmed\n"
+                     "ana@example.com,go,senior,europe,120000,true,true\n"
+                     "bo@example.com,python,junior,us,,,true\n", encoding="utf-8")
+    assert digest(db_url, tmp_path, "subscribers", "import", str(first)).exit_code == 0
+    # A row with only a stack (other columns blank or missing) must not erase level, region or the floor;
+    # "any" clears exactly what it names.
+    second = tmp_path / "update.csv"
+    second.write_text("email,stack,level,region,min_salary\n"
+                      "ana@example.com,rust,,,\n"
+                      "bo@example.com,,any,,any\n", encoding="utf-8")
+    result = digest(db_url, tmp_path, "subscribers", "import", str(second))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "imported 2 subscribers (0 new, 2 updated); 0 rejected",
+        "changed for existing subscribers: levels 1, stack 1 (empty cells keep, 'any' clears)"]
+    ana, bo = show(db_url, tmp_path, "ana@example.com"), show(db_url, tmp_path, "bo@example.com")
+    assert (ana["stack"], ana["level"], ana["region"], ana["min_salary"], ana["hide_no_salary"]) == (
+        ["rust"], ["senior"], ["europe"], 120000, True)
+    assert (bo["stack"], bo["level"], bo["region"], bo["min_salary"]) == (["python"], [], ["us"], None)
+
+
+def test_subscribers_update_changes_only_what_it_is_given(db_url, tmp_path):
+    from .test_subscribers import show
+
+    assert digest(db_url, tmp_path, "subscribers", "add", "cy@example.com", "--stack", "go", "--level", "senior",
+                  "--region", "europe", "--min-salary", "90000", "--confirmed").exit_code == 0
+    result = digest(db_url, tmp_path, "subscribers", "update", "CY@example.com", "--region", "any", "--level", "lead")
+    assert (result.exit_code, result.stdout) == (0, "updated cy@example.com: levels, regions\n")
+    cy = show(db_url, tmp_path, "cy@example.com")
+    assert (cy["stack"], cy["level"], cy["region"], cy["min_salary"], cy["status"]) == (
+        ["go"], ["lead"], [], 90000, "active")
+    same = digest(db_url, tmp_path, "subscribers", "update", "cy@example.com", "--level", "lead")
+    assert same.stdout == "no change for cy@example.com\n"
+    cleared = digest(db_url, tmp_path, "subscribers", "update", "cy@example.com", "--min-salary", "0")
+    assert cleared.stdout == "updated cy@example.com: min_salary\n"
+    assert show(db_url, tmp_path, "cy@example.com")["min_salary"] is None
+    nobody = digest(db_url, tmp_path, "subscribers", "update", "nobody@example.com", "--level", "lead")
+    assert (nobody.exit_code, errors(nobody)) == (1, ["Error: no subscriber with address nobody@example.com"])
+    assert (digest(db_url, tmp_path, "subscribers", "update", "cy@example.com", "--stack", "cobol").exit_code,
+            ) == (1,)

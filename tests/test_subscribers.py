@@ -163,8 +163,10 @@ def test_import_jsonl_and_reimport_updates(db_url, tmp_path, engine):
                     encoding="utf-8")
     again = digest(db_url, tmp_path, "subscribers", "import", str(path))
     assert (again.exit_code, again.stderr) == (0, "")
-    assert again.stdout == "imported 1 subscribers (0 new, 1 updated); 0 rejected\n"
+    assert again.stdout == ("imported 1 subscribers (0 new, 1 updated); 0 rejected\n"
+                            "changed for existing subscribers: stack 1 (empty cells keep, 'any' clears)\n")
     assert show(db_url, tmp_path, "kim@example.com")["stack"] == ["python"]
+    assert show(db_url, tmp_path, "kim@example.com")["region"] == ["worldwide"]  # not in the row: kept
     assert emails(engine) == ["kim@example.com", "lu@example.com"]
 
 
