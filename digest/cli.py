@@ -201,16 +201,29 @@ def _choices(values):
     return click.Choice(list(values), case_sensitive=False)
 
 
+def _preference_options(clears: str):
+    """The options `subscribers add` and `update` share; `clears` says how a list is cleared."""
+    options = [
+        click.argument("email"),
+        click.option("--name", help="Name to greet them by."),
+        click.option("--stack", multiple=True, help=f"Stack wanted (repeatable); {clears}."),
+        click.option("--level", multiple=True, help=f"Level wanted (repeatable): intern … lead; {clears}."),
+        click.option("--region", multiple=True, help=f"Region they can work from (repeatable); {clears}."),
+        click.option("--timezone", help="IANA timezone, e.g. Europe/Berlin."),
+        click.option("--send-day", type=_choices(WEEKDAYS), help="Weekday of their digest."),
+        click.option("--send-hour", type=click.IntRange(0, 23), help="Local hour of their digest."),
+        click.option("--min-salary", type=click.IntRange(0, 2_000_000), help="Salary floor, annual USD; 0 = none."),
+    ]
+
+    def apply(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return apply
+
+
 @subscribers.command("add")
-@click.argument("email")
-@click.option("--name", help="Name to greet them by.")
-@click.option("--stack", multiple=True, help="Stack wanted (repeatable); none = any.")
-@click.option("--level", multiple=True, help="Level wanted (repeatable): intern, junior, mid, senior, lead.")
-@click.option("--region", multiple=True, help="Region they can work from (repeatable).")
-@click.option("--timezone", help="IANA timezone, e.g. Europe/Berlin.")
-@click.option("--send-day", type=_choices(WEEKDAYS), help="Weekday of their digest.")
-@click.option("--send-hour", type=click.IntRange(0, 23), help="Local hour of their digest.")
-@click.option("--min-salary", type=click.IntRange(0, 2_000_000), help="Salary floor, annual USD.")
+@_preference_options("none = any")
 @click.option("--hide-no-salary", is_flag=True, help="Skip listings that give no salary.")
 @click.option("--confirmed", is_flag=True, help="Consent already given: active at once (else pending).")
 @pass_app
@@ -230,21 +243,13 @@ def subscribers_add(app: App, email, **opts):
 
 
 @subscribers.command("update")
-@click.argument("email")
-@click.option("--name", help="Name to greet them by.")
-@click.option("--stack", multiple=True, help="Stack wanted (repeatable); 'any' clears.")
-@click.option("--level", multiple=True, help="Level wanted (repeatable); 'any' clears.")
-@click.option("--region", multiple=True, help="Region they can work from (repeatable); 'any' clears.")
-@click.option("--timezone", help="IANA timezone, e.g. Europe/Berlin.")
-@click.option("--send-day", type=_choices(WEEKDAYS), help="Weekday of their digest.")
-@click.option("--send-hour", type=click.IntRange(0, 23), help="Local hour of their digest.")
-@click.option("--min-salary", type=click.IntRange(0, 2_000_000), help="Salary floor, annual USD; 0 clears it.")
+@_preference_options("'any' clears")
 @click.option("--hide-no-salary/--show-no-salary", default=None, help="Skip listings that give no salary, or not.")
 @pass_app
 def subscribers_update(app: App, email, **opts):
     """Change only the preferences given; everything else stays.
 
-    
+    \b
     Example:
       digest subscribers update ana@example.com --level senior --region any
     """

@@ -65,6 +65,8 @@ def alternation(ci: list[str], cased: list[str] = (), right: str = r"(?!\w)") ->
 # -- keys: how spellings are compared -------------------------------------------------------------------
 
 _TOKEN = re.compile(r"[^\W_]+")
+TAG_SPLIT = re.compile(r"[,;|\n]")  # between the raw tags of one text: "Python, Django; AWS"
+TAG_PARTS = re.compile(r"[/()]")  # inside one tag: "Python (FastAPI)", "Terraform/Pulumi"
 
 
 def phrase_key(text: str) -> str:

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 
 from .errors import NormaliseError
+from .datafile import TAG_PARTS as _TAG_PARTS
+from .datafile import TAG_SPLIT as _TAG_SPLIT
 from .datafile import phrase_key, tag_key, word_key
 from .facet_words import DECISIVE, Evidence, Finder
 from .taxonomy import Taxonomy
@@ -14,8 +16,6 @@ from .taxonomy import Taxonomy
 # Ads say what the role and the employer are in their first paragraphs; reading no further than this bounds
 # the cost of a 20,000-character description (the import reads 100k listings).
 DESCRIPTION_CAP = 3000
-_TAG_SPLIT = re.compile(r"[,;|\n]")
-_TAG_PARTS = re.compile(r"[/()]")
 _HTML_TAG = re.compile(r"<[^<>]*>")
 
 

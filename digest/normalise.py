@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from . import salary
 from .salary import MEMO
 from .errors import NormaliseError
+from .datafile import TAG_PARTS as _TAG_PARTS
+from .datafile import TAG_SPLIT as _TAG_SPLIT
 from .datafile import phrase_key, tag_key, word_key
 from .taxonomy import DATA_PLACE_WORDS, WORLDWIDE, Place, Taxonomy
 
-_TAG_SPLIT = re.compile(r"[,;|\n]")
-_TAG_PARTS = re.compile(r"[/()]")
 _LEVEL_PARTS = re.compile(r"[/,|&]|\s(?:or|to)\s", re.IGNORECASE)
 _TOKEN = re.compile(r"[^\W_]+")
 _FLAG = re.compile("[\U0001F1E6-\U0001F1FF]{2}")
