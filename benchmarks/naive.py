@@ -81,8 +81,8 @@ class NaiveDigest:
         members: dict[int, list[str]] = {}
         holder: dict[object, str] = {}  # a repost key or a URL -> the first listing seen with it
         for l in self.listings:
-            verified_at, expires_at = _aware(l.verified_at), _aware(l.expires_at)
-            if not l.verified or verified_at is None or not now - MAX_WINDOW < verified_at <= now:
+            available_at, expires_at = _aware(l.available_at), _aware(l.expires_at)
+            if not l.verified or available_at is None or not now - MAX_WINDOW < available_at <= now:
                 continue
             if expires_at is not None and expires_at <= now:
                 continue
@@ -129,8 +129,8 @@ class NaiveDigest:
                      if l.board_id in self.job and (l.board_id in sent_ids or l.repost_key in sent_keys)}
         fits = []
         for l in self.listings:
-            verified_at, expires_at = _aware(l.verified_at), _aware(l.expires_at)
-            if not l.verified or verified_at is None or verified_at > now or verified_at <= since:
+            available_at, expires_at = _aware(l.available_at), _aware(l.expires_at)
+            if not l.verified or available_at is None or available_at > now or available_at <= since:
                 continue
             if expires_at is not None and expires_at <= now:
                 continue
@@ -155,7 +155,7 @@ class NaiveDigest:
             overlap = sum(1 for t in sub.stack if t in l.stack)
             level_exact = not sub.levels or l.level in sub.levels
             region_exact = not sub.regions or any(r in sub.regions for r in l.regions)
-            fits.append(((overlap, level_exact, region_exact, verified_at, l.board_id), l))
+            fits.append(((overlap, level_exact, region_exact, available_at, _aware(l.verified_at), l.board_id), l))
         fits.sort(key=lambda f: f[0], reverse=True)
         seen_jobs: set[int] = set()
         distinct = []

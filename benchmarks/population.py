@@ -207,6 +207,7 @@ def listings(spec: Spec) -> list[dict]:
             id=i + 1, board_id=board_id, title=title, company=company, url=f"https://jobs.example.com/{board_id}",
             posted_at=posted.replace(microsecond=0), verified=verified,
             verified_at=verified_at.replace(microsecond=0) if verified_at else None,
+            available_at=verified_at.replace(microsecond=0) if verified_at else None,  # a board fed continuously
             expires_at=expires.replace(microsecond=0) if expires else None,
             stack=list(stack), level=level, regions=list(regions), location=rng.choice(texts),
             **(NO_SALARY | _salary(rng, level, regions)),

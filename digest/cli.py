@@ -113,7 +113,8 @@ def listings_import(app: App, path: str, workers: int | None):
     Re-importing an id updates it; a record sent again exactly as before is
     not read again (its warnings were reported the first time). A file of
     5,000+ records is read by several processes (--workers). CSV may be
-    ','- or ';'-separated.
+    ','- or ';'-separated. A listing is new to digests from the later of
+    its verified_at and this import (verified 4+ weeks before: never new).
 
     \b
     Required:
@@ -150,7 +151,8 @@ def listings_import(app: App, path: str, workers: int | None):
       cat listings.json | digest listings import -
     """
     with app.session() as s:
-        report = import_listings(s, path, app.tax, app.clock(), workers=workers or os.cpu_count() or 1)
+        report = import_listings(s, path, app.tax, app.clock(), workers=workers or os.cpu_count() or 1,
+                                 clock=app.clock)
     for line in sorted([*report.rejected, *report.warnings[:SHOWN_WARNINGS]], key=lambda r: r.line):
         click.echo(f"{path}: {line}", err=True)
     if len(report.warnings) > SHOWN_WARNINGS:

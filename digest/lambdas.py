@@ -160,7 +160,7 @@ def _import_one(s3: Any, bucket: str, key: str, st: dict) -> tuple[dict, Excepti
         s3.download_file(bucket, key, path)
         with Session(st["engine"]) as s:
             try:
-                report = run_import(s, path, st["tax"], clock())
+                report = run_import(s, path, st["tax"], clock(), clock=clock)
             except DigestError as e:  # a file we cannot read at all (type, encoding) still gets a report
                 # The message names the temporary copy; the operator knows the file by its key.
                 return {"file": key, "error": str(e).replace(path, key), "imported": 0, "rejected": [],

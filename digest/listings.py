@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import OperationalError, StatementError
@@ -16,6 +17,23 @@ from .readers import Rejected, Warned, read_records
 from .taxonomy import Taxonomy
 
 BATCH = 500
+# A listing the board verified longer ago than this before we first held it is never new to anyone: a first bulk
+# import (or a board's back catalogue) must not flood digests. Equal to run.MAX_WINDOW, so such a listing's
+# availability (its old verified_at) lies before every window.
+STALE_ON_ARRIVAL = timedelta(weeks=4)
+
+
+def availability(verified_at: datetime, held_at: datetime, previous: datetime | None = None) -> datetime:
+    """When a verified listing becomes available to digests: the later of the board's verified_at and the moment
+    we first held it verified (`previous`, the stored availability, when an earlier import did; else `held_at`).
+
+    A listing verified at 07:30 whose export arrives at 10:00 is new to everyone whose digest went out in between,
+    next time. One verified more than STALE_ON_ARRIVAL before it arrived keeps its old time: never new.
+    """
+    first_held = previous or held_at
+    if previous is None and held_at - verified_at > STALE_ON_ARRIVAL:
+        return verified_at
+    return max(verified_at, first_held)
 
 
 @dataclass
@@ -32,9 +50,14 @@ class ImportReport:
 
 
 def import_listings(session: Session, path: str, tax: Taxonomy, now: datetime, workers: int = 1,
-                    parallel_min: int = PARALLEL_MIN) -> ImportReport:
-    """Import a listings file; good records land (in batches) even when others are rejected."""
+                    parallel_min: int = PARALLEL_MIN, clock: Callable[[], datetime] | None = None) -> ImportReport:
+    """Import a listings file; good records land (in batches) even when others are rejected.
+
+    `clock` (the wall clock; default: `now` throughout) is read for each batch: a listing is held from the moment
+    its batch lands, so an import that runs across a digest run does not date its late batches before that run.
+    """
     report = ImportReport()
+    held = clock or (lambda: now)
     batch: list[tuple[int, dict]] = []
 
     def stored(ids: list[str]) -> dict[str, str | None]:
@@ -51,10 +74,10 @@ def import_listings(session: Session, path: str, tax: Taxonomy, now: datetime, w
         else:
             batch.append(item)
             if len(batch) >= BATCH:
-                _save(session, batch, now, report)
+                _save(session, batch, held(), report)
                 batch = []
     if batch:
-        _save(session, batch, now, report)
+        _save(session, batch, held(), report)
     report.rejected.sort(key=lambda r: r.line)
     return report
 
@@ -105,7 +128,8 @@ def _upsert(session: Session, batch: list[dict], now: datetime) -> dict[str, int
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     table = Listing.__table__
     existing = {r.board_id: r for r in session.execute(
-        select(table.c.id, table.c.board_id, table.c.verified, table.c.verified_at, table.c.fingerprint)
+        select(table.c.id, table.c.board_id, table.c.verified, table.c.verified_at, table.c.available_at,
+               table.c.fingerprint)
         .where(table.c.board_id.in_([c["board_id"] for c in batch])))}
     new, changed = [], []
     for given in batch:
@@ -115,11 +139,14 @@ def _upsert(session: Session, batch: list[dict], now: datetime) -> dict[str, int
         if cols["verified"]:
             # When the board does not say when it verified, the first import that sees it verified does.
             cols["verified_at"] = given_verified_at or (row.verified_at if row and row.verified else None) or now
+            cols["available_at"] = availability(cols["verified_at"], now, row.available_at if row else None)
         else:
-            cols["verified_at"] = None
+            # Kept while not verified: a listing verified again with its old date is not new again.
+            cols["verified_at"], cols["available_at"] = None, row.available_at if row else None
         if row is None:
             new.append(cols | {"imported_at": now, "updated_at": now})
-        elif row.fingerprint != cols["fingerprint"] or row.verified_at != cols["verified_at"]:
+        elif (row.fingerprint != cols["fingerprint"] or row.verified_at != cols["verified_at"]
+              or row.available_at != cols["available_at"]):
             changed.append(cols | {"id": row.id, "updated_at": now})
         else:
             counts["unchanged"] += 1
@@ -136,7 +163,8 @@ def listing_json(l: Listing) -> dict:
     iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
     return {
         "id": l.board_id, "title": l.title, "company": l.company, "url": l.url,
-        "verified": l.verified, "verified_at": iso(l.verified_at), "posted_at": iso(l.posted_at),
+        "verified": l.verified, "verified_at": iso(l.verified_at), "available_at": iso(l.available_at),
+        "posted_at": iso(l.posted_at),
         "expires_at": iso(l.expires_at), "stack": list(l.stack), "level": l.level, "regions": list(l.regions),
         "location": l.location, "salary_min": l.salary_min, "salary_max": l.salary_max,
         "salary_currency": l.salary_currency, "salary_period": l.salary_period,

@@ -15,16 +15,16 @@ from .taxonomy import Taxonomy
 _COLS = (
     Listing.board_id, Listing.title, Listing.company, Listing.url, Listing.stack, Listing.level, Listing.regions,
     Listing.location, Listing.salary_display, Listing.salary_min, Listing.salary_max, Listing.salary_currency,
-    Listing.verified_at, Listing.posted_at, Listing.repost_key,
+    Listing.verified_at, Listing.available_at, Listing.posted_at, Listing.repost_key,
 )
 
 
 def load_index(session: Session, now: datetime, tax: Taxonomy, window: timedelta) -> ListingIndex:
-    """Index every listing verified in (now - window, now] and not expired at `now`."""
+    """Index every verified listing that became available in (now - window, now] and is not expired at `now`."""
     q = select(*_COLS).where(
         Listing.verified.is_(True),
-        Listing.verified_at > now - window,
-        Listing.verified_at <= now,
+        Listing.available_at > now - window,
+        Listing.available_at <= now,
         or_(Listing.expires_at.is_(None), Listing.expires_at > now),
     )
     return ListingIndex(
@@ -32,7 +32,7 @@ def load_index(session: Session, now: datetime, tax: Taxonomy, window: timedelta
             board_id=r.board_id, title=r.title, company=r.company, url=r.url, stack=tuple(r.stack),
             level=r.level, regions=tuple(r.regions), location=r.location, salary_display=r.salary_display,
             usd_max=annual_usd(r.salary_max or r.salary_min, r.salary_currency, tax) if r.salary_currency else None,
-            verified_at=r.verified_at, posted_at=r.posted_at, repost_key=r.repost_key,
+            verified_at=r.verified_at, available_at=r.available_at, posted_at=r.posted_at, repost_key=r.repost_key,
         )
         for r in session.execute(q)
     )

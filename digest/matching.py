@@ -1,7 +1,7 @@
 """Who gets what: an index of the week's eligible listings, built once per run, queried per subscriber.
 
 Each facet value maps to a bitmap (a Python int) of listing positions; listings are ordered by the
-time they were verified, so "verified after X" is a suffix of positions and "freshest first" is
+time they became available, so "new since X" is a suffix of positions and "freshest first" is
 "highest bit first". A subscriber's matches are a handful of big-int ANDs and ORs, never a scan.
 
 A board may export one job under two ids (same URL, or same company + normalised title: the repost key).
@@ -41,7 +41,8 @@ class IndexedListing:
     location: str | None
     salary_display: str | None
     usd_max: int | None  # top of the annual range in USD, for salary floors
-    verified_at: datetime
+    verified_at: datetime  # when the board verified it (shown on the card)
+    available_at: datetime  # when it became available to digests (windows and freshness)
     posted_at: datetime
     repost_key: int
     # This listing as a ledger row lists it (JSON [board id, repost key]): made once per run, not per digest.
@@ -113,8 +114,9 @@ class ListingIndex:
     """Bitmaps over the listings eligible this run."""
 
     def __init__(self, listings: Iterable[IndexedListing]):
-        self.listings: list[IndexedListing] = sorted(listings, key=lambda l: (l.verified_at, l.board_id))
-        self._verified = [l.verified_at for l in self.listings]
+        # Freshest last: by availability, and among listings that arrived together, by the board's verification.
+        self.listings: list[IndexedListing] = sorted(listings, key=lambda l: (l.available_at, l.verified_at, l.board_id))
+        self._available = [l.available_at for l in self.listings]
         self.all = (1 << len(self.listings)) - 1
         self.stack: dict[str, int] = {}
         self.level: dict[str | None, int] = {}
@@ -151,8 +153,8 @@ class ListingIndex:
         return len(self.listings)
 
     def since(self, when: datetime) -> int:
-        """Bitmap of listings verified strictly after `when`."""
-        k = bisect_right(self._verified, when)
+        """Bitmap of listings that became available strictly after `when`."""
+        k = bisect_right(self._available, when)
         return self.all >> k << k
 
     def paying(self, floor: int) -> int:

@@ -65,6 +65,9 @@ class Listing(Base):
     posted_at: Mapped[datetime]
     verified: Mapped[bool] = mapped_column(Boolean)
     verified_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When the listing became available to digests: the later of the board's verified_at and the first import
+    # that held it verified (digest.listings.availability). Windows are by this, so a late import is not lost.
+    available_at: Mapped[datetime | None] = mapped_column(index=True)
     expires_at: Mapped[datetime | None]
     stack: Mapped[list] = mapped_column(JSON, default=list)
     level: Mapped[str | None] = mapped_column(String(20))

@@ -128,11 +128,21 @@ def listing(id: str, **fields) -> dict:
 def add_listings(engine, tax, listing_file):
     from digest.listings import import_listings
 
-    def add(*records: dict):
+    def add(*records: dict, at: datetime | None = None):
+        """Import the records at `at`; by default as a board fed continuously: each record in an import of its
+        own at the moment the board verified it (NOW when it does not say), so its availability is its
+        verified_at, as before a listing could arrive late."""
+        if at is not None:
+            groups = {at: list(records)}
+        else:
+            groups = {}
+            for r in records:
+                when = datetime.fromisoformat(r["verified_at"].replace("Z", "+00:00")) if r.get("verified_at") else NOW
+                groups.setdefault(when, []).append(r)
         with Session(engine) as s:
-            report = import_listings(s, listing_file(list(records)), tax, NOW)
-        assert not report.rejected, report.rejected
-        return report
+            reports = [import_listings(s, listing_file(group), tax, when) for when, group in sorted(groups.items())]
+        rejected = [bad for report in reports for bad in report.rejected]
+        assert not rejected, rejected
 
     return add
 

@@ -23,9 +23,10 @@ UNREACHABLE = "postgresql+psycopg://digest@127.0.0.1:1/digest"
 
 
 def digest(db_url: str, tmp_path: Path, *args: str, input: str | bytes | None = None,
-           now: datetime = NOW) -> Result:
-    """Run `digest ARGS` in-process with the environment an operator sets and the clock at `now`."""
-    app = App(clock=lambda: now)
+           now: datetime | None = NOW) -> Result:
+    """Run `digest ARGS` in-process with the environment an operator sets and the clock at `now` (None: the wall
+    clock, which freezegun may move)."""
+    app = App(clock=lambda: now) if now is not None else App()
     env = {"DIGEST_DATABASE_URL": db_url, "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"), "DIGEST_TRANSPORT": "outbox"}
     try:
         result = CliRunner().invoke(main, [str(a) for a in args], input=input, env=env, obj=app)

@@ -3,16 +3,18 @@
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
 from digest import db
 from digest.errors import ConfigError
-from digest.models import Base
+from digest.models import Base, Listing
 
 DIGEST = str(Path(sys.executable).with_name("digest"))
 
@@ -46,21 +48,18 @@ def test_postgresql_behind_the_code_is_refused_until_db_upgrade(pg_url):
     fresh.dispose()
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_delivery_items_move_into_the_delivery_row_and_back(kind, tmp_path, request):
-    """Migration 0005 carries every delivered listing into deliveries.listings, in order, and back on downgrade."""
-    from alembic import command
-
+def scratch_database(kind: str, tmp_path, request, name: str):
+    """An empty database of `kind` and a function that moves it to a revision (up or down)."""
     if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
+        url = f"sqlite:///{tmp_path / (name + '.db')}"
     else:
         pg_url = request.getfixturevalue("pg_url")
         admin = db.make_engine(pg_url)
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS migrate_items_check"))
-            conn.execute(text("CREATE DATABASE migrate_items_check"))
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
         admin.dispose()
-        url = pg_url.rsplit("/", 1)[0] + "/migrate_items_check"
+        url = pg_url.rsplit("/", 1)[0] + "/" + name
     engine = db.make_engine(url)
 
     def migrate(step, revision):
@@ -69,6 +68,15 @@ def test_delivery_items_move_into_the_delivery_row_and_back(kind, tmp_path, requ
             cfg.attributes["connection"] = conn
             step(cfg, revision)
 
+    return engine, migrate
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_delivery_items_move_into_the_delivery_row_and_back(kind, tmp_path, request):
+    """Migration 0005 carries every delivered listing into deliveries.listings, in order, and back on downgrade."""
+    from alembic import command
+
+    engine, migrate = scratch_database(kind, tmp_path, request, "migrate_items_check")
     migrate(command.upgrade, "0004")
     t = "'2026-11-16 08:00:00'"
     with engine.begin() as conn:
@@ -99,4 +107,38 @@ def test_delivery_items_move_into_the_delivery_row_and_back(kind, tmp_path, requ
                                   " FROM delivery_items ORDER BY delivery_id, position")).all()
     assert [tuple(r) for r in items] == [(1, 0, 7, "py-1", 11), (1, 1, 7, "go-2", 22), (2, 0, 7, "rs-3", 33)]
     assert "listings" not in {c["name"] for c in inspect(engine).get_columns("deliveries")}
+    engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_availability_is_backfilled_from_the_first_import(kind, tmp_path, request):
+    """Migration 0008 dates each verified listing's availability from what the row knows: the later of the
+    board's verified_at and its first import, except a listing verified more than four weeks before it was first
+    imported, which keeps its old date (never new); unverified listings have none."""
+    from alembic import command
+
+    engine, migrate = scratch_database(kind, tmp_path, request, "migrate_available_check")
+    migrate(command.upgrade, "0007")
+    rows = {  # board id: (verified, verified_at, imported_at)
+        "late": (True, "2026-11-30 07:30:00", "2026-11-30 10:00:00"),  # the export arrived after the board verified
+        "prompt": (True, "2026-11-30 09:00:00", "2026-11-29 10:00:00"),  # imported unverified, verified later
+        "stale": (True, "2026-10-01 08:00:00", "2026-11-30 10:00:00"),  # a back catalogue: verified 8 weeks before
+        "unverified": (False, None, "2026-11-30 10:00:00"),
+    }
+    with engine.begin() as conn:
+        for n, (board, (verified, verified_at, imported_at)) in enumerate(rows.items(), 1):
+            conn.execute(text(
+                "INSERT INTO listings (id, board_id, title, company, url, posted_at, verified, verified_at, stack,"
+                " regions, raw_tags, repost_key, imported_at, updated_at) VALUES (:id, :board, 'Backend', 'Co',"
+                " 'https://x.example/j', '2026-11-01 00:00:00', :verified, :verified_at, '[]', '[]', '[]', :n,"
+                " :imported_at, :imported_at)"),
+                dict(id=n, board=board, verified=verified, verified_at=verified_at, imported_at=imported_at, n=n))
+    migrate(command.upgrade, "head")
+    with Session(engine) as s:
+        got = {l.board_id: l.available_at for l in s.scalars(select(Listing))}
+    at = lambda text_: datetime.fromisoformat(text_).replace(tzinfo=UTC)  # noqa: E731
+    assert got == {"late": at("2026-11-30 10:00:00"), "prompt": at("2026-11-30 09:00:00"),
+                   "stale": at("2026-10-01 08:00:00"), "unverified": None}
+    migrate(command.downgrade, "0007")
+    assert "available_at" not in {c["name"] for c in inspect(engine).get_columns("listings")}
     engine.dispose()

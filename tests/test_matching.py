@@ -15,7 +15,7 @@ def L(id, hours_ago=10, stack=("python",), level=None, regions=("worldwide",), u
     return IndexedListing(
         board_id=id, title=f"Job {id}", company=company or f"Co {id}", url=f"https://x.example/{id}",
         stack=tuple(stack), level=level, regions=tuple(regions), location=None, salary_display=None,
-        usd_max=usd, verified_at=t, posted_at=t, repost_key=key if key is not None else zlib.crc32(id.encode()),
+        usd_max=usd, verified_at=t, available_at=t, posted_at=t, repost_key=key if key is not None else zlib.crc32(id.encode()),
     )
 
 

@@ -198,7 +198,7 @@ def L(id, hours_ago=10, level=None, url=None, key=None, stack=("python",)):
     t = NOW_I - timedelta(hours=hours_ago)
     return IndexedListing(
         board_id=id, title=f"Job {id}", company="Co", url=url or f"https://x.example/{id}", stack=stack,
-        level=level, regions=("worldwide",), location=None, salary_display=None, usd_max=None, verified_at=t,
+        level=level, regions=("worldwide",), location=None, salary_display=None, usd_max=None, verified_at=t, available_at=t,
         posted_at=t, repost_key=key if key is not None else zlib.crc32(id.encode()),
     )
 
