@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from . import ledger
 
 log = logging.getLogger(__name__)
+BEATS_PER_LEASE = 3  # a beat or two may fail (a busy database) before the lease runs out
 
 
 class Heartbeat:
-    """Renew the lease of the claims a run holds in this process, every third of the lease, from a thread.
+    """Renew the lease of the claims a run holds in this process, a few times per lease, from a thread.
 
     The thread has its own session (and connection), so it never touches the sending session's transaction.
     A stopped process (SIGSTOP, a frozen container) stops its heartbeat with it: then the lease runs out, another
@@ -28,7 +29,7 @@ class Heartbeat:
     def __init__(self, engine: Engine, run_id: str, lease_seconds: int, clock: Callable[[], datetime]):
         self.engine, self.run_id, self.clock = engine, run_id, clock
         self.lease = timedelta(seconds=lease_seconds)
-        self.every = max(lease_seconds / 3, 0.05)
+        self.every = lease_seconds / BEATS_PER_LEASE
         self._tickets: dict[int, ledger.Ticket] = {}
         self._mutex = threading.Lock()
         self._stop = threading.Event()
