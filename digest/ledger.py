@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Iterable, Protocol, Sequence
+from typing import Collection, Container, Iterable, NamedTuple, Protocol, Sequence
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from .models import Delivery
@@ -21,11 +21,17 @@ class LedgerRow:
     status: str
     lease_until: datetime | None
     attempts: int
+    run_id: str = ""
 
-    def open_for(self, wall: datetime) -> bool:
-        """Whether a run may (re)claim this row: a crashed run's expired claim, or a retryable failure."""
+    def held_until(self, wall: datetime) -> bool:
+        """Whether this is a claim whose lease has not run out: its run may still be sending it."""
+        return self.status == "claimed" and self.lease_until is not None and self.lease_until >= wall
+
+    def open_for(self, wall: datetime, live_runs: Container[str]) -> bool:
+        """Whether a run may (re)claim this row: a claim whose lease ran out or whose run is dead (no process
+        holds it, see digest.liveness), or a retryable failure."""
         if self.status == "claimed":
-            return self.lease_until is not None and self.lease_until < wall
+            return not self.held_until(wall) or self.run_id not in live_runs
         return self.status == "failed" and self.attempts < MAX_ATTEMPTS
 
 
@@ -33,12 +39,12 @@ def rows_for(session: Session, periods: dict[int, str]) -> dict[int, LedgerRow]:
     """The ledger row of each subscriber for the week given for them, where one exists."""
     if not periods:
         return {}
-    q = select(Delivery.subscriber_id, Delivery.period, Delivery.status, Delivery.lease_until, Delivery.attempts).where(
-        Delivery.subscriber_id.in_(list(periods)), Delivery.period.in_(set(periods.values()))
-    )
+    q = select(Delivery.subscriber_id, Delivery.period, Delivery.status, Delivery.lease_until, Delivery.attempts,
+               Delivery.run_id).where(Delivery.subscriber_id.in_(list(periods)),
+                                      Delivery.period.in_(set(periods.values())))
     return {
-        sid: LedgerRow(status, lease, attempts)
-        for sid, period, status, lease, attempts in session.execute(q)
+        sid: LedgerRow(status, lease, attempts, run_id)
+        for sid, period, status, lease, attempts, run_id in session.execute(q)
         if periods[sid] == period
     }
 
@@ -148,16 +154,26 @@ _CLAIM_COLUMNS = ("subscriber_id", "period", "status", "run_id", "slot_at", "win
                   "attempts", "total_matches", "listing_count", "listings", "lease_until")
 
 
+class Ticket(NamedTuple):
+    """A claim as this run holds it. `attempts` goes up each time a row is taken over, so a run that shares its
+    id with another process (a shard delivered twice on Lambda) still tells its claim from one taken from it."""
+
+    delivery_id: int
+    attempts: int
+
+
 def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: datetime, wall: datetime,
-          lease_seconds: int) -> dict[int, int]:
-    """Claim rows in one statement; return {subscriber id: delivery id} for the rows this run now owns.
+          lease_seconds: int, dead_runs: Collection[str] = ()) -> dict[int, Ticket]:
+    """Claim rows in one statement; return {subscriber id: ticket} for the rows this run now owns.
 
     The unique (subscriber, period) constraint decides between overlapping runs: a row another run
-    holds is simply not returned. Expired claims and retryable failures are taken over row by row.
+    holds is simply not returned. Expired claims, claims of `dead_runs` (runs found dead just before: never a
+    run nobody asked about) and retryable failures are taken over row by row.
     """
     claims = list(claims)
     if not claims:
         return {}
+    dead = list(dead_runs)
     lease = wall + timedelta(seconds=lease_seconds)
     with _Driver(session) as db:
         at, cut, until = db.when(wall), db.when(cutoff), db.when(lease)
@@ -173,27 +189,51 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
         # The unique (subscriber, period) constraint decided: ours are the rows carrying this run's id (and this
         # page's claim time: a frozen clock may give two pages the same one, so the page's ids are named too).
         ids = [c.subscriber_id for c in claims]
-        owned = dict(db.fetchall(
+        owned = {sid: Ticket(did, 1) for sid, did in db.fetchall(
             f"SELECT subscriber_id, id FROM {T.name} WHERE run_id = {db.mark} AND claimed_at = {db.mark}"
-            f" AND subscriber_id IN ({', '.join([db.mark] * len(ids))})", (run_id, at, *ids)))
+            f" AND subscriber_id IN ({', '.join([db.mark] * len(ids))})", (run_id, at, *ids))}
     for c in claims:
         if c.subscriber_id in owned:
             continue
         retake = (
             update(T)
             .where(T.c.subscriber_id == c.subscriber_id, T.c.period == c.period,
-                   or_(and_(T.c.status == "claimed", T.c.lease_until < wall),
+                   or_(and_(T.c.status == "claimed", or_(T.c.lease_until < wall, T.c.run_id.in_(dead))),
                        and_(T.c.status == "failed", T.c.attempts < MAX_ATTEMPTS)))
             .values(status=c.status, run_id=run_id, slot_at=c.slot_at, window_start=c.window_start, cutoff=cutoff,
                     claimed_at=wall, lease_until=lease if c.status == "claimed" else None, attempts=T.c.attempts + 1,
                     total_matches=c.total, listing_count=len(c.listings),
                     listings=[[l.board_id, l.repost_key] for l in c.listings] or None, error=None)
-            .returning(T.c.id)
+            .returning(T.c.id, T.c.attempts)
         )
         row = session.execute(retake).first()
         if row is not None:
-            owned[c.subscriber_id] = row[0]
+            owned[c.subscriber_id] = Ticket(*row)
     return owned
+
+
+def holds(session: Session, ticket: Ticket, run_id: str, until: datetime) -> bool:
+    """Whether this run still holds the claim, with its lease good at least until `until` (a read: no lock)."""
+    q = select(T.c.id).where(T.c.id == ticket.delivery_id, T.c.attempts == ticket.attempts, T.c.run_id == run_id,
+                             T.c.status == "claimed", T.c.lease_until >= until)
+    return session.execute(q).first() is not None
+
+
+def renew(session: Session, tickets: Iterable[Ticket], run_id: str, until: datetime, wait: bool = True) -> set[int]:
+    """Extend the lease of the claims this run still holds; return their delivery ids.
+
+    Before a send this is the fence: a claim taken over (another run id, or another attempt) or no longer
+    `claimed` is not returned, and must not go out. The heartbeat passes wait=False: on PostgreSQL it skips
+    rows the run's own sending transaction has locked (they are being renewed or finished there), so the two
+    never wait on each other.
+    """
+    pairs = [tuple(t) for t in tickets]
+    if not pairs:
+        return set()
+    mine = and_(tuple_(T.c.id, T.c.attempts).in_(pairs), T.c.run_id == run_id, T.c.status == "claimed")
+    if not wait and session.get_bind().dialect.name == "postgresql":
+        mine = T.c.id.in_(select(T.c.id).where(mine).with_for_update(skip_locked=True))
+    return set(session.scalars(update(T).where(mine).values(lease_until=until).returning(T.c.id)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
@@ -12,16 +13,17 @@ from typing import Callable, Iterator
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from . import ledger
+from . import ledger, liveness
 from .compose import Composer, Recipient
 from .db import make_engine
+from .heartbeat import Heartbeat
 from .listings_index import load_index
 from .matching import ListingIndex
 from .models import Run, Subscriber
 from .schedule import SlotCache, resume_at
 from .settings import Settings
 from .taxonomy import load_taxonomy
-from .transports import NullTransport, Transport, TransportError, make_transport
+from .transports import ClaimTaken, NullTransport, Transport, TransportError, make_transport
 
 PAGE = 200  # subscribers per claim/send/finish cycle: one short write transaction each
 SHARD_SIZE = 500
@@ -46,7 +48,7 @@ class Summary:
     failed_rejected: int = 0  # refused for good (bad address, content): not retried
     failed_throttled: int = 0  # still throttled after retries: due again next run
     failed_unavailable: int = 0  # network or server errors after retries: due again next run
-    in_progress_elsewhere: int = 0
+    in_progress_elsewhere: int = 0  # claimed by a live run (or taken over from this one while it was stopped)
     withdrawn: int = 0  # unsubscribed or paused after the run read them, before their digest went out
     listings_considered: int = 0
     bytes: int = 0
@@ -150,9 +152,18 @@ class ShardRunner:
                 index = load_index(s, ctx.now, self.tax, MAX_WINDOW)
         self.index = index
         self.slots = SlotCache(ctx.now)
+        self.liveness = liveness.for_engine(engine)
+        self.heartbeat = Heartbeat(engine, ctx.run_id, ctx.settings.claim_lease_seconds, clock)
 
     def run(self, shard: Shard, progress: Callable[[int], None] | None = None) -> Summary:
-        """Process every active subscriber in the shard, a page at a time."""
+        """Process every active subscriber in the shard, a page at a time, holding the run alive meanwhile."""
+        with ExitStack() as alive:
+            if not self.ctx.dry_run:  # a dry run claims nothing, so it has nothing to keep
+                alive.enter_context(self.liveness.hold(self.ctx.run_id))
+                alive.enter_context(self.heartbeat)
+            return self._pages(shard, progress)
+
+    def _pages(self, shard: Shard, progress: Callable[[int], None] | None) -> Summary:
         summary = Summary(listings_considered=len(self.index))
         after = shard.lo - 1
         while True:
@@ -176,10 +187,11 @@ class ShardRunner:
         page = [r for r in page if slots[r.id].at >= _starts(r)]
         rows = ledger.rows_for(s, {r.id: slots[r.id].period for r in page})
         wall = self.clock()
+        live, dead = self._runs_of(rows.values(), wall)
         due = []
         for r in page:
             row = rows.get(r.id)
-            if row is None or row.open_for(wall):
+            if row is None or row.open_for(wall, live):
                 due.append(r)
             elif row.status == "claimed":
                 summary.in_progress_elsewhere += 1
@@ -207,9 +219,10 @@ class ShardRunner:
                          m.listings)
             for r, since, m in plans
         ]
-        owned = ledger.claim(s, claims, self.ctx.run_id, now, wall, settings.claim_lease_seconds)
+        owned = ledger.claim(s, claims, self.ctx.run_id, now, wall, settings.claim_lease_seconds, dead)
         s.commit()  # the claim is durable before anything leaves
         pending = [(r, since, match) for r, since, match in plans if r.id in owned and match.total]
+        self.heartbeat.track(owned[r.id] for r, _s, _m in pending)
         for r, since, match in plans:
             if r.id not in owned:
                 summary.in_progress_elsewhere += 1
@@ -227,25 +240,38 @@ class ShardRunner:
                 # Stopped, or broken: the page's later batches were never tried, so their claims go back now
                 # (if the database is what broke, their leases run out instead).
                 try:
-                    ledger.release(s, [owned[r.id] for r, _s, _m in pending[i + batch :]], self.ctx.run_id)
+                    ledger.release(s, [owned[r.id].delivery_id for r, _s, _m in pending[i + batch :]],
+                                   self.ctx.run_id)
                     s.commit()
                 except Exception:
                     pass
                 raise
 
-    def _send_batch(self, s: Session, chunk: list, owned: dict[int, int], slots, summary: Summary) -> None:
+    def _runs_of(self, rows, wall: datetime) -> tuple[set[str], set[str]]:
+        """Which runs holding unexpired claims among `rows` are alive, and which are dead (their claims are open)."""
+        asked = {row.run_id for row in rows if row.held_until(wall)} - {self.ctx.run_id}
+        live = self.liveness.alive(asked) | {self.ctx.run_id}
+        return live, asked - live
+
+    def _send_batch(self, s: Session, chunk: list, owned: dict[int, ledger.Ticket], slots, summary: Summary) -> None:
         """Send one batch of claimed digests, then record the outcomes (and give back what was not sent)."""
         outcomes: list[ledger.Outcome] = []
         release: list[int] = []  # claims given back unsent: due again for the next run
         stop: TransportError | None = None
+        claimed = [owned[r.id].delivery_id for r, _s, _m in chunk]
         chunk = self._still_wanted(s, chunk, owned, slots, release, summary)
+        chunk = self._still_ours(s, chunk, owned, summary)
         tried = 0
         broken = False
         try:
             for r, since, match in chunk:
                 tried += 1
                 try:
-                    outcomes.append(self._deliver(owned[r.id], r, since, match, slots[r.id], summary))
+                    outcomes.append(self._deliver(owned[r.id], r, since, match, slots[r.id], summary,
+                                                  self._fence(s, owned[r.id])))
+                except ClaimTaken:  # taken over while this run was stopped: theirs now, not failed, not given back
+                    summary.in_progress_elsewhere += 1
+                    summary.due -= 1
                 except TransportError as e:  # only kinds that stop the run get here
                     stop = e
                     break
@@ -255,18 +281,47 @@ class ShardRunner:
         finally:
             # Whatever happened, what was accepted is recorded as sent before the run goes on or stops. On a stop
             # (paused, quota) the refused message and everything after it is given back; when something
-            # unexpected broke, the message in flight keeps its claim until the lease ends (it may have left).
+            # unexpected broke, the message in flight keeps its claim until the run is dead or the lease ends
+            # (it may have left).
             if stop is not None:
-                release += [owned[r.id] for r, _s, _m in chunk[tried - 1 :]]
+                release += [owned[r.id].delivery_id for r, _s, _m in chunk[tried - 1 :]]
             elif broken:
-                release += [owned[r.id] for r, _s, _m in chunk[tried:]]
+                release += [owned[r.id].delivery_id for r, _s, _m in chunk[tried:]]
             ledger.finish(s, outcomes, self.ctx.run_id, self.clock())
             ledger.release(s, release, self.ctx.run_id)
             s.commit()
+            self.heartbeat.forget(claimed)
         if stop is not None:
             raise RunStopped(f"{stop.kind}: {stop}") from stop
 
-    def _still_wanted(self, s: Session, chunk: list, owned: dict[int, int], slots, release: list[int],
+    def _fence(self, s: Session, ticket: ledger.Ticket) -> Callable[[], bool]:
+        """The last check before one message leaves: is the claim still this run's? (A read while the lease has
+        half its length left, which the heartbeat keeps it at; else a renewal that says.)"""
+        lease = timedelta(seconds=self.ctx.settings.claim_lease_seconds)
+
+        def still_ours() -> bool:
+            now = self.clock()
+            if ledger.holds(s, ticket, self.ctx.run_id, now + lease / 2):
+                return True
+            kept = ledger.renew(s, [ticket], self.ctx.run_id, now + lease)
+            s.commit()
+            return bool(kept)
+
+        return still_ours
+
+    def _still_ours(self, s: Session, chunk: list, owned: dict[int, ledger.Ticket], summary: Summary) -> list:
+        """The fence: renew the lease of the chunk's claims and drop those another run took over meanwhile."""
+        if not chunk:
+            return chunk
+        until = self.clock() + timedelta(seconds=self.ctx.settings.claim_lease_seconds)
+        kept = ledger.renew(s, [owned[r.id] for r, _s, _m in chunk], self.ctx.run_id, until)
+        s.commit()
+        ours = [item for item in chunk if owned[item[0].id].delivery_id in kept]
+        summary.in_progress_elsewhere += len(chunk) - len(ours)  # theirs now: not failed, not given back
+        summary.due -= len(chunk) - len(ours)
+        return ours
+
+    def _still_wanted(self, s: Session, chunk: list, owned: dict[int, ledger.Ticket], slots, release: list[int],
                       summary: Summary) -> list:
         """Drop (and give back the claims of) anyone who unsubscribed or paused since the page was read."""
         if not chunk:
@@ -285,22 +340,30 @@ class ShardRunner:
                                        or slots[r.id].at >= resume_at(paused_until, r.timezone)):
                 keep.append(item)
             else:
-                release.append(owned[r.id])
+                release.append(owned[r.id].delivery_id)
                 summary.due -= 1
                 summary.withdrawn += 1
         return keep
 
-    def _send(self, r: Recipient, since: datetime, match, slot, summary: Summary):
+    def _send(self, r: Recipient, since: datetime, match, slot, summary: Summary,
+              fence: Callable[[], bool] | None = None):
         msg = self.composer.compose(r, match, slot.period, slot.at, since, self.ctx.now)
         tags = {"campaign": "weekly", "period": slot.period, "run": self.ctx.run_id}
-        transport_id = self.transport.send(msg.key, msg.to, msg.raw, tags)
+        if fence is not None and getattr(self.transport, "fenced", False):
+            transport_id = self.transport.send(msg.key, msg.to, msg.raw, tags, fence=fence)
+        else:
+            if fence is not None and not fence():
+                raise ClaimTaken(msg.key)
+            transport_id = self.transport.send(msg.key, msg.to, msg.raw, tags)
         summary.bytes += len(msg.raw)
         summary.sent += 1
         return msg, transport_id
 
-    def _deliver(self, delivery_id: int, r: Recipient, since: datetime, match, slot, summary: Summary) -> ledger.Outcome:
+    def _deliver(self, ticket: ledger.Ticket, r: Recipient, since: datetime, match, slot, summary: Summary,
+                 fence: Callable[[], bool]) -> ledger.Outcome:
+        delivery_id = ticket.delivery_id
         try:
-            msg, transport_id = self._send(r, since, match, slot, summary)
+            msg, transport_id = self._send(r, since, match, slot, summary, fence)
         except TransportError as e:
             if e.stops_run:
                 raise

@@ -11,7 +11,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 from .settings import Settings
 
@@ -59,10 +59,17 @@ class TransportError(Exception):
         return self.kind in ("paused", "quota")
 
 
+class ClaimTaken(Exception):
+    """The run's claim on this message was taken over by another run (this one was stopped): it must not go."""
+
+
 class OutboxTransport:
     """Write each message as `<dir>/<key>.eml`; the same key rewrites the same file."""
 
     name = "outbox"
+    # send() takes a fence and asks it at the last moment, between writing the message and making it visible, so
+    # a run stopped mid-write and taken over meanwhile never replaces the other run's file.
+    fenced = True
     # Messages that may await their ledger mark together (a run's page): a crash re-writes at most these files,
     # it sends nothing twice.
     record_batch = 200
@@ -85,11 +92,15 @@ class OutboxTransport:
         if why:
             raise ConfigError(f"the outbox {self.directory} cannot be written: {why}")
 
-    def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
+    def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None,
+             fence: Callable[[], bool] | None = None) -> str:
         path = self.directory / f"{key}.eml"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(raw)
+        if fence is not None and not fence():
+            tmp.unlink()
+            raise ClaimTaken(key)
         os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one, never half of one
         # A browser cannot show an .eml: keep its HTML part beside it for outbox/index.html.
         path.with_suffix(".html").write_text(html_part(raw), encoding="utf-8")

@@ -188,20 +188,19 @@ def test_dry_run_sends_and_writes_nothing(engine, settings, add_listings, add_su
         assert s.scalars(select(Run)).all() == []
 
 
-def test_expired_claim_of_a_crashed_run_is_finished_by_the_next(engine, settings, add_listings, add_subscriber):
+def test_the_claim_of_a_crashed_run_is_finished_at_once_by_the_next(engine, settings, add_listings, add_subscriber):
     from digest import ledger as ledger_mod
 
     add_listings(listing("a"))
     sid = add_subscriber("c@example.com")
     wall = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    with Session(engine) as s:  # a run claimed the row, then died before sending
-        ledger_mod.claim(s, [ledger_mod.Claim(sid, "2026-W48", "claimed", NOW, NOW, 1)], "dead-run", NOW, wall, 60)
+    with Session(engine) as s:  # a run claimed the row, then died before sending: no process holds it
+        ledger_mod.claim(s, [ledger_mod.Claim(sid, "2026-W48", "claimed", NOW, NOW, 1)], "dead-run", NOW, wall, 600)
         s.commit()
-    during_lease = run_at(settings, engine, NOW, clock=lambda: wall + timedelta(seconds=30))
-    assert (during_lease.sent, during_lease.in_progress_elsewhere) == (0, 1)
-    after_lease = run_at(settings, engine, NOW, clock=lambda: wall + timedelta(seconds=61))
-    assert after_lease.sent == 1
+    within_lease = run_at(settings, engine, NOW, clock=lambda: wall + timedelta(seconds=30))
+    assert (within_lease.sent, within_lease.in_progress_elsewhere) == (1, 0)
     assert ledger(engine) == {(sid, "2026-W48"): "sent"}
+    assert list(read_outbox(settings.outbox_dir)) == [f"2026-W48/{sid}"]
 
 
 def test_workers_share_the_list_without_overlap(engine, settings, add_listings, add_subscriber):

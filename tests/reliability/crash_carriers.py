@@ -16,11 +16,15 @@ from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
 
+from digest.settings import Settings
+
 from .crash_population import NOW, Population
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST = str(Path(sys.executable).with_name("digest"))
-LEASE_S = 1  # DIGEST_CLAIM_LEASE: a killed run's claims may be taken over after a second
+# The production claim lease (no DIGEST_CLAIM_LEASE): a killed run's claims are taken over because its run is
+# dead, never because the harness waited for a lease to run out.
+LEASE_S = Settings().claim_lease_seconds
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class Delivered:
 def base_env(url: str) -> dict[str, str]:
     """The environment of every `digest` the harness starts: ours, whatever the shell had."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "AWS_", "CRASH_"))}
-    return env | {"DIGEST_DATABASE_URL": url, "DIGEST_CLAIM_LEASE": str(LEASE_S)}
+    return env | {"DIGEST_DATABASE_URL": url}
 
 
 def eml_files(outbox: Path) -> list[Path]:

@@ -2,9 +2,16 @@
 
 A trial kills the real command (its whole process group, as a machine or container dying would) one to three
 times in a row, at a seeded random moment: during start-up, after a random number of messages were handed over,
-or after the last one; waits for the claim lease to end (DIGEST_CLAIM_LEASE=1), runs to the end, and checks
-every due subscriber against what the carrier holds and against the ledger. The database and list are built
-once per backend; between trials only the ledger and the carrier are reset.
+or after the last one; re-runs at once with the production claim lease (600 s, no DIGEST_CLAIM_LEASE), runs to
+the end, and checks every due subscriber against what the carrier holds and against the ledger. The re-run must
+report nobody "in progress elsewhere": a killed run's claims are recognised as dead (digest.liveness), not
+waited out. The database and list are built once per backend; between trials only the ledger and the carrier
+are reset.
+
+A stop trial (--stop-trials, outbox) freezes a run with SIGSTOP part-way, starts a second run under faketime a
+quarter of an hour later (past the frozen run's lease, which its heartbeat could not renew) that takes over and
+finishes the week, then resumes the first with SIGCONT: it must send nothing the second run took (fencing by run
+id on the ledger row), so every subscriber still has exactly one digest.
 
     .venv/bin/python -m tests.reliability.crash_harness --trials 50
 
@@ -23,6 +30,8 @@ import json
 import os
 import platform
 import random
+import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -62,6 +71,9 @@ class Counts:
     # email; the design bound is the message in flight, one per kill.
     resent_identical: int = 0
     resent_changed: int = 0  # an outbox file written again with different bytes
+    # Subscribers the run right after the kills reported "in progress elsewhere" (claims of a killed run it waited
+    # for): 0 when a dead run is recognised as dead.
+    in_progress_elsewhere_after_rerun: int = 0
     nobody_due_checks: int = 0  # trials followed by one more run, which must find nobody due
     stray_temp_files: int = 0  # half-written outbox temp files a kill left behind (never an .eml)
     errors: list[str] = field(default_factory=list)  # anything else wrong, one line each
@@ -253,11 +265,15 @@ def trial(rng: random.Random, engine, url: str, carrier, pop: Population, counts
         if attempt.error:
             counts.errors.append(attempt.error)
         carrier.after_kill()
-        time.sleep(LEASE_S + 0.1)  # the killed run's claims expire
+    # At once: no waiting for the killed runs' leases (600 s) to run out.
     final = subprocess.run(carrier.command(workers), env=env, cwd=ROOT, capture_output=True, text=True,
                            timeout=RUN_TIMEOUT_S)
     if final.returncode != 0 or "failed 0" not in final.stdout or "Traceback" in final.stderr:
         counts.errors.append(f"final run exited {final.returncode}: {final.stdout.strip()} {final.stderr.strip()[-300:]}")
+    elsewhere = elsewhere_of(final.stdout)
+    counts.in_progress_elsewhere_after_rerun += max(0, elsewhere)
+    if elsewhere:
+        counts.errors.append(f"the re-run after the kills reported {elsewhere} in progress elsewhere")
     check(engine, carrier.delivered(pop), pop, counts)
     same, changed = carrier.resent()
     counts.resent_identical += same
@@ -278,6 +294,95 @@ def trial(rng: random.Random, engine, url: str, carrier, pop: Population, counts
     if len(counts.errors) == errors_before:
         counts.crashes_survived += len(landed)
     return attempts
+
+
+SUMMARY = re.compile(r"in progress elsewhere (\d+)")
+
+
+def elsewhere_of(stdout: str) -> int:
+    """The "in progress elsewhere" figure of a `digest run` summary line (-1 when there is none)."""
+    found = SUMMARY.search(stdout)
+    return int(found.group(1)) if found else -1
+
+
+# --- stopping ---
+
+LATER = "+15m"  # the second run's clock in a stop trial: past the stopped run's 600 s lease
+
+
+def faketime() -> str:
+    """Where faketime is; missing, the stop trials cannot run and say so in one line."""
+    found = shutil.which("faketime")
+    if found is None:
+        raise SystemExit("faketime is missing: run ./scripts/test (it installs it) or apt-get install faketime")
+    return found
+
+
+@dataclass
+class StopCounts:
+    trials: int = 0
+    stops_mid_run: int = 0  # SIGSTOPs that froze a run with messages still to send
+    taken_over: int = 0  # claims of the stopped run the later run took over: the resumed run sent none of them
+    duplicated: int = 0
+    lost: int = 0
+    resent_changed: int = 0  # outbox files written again with other content after the stop
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"errors": self.errors[:50]}
+
+
+def stop_trial(rng: random.Random, engine, url: str, carrier, pop: Population, counts: StopCounts) -> None:
+    """Freeze run A mid-run, let run B (a quarter of an hour later by its clock) finish the week, resume A; check."""
+    env = carrier.env(url)
+    target = rng.randint(1, max(1, len(pop.to_send) - 1))
+    a = subprocess.Popen(carrier.command(1), env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    while a.poll() is None and carrier.handed_over() < target:
+        time.sleep(0.002)
+    try:
+        os.killpg(a.pid, signal.SIGSTOP)
+        frozen_at = carrier.handed_over()
+        carrier.after_kill()
+        b = subprocess.run([faketime(), "-f", LATER, *carrier.command(1)], env=env | {"TZ": "UTC"}, cwd=ROOT,
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT_S, start_new_session=True)
+    finally:
+        os.killpg(a.pid, signal.SIGCONT)
+    out, err = a.communicate(timeout=RUN_TIMEOUT_S)
+    for name, code, stdout, stderr in (("B", b.returncode, b.stdout, b.stderr), ("A", a.returncode, out, err)):
+        if code != 0 or "Traceback" in stderr or elsewhere_of(stdout) < 0:
+            counts.errors.append(f"run {name} exited {code}: {stdout.strip()} {stderr.strip()[-300:]}")
+    counts.stops_mid_run += frozen_at < len(pop.to_send)
+    counts.taken_over += max(0, elsewhere_of(out))
+    checked = Counts()
+    check(engine, carrier.delivered(pop), pop, checked)
+    _same, changed = carrier.resent()
+    counts.duplicated += checked.duplicated
+    counts.lost += checked.lost
+    counts.resent_changed += len(changed)
+    counts.errors += checked.errors
+    counts.trials += 1
+
+
+def run_stop_trials(db_url: str, trials: int, seed: int, workdir: Path, subscribers: int = 2000,
+                    progress=None) -> dict:
+    """Build the list once on `db_url` and run `trials` stop trials on the outbox; return the counts."""
+    pop = populate(db_url, Path(workdir), subscribers, seed)
+    box = CARRIERS["outbox"](Path(workdir))
+    engine = db.make_engine(db_url)
+    counts = StopCounts()
+    started = time.monotonic()
+    try:
+        for i in range(trials):
+            reset_ledger(engine)
+            box.reset()
+            stop_trial(random.Random(f"stop-trial-{seed}-{i}"), engine, db_url, box, pop, counts)
+            if progress:
+                progress(i, counts)
+    finally:
+        engine.dispose()
+    return counts.as_dict() | {"subscribers": len(pop.emails), "to_send": len(pop.to_send), "later_clock": LATER,
+                               "wall_s": round(time.monotonic() - started, 1)}
 
 
 def run_trials(db_url: str, trials: int, seed: int, workdir: Path, subscribers: int = 2000,
@@ -328,14 +433,23 @@ def _say(label: str):
     return progress
 
 
+def _say_stop(label: str):
+    def progress(i: int, counts: StopCounts) -> None:
+        print(f"{label} trial {i + 1}: taken over {counts.taken_over}, duplicated {counts.duplicated}, "
+              f"lost {counts.lost}, errors {len(counts.errors)}", flush=True)
+    return progress
+
+
 TOTALS = ("trials", "kills", "crashes_survived", "duplicated", "lost", "unrecorded_at_kill", "resent_identical",
-          "resent_changed")
+          "resent_changed", "in_progress_elsewhere_after_rerun")
+STOP_TOTALS = ("trials", "stops_mid_run", "taken_over", "duplicated", "lost", "resent_changed")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=50, help="outbox trials per backend (default 50)")
     parser.add_argument("--ses-trials", type=int, default=10, help="SES trials per backend (default 10)")
+    parser.add_argument("--stop-trials", type=int, default=10, help="SIGSTOP/SIGCONT trials per backend (default 10)")
     parser.add_argument("--subscribers", type=int, default=2000, help="subscribers on the list (default 2000)")
     parser.add_argument("--check-rerun-every", type=int, default=5,
                         help="after every Nth trial, also check that one more run finds nobody due (default 5)")
@@ -348,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     result = {"command": "python -m tests.reliability.crash_harness " + " ".join(sys.argv[1:] if argv is None else argv),
               "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "seed": args.seed,
-              "subscribers": args.subscribers, "lease_s": LEASE_S, "outbox": {}, "ses": {}}
+              "subscribers": args.subscribers, "lease_s": LEASE_S, "outbox": {}, "ses": {}, "stop": {}}
     plan = [("outbox", args.trials), ("ses", args.ses_trials)]
     with tempfile.TemporaryDirectory(prefix="crash-trials-") as tmp:
         for backend in args.backends.split(","):
@@ -361,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
                 server = pg.Server()
                 url = server.start()
             try:
+                if args.stop_trials:
+                    faketime()
+                    reset_subscribers(url)
+                    result["stop"][backend] = run_stop_trials(
+                        url, args.stop_trials, args.seed, Path(tmp, backend, "stop"), args.subscribers,
+                        progress=_say_stop(f"{backend}/stop"))
                 for carrier, trials in plan:
                     if trials:
                         reset_subscribers(url)
@@ -373,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
                     server.stop()
     for carrier, _n in plan:
         result[carrier]["totals"] = {k: sum(b[k] for b in result[carrier].values()) for k in TOTALS}
+    if result["stop"]:
+        result["stop"]["totals"] = {k: sum(b[k] for b in result["stop"].values()) for k in STOP_TOTALS}
     result["wall_s"] = round(time.monotonic() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
@@ -383,9 +505,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{backend}/{carrier}: {c['trials']} trials ({c['trials_with_workers_2']} with --workers 2), "
                   f"{c['kills']} kills {c['kills_by_phase']}, crashes survived {c['crashes_survived']}, "
                   f"duplicated {c['duplicated']}, lost {c['lost']}, re-sent after a kill {c['resent_identical']} "
-                  f"({c['unrecorded_at_kill']} unrecorded when killed), errors {len(c['errors'])}, {c['wall_s']} s")
+                  f"({c['unrecorded_at_kill']} unrecorded when killed), in progress elsewhere after the re-run "
+                  f"{c['in_progress_elsewhere_after_rerun']}, errors {len(c['errors'])}, {c['wall_s']} s")
+    for backend, c in result["stop"].items():
+        if backend != "totals":
+            print(f"{backend}/stop: {c['trials']} trials ({c['stops_mid_run']} stopped mid-run), taken over from the "
+                  f"stopped run {c['taken_over']}, duplicated {c['duplicated']}, lost {c['lost']}, "
+                  f"rewritten {c['resent_changed']}, errors {len(c['errors'])}, {c['wall_s']} s")
     print(f"wall {result['wall_s']} s; written to {args.out}")
-    failed = any(b["errors"] for c, _n in plan for k, b in result[c].items() if k != "totals")
+    failed = any(b["errors"] for c in ("outbox", "ses", "stop") for k, b in result[c].items() if k != "totals")
     return 1 if failed else 0
 
 

@@ -1,7 +1,8 @@
-"""Crash anywhere, in the normal suite: a few SIGKILL trials of the real `digest run` per database.
+"""Crash anywhere, in the normal suite: a few SIGKILL trials of the real `digest run` per database, re-run at
+once with the production claim lease, and SIGSTOP trials where a later run takes over from a frozen one.
 
-The full count is `python -m tests.reliability.crash_harness` (50 outbox and 10 SES trials per backend); this
-runs the same harness with fewer trials and a shorter list, then reads the last outbox as a mail client would.
+The full count is `python -m tests.reliability.crash_harness` (50 outbox, 10 SES and 10 stop trials per backend);
+this runs the same harness with fewer trials and a shorter list, then reads the last outbox as a mail client would.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from digest import db
 from tests.conftest import read_outbox
 
 from .crash_carriers import DIGEST, ROOT, OutboxCarrier, SesCarrier
-from .crash_harness import Counts, check, run_trials
+from .crash_harness import Counts, check, run_stop_trials, run_trials
 from .crash_population import NOW, populate
 
 pytestmark = pytest.mark.slow
@@ -30,6 +31,7 @@ def test_sigkill_anywhere_then_rerun_sends_every_due_subscriber_exactly_once(db_
     assert (counts["duplicated"], counts["lost"], counts["resent_changed"]) == (0, 0, 0)
     assert counts["trials"] == 4 and counts["kills_by_phase"].get("mid-run", 0) >= 1
     assert counts["crashes_survived"] == counts["kills"]
+    assert counts["in_progress_elsewhere_after_rerun"] == 0  # the re-run right after the kills waited for nobody
     # The last trial's outbox, parsed strictly: one well-formed digest per subscriber owed one, as recorded.
     msgs = read_outbox(tmp_path / "outbox")
     engine = db.make_engine(db_url)
@@ -57,6 +59,30 @@ def test_sigkill_on_the_ses_transport_re_sends_at_most_the_message_in_flight(db_
     assert counts["kills_by_phase"].get("mid-run", 0) >= 1
     # Each message is recorded before the next leaves: a kill can catch at most one accepted but unrecorded.
     assert counts["resent_identical"] <= counts["kills"]
+
+
+def test_a_run_frozen_past_its_lease_is_taken_over_and_resumes_sending_nothing_twice(db_url, tmp_path):
+    # Run A is frozen (SIGSTOP) part-way; run B starts a quarter of an hour later by its clock (faketime), past A's
+    # 600 s lease, and finishes the week; then A resumes (SIGCONT) and must find its claims taken.
+    counts = run_stop_trials(db_url, trials=2, seed=5, workdir=tmp_path, subscribers=400)
+
+    assert counts["errors"] == []
+    assert (counts["trials"], counts["stops_mid_run"]) == (2, 2)
+    assert (counts["duplicated"], counts["lost"], counts["resent_changed"]) == (0, 0, 0)
+    assert counts["taken_over"] >= 1  # A found claims taken from it, and sent none of them
+    msgs = read_outbox(tmp_path / "outbox")
+    assert len(msgs) == counts["to_send"]
+    engine = db.make_engine(db_url)
+    with engine.connect() as c:
+        emails = dict(c.execute(text("SELECT id, email FROM subscribers")).all())
+        sent = {sid: mid for sid, mid in c.execute(
+            text("SELECT subscriber_id, message_id FROM deliveries WHERE status = 'sent'"))}
+        runs = c.execute(text("SELECT count(DISTINCT run_id) FROM deliveries WHERE status = 'sent'")).scalar_one()
+    engine.dispose()
+    assert runs == 2  # the week was sent by both runs between them
+    for key, msg in msgs.items():
+        sid = int(key.split("/")[1])
+        assert msg["To"].addresses[0].addr_spec == emails[sid] and msg["Message-ID"] == sent[sid]
 
 
 def test_the_checker_sees_a_lost_a_duplicated_and_a_disowned_message(db_url, tmp_path):
