@@ -11,6 +11,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import freezegun
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -22,6 +23,10 @@ from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import load_taxonomy
 
 from . import pg
+
+# freezegun reads every loaded module's attributes when it starts; Powertools' parser builds its pydantic models
+# on first attribute access, which under a frozen clock would see FakeDatetime and fail. Leave it alone.
+freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 JOINED = NOW - timedelta(days=30)  # when factory subscribers confirmed, unless a test says otherwise
