@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack
@@ -26,6 +27,7 @@ from .taxonomy import load_taxonomy
 from .transports import ClaimTaken, NullTransport, Transport, TransportError, make_transport
 
 PAGE = 200  # subscribers per claim/send/finish cycle: one short write transaction each
+FENCE_TRUST = 1.0  # seconds a confirmed claim is trusted without asking again (see ShardRunner._fence)
 SHARD_SIZE = 500
 FIRST_WINDOW = timedelta(days=7)  # a first digest looks back one week
 MAX_WINDOW = timedelta(days=28)  # after a long pause or outage, at most four weeks of listings
@@ -154,6 +156,8 @@ class ShardRunner:
         self.slots = SlotCache(ctx.now)
         self.liveness = liveness.for_engine(engine)
         self.heartbeat = Heartbeat(engine, ctx.run_id, ctx.settings.claim_lease_seconds, clock)
+        # When the database last said this run's claims were its own: (monotonic, run clock); see _fence.
+        self._confirmed_at: tuple[float, datetime] = (-FENCE_TRUST, _EPOCH)
 
     def run(self, shard: Shard, progress: Callable[[int], None] | None = None) -> Summary:
         """Process every active subscriber in the shard, a page at a time, holding the run alive meanwhile."""
@@ -295,19 +299,37 @@ class ShardRunner:
             raise RunStopped(f"{stop.kind}: {stop}") from stop
 
     def _fence(self, s: Session, ticket: ledger.Ticket) -> Callable[[], bool]:
-        """The last check before one message leaves: is the claim still this run's? (A read while the lease has
-        half its length left, which the heartbeat keeps it at; else a renewal that says.)"""
+        """The last check before one message leaves: is the claim still this run's?
+
+        Within FENCE_TRUST of the last time the database said this run's claims were its own, by both the
+        monotonic clock (which runs on while a process is stopped) and the run's clock, nothing can have been
+        taken: a live run's claims are taken only once their lease (minutes) ran out. Past it, the database is
+        asked: a read while the lease has half its length left, which the heartbeat keeps it at; else a renewal
+        that says. So a run asks about once a second, not once a message.
+        """
         lease = timedelta(seconds=self.ctx.settings.claim_lease_seconds)
 
         def still_ours() -> bool:
             now = self.clock()
+            if self._trusted(now):
+                return True
             if ledger.holds(s, ticket, self.ctx.run_id, now + lease / 2):
+                self._confirmed(now)
                 return True
             kept = ledger.renew(s, [ticket], self.ctx.run_id, now + lease)
             s.commit()
+            if kept:
+                self._confirmed(now)
             return bool(kept)
 
         return still_ours
+
+    def _confirmed(self, now: datetime) -> None:
+        self._confirmed_at = (time.monotonic(), now)
+
+    def _trusted(self, now: datetime) -> bool:
+        mono, wall = self._confirmed_at
+        return time.monotonic() - mono < FENCE_TRUST and timedelta(0) <= now - wall < timedelta(seconds=FENCE_TRUST)
 
     def _still_ours(self, s: Session, chunk: list, owned: dict[int, ledger.Ticket], summary: Summary) -> list:
         """The fence: renew the lease of the chunk's claims and drop those another run took over meanwhile."""
@@ -316,6 +338,7 @@ class ShardRunner:
         until = self.clock() + timedelta(seconds=self.ctx.settings.claim_lease_seconds)
         kept = ledger.renew(s, [owned[r.id] for r, _s, _m in chunk], self.ctx.run_id, until)
         s.commit()
+        self._confirmed(until - timedelta(seconds=self.ctx.settings.claim_lease_seconds))
         ours = [item for item in chunk if owned[item[0].id].delivery_id in kept]
         summary.in_progress_elsewhere += len(chunk) - len(ours)  # theirs now: not failed, not given back
         summary.due -= len(chunk) - len(ours)
