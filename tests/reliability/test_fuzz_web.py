@@ -272,7 +272,7 @@ def test_any_request_gets_a_clear_answer_and_changes_nothing_it_may_not(data, fu
         assert r.data == b""
     elif r.mimetype == "text/html":
         page = Page(r.data)
-        assert page.runs_no_script() and all(f["method"] == "post" for f in page.forms)
+        assert page.runs_only_own_scripts() and all(f["method"] == "post" for f in page.forms)
         assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
     after = web.dump()
     allowed = toks.allows(method.upper(), path)
