@@ -1,14 +1,15 @@
 """The naive baseline: the simplest correct weekly run a newcomer would write from DESIGN.md.
 
-For each active subscriber, one query for this week's ledger row, one for the previous digest's cutoff and
-one for the listings already sent; a Python scan of every listing applying the rules (verified, unexpired,
-new since the last digest or the last 7 days, never sent before also as a repost or a twin, stack / level /
-role / employer / region / salary), a sort by fit then freshness, and the first of each job kept (one job exported under two
-ids, same URL or same company + title, appears once); the MJML compiled for every email and the result
-handed to Jinja; the message built with `email.message.EmailMessage`; one ledger row (listings included)
-committed per message. Only the slot arithmetic (`digest.schedule`), the taxonomy, link signing and what
-counts as the same URL (`digest.matching.canonical_url`) are shared with the real pipeline: the baseline is
-about matching, rendering, MIME and the ledger.
+For each active subscriber, one query for this week's ledger row (and for fortnightly people one for their first
+digest's week), one for the previous digest's cutoff and one for the listings already sent; a Python scan of
+every listing applying the rules (verified, unexpired, new since the last digest or the last 7 days, never sent
+before also as a repost or a twin, stack / level / role / employer / region / salary), a sort by fit then
+freshness, and the first of each job kept (one job exported under two ids, same URL or same company + title,
+appears once); the MJML compiled for every email and the result handed to Jinja; the message built with
+`email.message.EmailMessage`; one ledger row (listings included) committed per message. Only the slot
+arithmetic (`digest.schedule`), the taxonomy, link signing and what counts as the same URL
+(`digest.matching.canonical_url`) are shared with the real pipeline: the baseline is about matching, rendering,
+MIME and the ledger.
 
 `tests/test_benchmark_baseline.py` holds it to the real pipeline: the same listings, in the same order.
 """

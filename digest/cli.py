@@ -242,7 +242,7 @@ def subscribers_add(app: App, email, **opts):
 
     \b
     Example:
-      digest subscribers add ana@example.com --stack python --level senior --role data --timezone Europe/Lisbon --confirmed
+      digest subscribers add ana@example.com --stack python --role data --timezone Europe/Lisbon --confirmed
     """
     data = _subscriber_in(email=email, **opts)
     with app.session() as s:

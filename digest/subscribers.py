@@ -129,7 +129,7 @@ class SubscriberIn(BaseModel):
         if v is None or (isinstance(v, str) and not v.strip()):
             return None
         if not isinstance(v, str) or v.strip().lower() not in CADENCES:
-            raise ValueError(f"unknown cadence {str(v)[:20]!r}; allowed: {', '.join(CADENCES)}")
+            raise ValueError(f"unknown cadence {str(v)[:20]!r}: use {' or '.join(CADENCES)}")
         return v.strip().lower()
 
     @field_validator("send_day", mode="before")
@@ -156,7 +156,8 @@ class SubscriberReport:
 def _prefs(data: SubscriberIn, tax: Taxonomy) -> dict:
     """The list preferences given, in canonical values (a list not given is absent)."""
     given = {"stack": (data.stack, normalise.canonical_stack_pref), "levels": (data.level, normalise.canonical_level_pref),
-             "regions": (data.region, normalise.canonical_region_pref), "roles": (data.role, normalise.canonical_role_pref),
+             "regions": (data.region, normalise.canonical_region_pref),
+             "roles": (data.role, normalise.canonical_role_pref),
              "employers": (data.employer, normalise.canonical_employer_pref)}
     return {k: sorted({canon(v, tax) for v in values}) for k, (values, canon) in given.items() if values is not None}
 
@@ -266,7 +267,7 @@ def import_subscribers(session: Session, path: str, tax: Taxonomy, settings: Set
         key = str(item.data.get("email") or "")[:100] or None
         try:
             data = SubscriberIn.model_validate(item.data)
-            _prefs(data, tax)  # unknown stack, level, region, role or employer: rejected here, before anything is written
+            _prefs(data, tax)  # an unknown list value: rejected here, before anything is written
         except ValidationError as e:
             report.rejected.append(Rejected(item.line, describe_errors(e), key))
             continue

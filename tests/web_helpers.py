@@ -32,7 +32,7 @@ ONE_CLICK_MULTIPART = (
 ).encode()
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 TOKEN_ROUTES = ("/confirm/{}", "/confirm/{}/renew", "/preferences/{}", "/unsubscribe/{}",
-                "/unsubscribe/{}/pause", "/unsubscribe/{}/resubscribe")
+                "/unsubscribe/{}/pause", "/unsubscribe/{}/fortnightly", "/unsubscribe/{}/resubscribe")
 
 
 class FakeClock:
