@@ -1,14 +1,15 @@
 """The naive baseline: the simplest correct weekly run a newcomer would write from DESIGN.md.
 
-For each active subscriber, one query for this week's ledger row, one for the previous digest's cutoff and
-one for the listings already sent; a Python scan of every listing applying the rules (verified, unexpired,
-new since the last digest or the last 7 days, never sent before also as a repost or a twin, stack / level /
-region / salary), a sort by fit then freshness, and the first of each job kept (one job exported under two
-ids, same URL or same company + title, appears once); the MJML compiled for every email and the result
-handed to Jinja; the message built with `email.message.EmailMessage`; one ledger row (listings included)
-committed per message. Only the slot arithmetic (`digest.schedule`), the taxonomy, link signing and what
-counts as the same URL (`digest.matching.canonical_url`) are shared with the real pipeline: the baseline is
-about matching, rendering, MIME and the ledger.
+For each active subscriber, one query for this week's ledger row (and for fortnightly people one for their first
+digest's week), one for the previous digest's cutoff and one for the listings already sent; a Python scan of
+every listing applying the rules (verified, unexpired, new since the last digest or the last 7 days, never sent
+before also as a repost or a twin, stack / level / role / employer / region / salary), a sort by fit then
+freshness, and the first of each job kept (one job exported under two ids, same URL or same company + title,
+appears once); the MJML compiled for every email and the result handed to Jinja; the message built with
+`email.message.EmailMessage`; one ledger row (listings included) committed per message. Only the slot
+arithmetic (`digest.schedule`), the taxonomy, link signing and what counts as the same URL
+(`digest.matching.canonical_url`) are shared with the real pipeline: the baseline is about matching, rendering,
+MIME and the ledger.
 
 `tests/test_benchmark_baseline.py` holds it to the real pipeline: the same listings, in the same order.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import email.policy
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, time as dtime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -106,10 +107,21 @@ class NaiveDigest:
             starts = max(starts, datetime.combine(sub.paused_until, dtime(0), tzinfo=zone(sub.timezone)).astimezone(UTC))
         if slot.at < starts:
             return None
+        if sub.cadence == "fortnightly" and not self.fortnight_week(s, sub, slot.period):
+            return None
         row = s.scalars(select(Delivery).where(Delivery.subscriber_id == sub.id, Delivery.period == slot.period)).first()
         if row is not None:
             return None  # the baseline runs on a fresh week: no claims or failures to take over
         return slot
+
+    def fortnight_week(self, s: Session, sub: Subscriber, period: str) -> bool:
+        """Every second ISO week from the first sent digest (weeks counted by their Mondays); no digest yet: due."""
+        first = s.scalar(select(func.min(Delivery.period)).where(Delivery.subscriber_id == sub.id,
+                                                                 Delivery.status == "sent"))
+        if first is None:
+            return True
+        monday = lambda p: date.fromisocalendar(int(p[:4]), int(p[6:]), 1)  # noqa: E731
+        return (monday(period) - monday(first)).days // 7 % 2 == 0
 
     def history(self, s: Session, sub: Subscriber) -> tuple[datetime, set[str], set[int]]:
         """Where this subscriber's window starts, and what they were already sent (ids and repost keys)."""
@@ -142,6 +154,10 @@ class NaiveDigest:
                 continue
             if sub.levels and l.level is not None and l.level not in sub.levels:
                 continue
+            if sub.roles and l.role_type is not None and l.role_type not in sub.roles:
+                continue
+            if sub.employers and l.employer_type not in sub.employers:
+                continue
             if sub.regions and not set(sub.regions) & set(l.regions) and "worldwide" not in l.regions:
                 continue
             usd = annual_usd(l.salary_max or l.salary_min, l.salary_currency, self.tax) if l.salary_currency else None
@@ -154,8 +170,10 @@ class NaiveDigest:
                 continue
             overlap = sum(1 for t in sub.stack if t in l.stack)
             level_exact = not sub.levels or l.level in sub.levels
+            role_exact = not sub.roles or l.role_type in sub.roles
             region_exact = not sub.regions or any(r in sub.regions for r in l.regions)
-            fits.append(((overlap, level_exact, region_exact, available_at, _aware(l.verified_at), l.board_id), l))
+            fits.append(((overlap, level_exact, role_exact, region_exact, available_at, _aware(l.verified_at),
+                          l.board_id), l))
         fits.sort(key=lambda f: f[0], reverse=True)
         seen_jobs: set[int] = set()
         distinct = []

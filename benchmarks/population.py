@@ -59,7 +59,7 @@ ROLES = ("Backend Engineer", "Software Engineer", "Backend Developer", "Platform
          "Full-Stack Engineer (Backend-leaning)")
 LEVEL_WORDS = {"intern": "Intern", "junior": "Junior", "mid": "", "senior": "Senior", "lead": "Staff", None: ""}
 TEAMS = ("Payments", "Growth", "Core Platform", "Data Platform", "Identity", "Search", "Billing", "Integrations")
-EMPLOYERS = ("startup", "scale-up", "enterprise", "agency")
+EMPLOYERS = ("startup", "scaleup", "enterprise", "agency")  # the taxonomy's canonical names, as an import stores
 ROLE_TYPES = ("api", "data", "platform")
 SYLLABLES = ("led", "ger", "ly", "quill", "stack", "bright", "bill", "par", "cel", "wise", "co", "balt", "line",
              "fen", "nel", "kite", "wire", "or", "bit", "nest", "moss", "gate", "lu", "ma", "flow", "cin", "der",
@@ -290,10 +290,12 @@ def subscriber_chunks(spec: Spec, pool: list[dict]) -> Iterator[tuple[list[dict]
                 confirmed = now - timedelta(minutes=rng.uniform(5, 50))  # just joined: first slot still ahead
             subs.append(dict(
                 id=sid, email=email, email_key=email.lower(), name=name, status=status, stack=list(stack),
-                levels=list(levels), regions=list(regions), timezone=tz, send_day=day, send_hour=hour,
+                levels=list(levels), regions=list(regions), roles=[], employers=[], cadence="weekly",
+                timezone=tz, send_day=day, send_hour=hour,
                 min_salary=floor, hide_no_salary=hide, paused_until=paused, token_version=1,
                 created_at=joined, updated_at=joined, confirmed_at=confirmed, confirm_sent_at=joined,
-                unsubscribed_at=now - DAY if status == "unsubscribed" else None, source="benchmark",
+                unsubscribed_at=now - DAY if status == "unsubscribed" else None, unsubscribe_reason=None,
+                source="benchmark",
                 bounce_count=0, bounced_message_id=None,
                 suppressed_at=now - DAY if status == "suppressed" else None,
                 suppression_reason="bounce" if status == "suppressed" else None,

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from . import db, subscribers as subs
+from .cadence import CADENCES
 from .errors import DigestError, InputError
 from .listings import import_listings, listing_json
 from .models import Listing
@@ -211,9 +212,16 @@ def _preference_options(clears: str):
         click.option("--stack", multiple=True, help=f"Stack wanted (repeatable); {clears}."),
         click.option("--level", multiple=True, help=f"Level wanted (repeatable): intern … lead; {clears}."),
         click.option("--region", multiple=True, help=f"Region they can work from (repeatable); {clears}."),
+        click.option("--role", multiple=True,
+                     help=f"Role type wanted (repeatable): api, data, platform; listings of unknown role still come, "
+                          f"ranked lower; {clears}."),
+        click.option("--employer", multiple=True,
+                     help=f"Employer type wanted (repeatable): startup, scaleup, enterprise, agency; {clears}."),
         click.option("--timezone", help="IANA timezone, e.g. Europe/Berlin."),
         click.option("--send-day", type=_choices(WEEKDAYS), help="Weekday of their digest."),
         click.option("--send-hour", type=click.IntRange(0, 23), help="Local hour of their digest."),
+        click.option("--cadence", type=_choices(CADENCES),
+                     help="weekly, or fortnightly: every second week from their first digest."),
         click.option("--min-salary", type=click.IntRange(0, 2_000_000), help="Salary floor, annual USD; 0 = none."),
     ]
 
@@ -234,7 +242,7 @@ def subscribers_add(app: App, email, **opts):
 
     \b
     Example:
-      digest subscribers add ana@example.com --stack python --level senior --timezone Europe/Lisbon --confirmed
+      digest subscribers add ana@example.com --stack python --role data --timezone Europe/Lisbon --confirmed
     """
     data = _subscriber_in(email=email, **opts)
     with app.session() as s:
@@ -253,7 +261,7 @@ def subscribers_update(app: App, email, **opts):
 
     \b
     Example:
-      digest subscribers update ana@example.com --level senior --region any
+      digest subscribers update ana@example.com --level senior --region any --cadence fortnightly
     """
     data = _subscriber_in(email=email, **opts)
     with app.session() as s:
@@ -270,9 +278,9 @@ def _subscriber_in(**values) -> subs.SubscriberIn:
     from .validation import describe_errors
 
     data = {k: v for k, v in values.items() if v not in (None, ())}
-    for plural, singular in (("stack", "stack"), ("level", "level"), ("region", "region")):
-        if plural in data:
-            data[singular] = list(data[plural])
+    for name in ("stack", "level", "region", "role", "employer"):
+        if name in data:
+            data[name] = list(data[name])
     try:
         return subs.SubscriberIn.model_validate(data)
     except ValidationError as e:

@@ -28,6 +28,8 @@ class Recipient:
     stack: tuple[str, ...]
     levels: tuple[str, ...]
     regions: tuple[str, ...]
+    roles: tuple[str, ...]
+    employers: tuple[str, ...]
     timezone: str
     send_day: int
     send_hour: int
@@ -36,10 +38,12 @@ class Recipient:
     paused_until: date | None
     token_version: int
     confirmed_at: datetime | None  # slots before this are not theirs: a first digest waits for the next slot
+    cadence: str = "weekly"  # or fortnightly (digest.cadence)
 
     @property
     def prefs(self) -> Prefs:
-        return Prefs(self.stack, self.levels, self.regions, self.min_salary, self.hide_no_salary)
+        return Prefs(self.stack, self.levels, self.regions, self.min_salary, self.hide_no_salary, self.roles,
+                     self.employers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,14 +51,7 @@ def rows_for(session: Session, periods: dict[int, str]) -> dict[int, LedgerRow]:
 
 def previous_cutoffs(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
     """When each subscriber's last sent digest stopped looking at listings."""
-    if not ids:
-        return {}
-    q = (
-        select(Delivery.subscriber_id, func.max(Delivery.cutoff))
-        .where(Delivery.subscriber_id.in_(ids), Delivery.status == "sent")
-        .group_by(Delivery.subscriber_id)
-    )
-    return {sid: _aware(cut) for sid, cut in session.execute(q)}
+    return {sid: _aware(cut) for sid, cut in _of_sent(session, ids, func.max(Delivery.cutoff)).items()}
 
 
 def sent_history(session: Session, ids: Sequence[int], since: datetime) -> dict[int, tuple[list[str], list[int]]]:
@@ -75,6 +68,26 @@ def sent_history(session: Session, ids: Sequence[int], since: datetime) -> dict[
             board_ids.extend(b for b, _k in listings)
             keys.extend(k for _b, k in listings)
     return out
+
+
+def first_sent_periods(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """The week (ISO period) of each subscriber's first sent digest, for those who have one.
+
+    ISO periods ("2026-W53" < "2027-W01") sort as text in time order, so the smallest is the first.
+    """
+    return _of_sent(session, ids, func.min(Delivery.period))
+
+
+def _of_sent(session: Session, ids: Sequence[int], aggregate) -> dict:
+    """One aggregate over each subscriber's sent digests, for those who have any."""
+    if not ids:
+        return {}
+    q = (
+        select(Delivery.subscriber_id, aggregate)
+        .where(Delivery.subscriber_id.in_(ids), Delivery.status == "sent")
+        .group_by(Delivery.subscriber_id)
+    )
+    return dict(session.execute(q).all())
 
 
 class ListingRef(Protocol):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import subscribers as subs
+from .cadence import CADENCES
 from .models import Subscriber
 from .settings import Settings
 from .taxonomy import Taxonomy
@@ -20,6 +21,9 @@ from .tokens import Claims, TokenError, check_fresh, verify
 CONFIRM_TTL = timedelta(days=7)
 PAUSE_DEFAULT = timedelta(days=30)
 UNDO_TIME = timedelta(days=1)  # how long an unsubscribe page offers "that was a mistake"
+# Why people leave, as the unsubscribe page asks (optional) and the row keeps: value -> the page's words.
+UNSUBSCRIBE_REASONS = {"found-job": "I found a job", "too-many-emails": "Too many emails",
+                       "not-relevant": "The jobs are not relevant to me", "other": "Another reason"}
 
 
 def subscriber_for(session: Session, settings: Settings, token: str, purpose: str) -> tuple[Subscriber, Claims]:
@@ -82,14 +86,17 @@ def sign_up(session: Session, data: subs.SubscriberIn, tax: Taxonomy, settings: 
 def confirm(sub: Subscriber, now: datetime) -> None:
     """Activate a pending subscriber (confirming twice is harmless)."""
     if sub.status == "pending":
-        sub.status, sub.confirmed_at, sub.unsubscribed_at = "active", now, None
+        sub.status, sub.confirmed_at, sub.unsubscribed_at, sub.unsubscribe_reason = "active", now, None, None
         sub.updated_at = now
 
 
-def unsubscribe(sub: Subscriber, now: datetime) -> None:
-    """Stop all mail at once; repeating it changes nothing."""
+def unsubscribe(sub: Subscriber, now: datetime, reason: str | None = None) -> None:
+    """Stop all mail at once, keeping the reason they gave (if any); repeating it changes nothing."""
+    if reason is not None and reason not in UNSUBSCRIBE_REASONS:
+        raise ValueError(f"unknown unsubscribe reason {reason!r}")
     if sub.status in ("active", "pending"):
         sub.status, sub.unsubscribed_at, sub.updated_at = "unsubscribed", now, now
+        sub.unsubscribe_reason = reason
 
 
 def can_undo(sub: Subscriber, now: datetime) -> bool:
@@ -106,11 +113,19 @@ def resubscribe(sub: Subscriber, now: datetime) -> None:
     """Undo an unsubscribe from the page that followed it (the link proves the mailbox); see `can_undo`."""
     if sub.status == "unsubscribed":
         sub.status, sub.unsubscribed_at, sub.confirmed_at, sub.updated_at = "active", None, now, now
+        sub.unsubscribe_reason = None
 
 
 def pause(sub: Subscriber, until: date, now: datetime) -> None:
     """Send nothing before `until` (their local date); the next slot on or after it resumes."""
     sub.paused_until, sub.updated_at = until, now
+
+
+def set_cadence(sub: Subscriber, cadence: str, now: datetime) -> None:
+    """Change how often they hear from us (the unsubscribe page's gentler offer); they stay subscribed."""
+    if cadence not in CADENCES:
+        raise ValueError(f"unknown cadence {cadence!r}")
+    sub.cadence, sub.updated_at = cadence, now
 
 
 def save_preferences(session: Session, sub: Subscriber, data: subs.SubscriberIn, tax: Taxonomy,

@@ -27,6 +27,8 @@ class Prefs:
     regions: tuple[str, ...] = ()
     min_salary: int | None = None  # annual USD
     hide_no_salary: bool = False
+    roles: tuple[str, ...] = ()  # role types: a listing of unknown role passes, ranked lower (like level)
+    employers: tuple[str, ...] = ()  # employer types: when chosen, a listing must be one of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class IndexedListing:
     available_at: datetime  # when it became available to digests (windows and freshness)
     posted_at: datetime
     repost_key: int
+    role_type: str | None = None
+    employer_type: str | None = None
     # This listing as a ledger row lists it (JSON [board id, repost key]): made once per run, not per digest.
     ledger_ref: str = field(default="", compare=False, repr=False)
 
@@ -121,6 +125,8 @@ class ListingIndex:
         self.stack: dict[str, int] = {}
         self.level: dict[str | None, int] = {}
         self.region: dict[str, int] = {}
+        self.role: dict[str | None, int] = {}
+        self.employer: dict[str | None, int] = {}
         self.by_id: dict[str, int] = {}
         self.by_key: dict[int, int] = {}
         self.no_salary = 0
@@ -131,6 +137,8 @@ class ListingIndex:
             self.level[l.level] = self.level.get(l.level, 0) | bit
             for region in l.regions:
                 self.region[region] = self.region.get(region, 0) | bit
+            self.role[l.role_type] = self.role.get(l.role_type, 0) | bit
+            self.employer[l.employer_type] = self.employer.get(l.employer_type, 0) | bit
             self.by_id[l.board_id] = bit
             self.by_key[l.repost_key] = self.by_key.get(l.repost_key, 0) | bit
             if l.usd_max is None:
@@ -196,6 +204,10 @@ class ListingIndex:
             bits &= self._any(self.stack, prefs.stack)
         if prefs.levels:
             bits &= self._any(self.level, prefs.levels) | self.level.get(None, 0)
+        if prefs.roles:
+            bits &= self._any(self.role, prefs.roles) | self.role.get(None, 0)
+        if prefs.employers:
+            bits &= self._any(self.employer, prefs.employers)  # unknown employer type: not what they chose
         if prefs.regions:
             bits &= self._any(self.region, prefs.regions) | self.region.get("worldwide", 0)
         if prefs.min_salary:
@@ -205,7 +217,7 @@ class ListingIndex:
         return bits
 
     def match(self, prefs: Prefs, since: datetime, sent: int = 0, limit: int = 15) -> Match:
-        """Choose the best `limit` listings: by fit (stack overlap, level, region), then freshness."""
+        """Choose the best `limit` listings: by fit (stack overlap, level, role, region), then freshness."""
         bits = self.candidates(prefs, since, sent)
         if not bits:
             return Match((), 0)
@@ -242,14 +254,23 @@ class ListingIndex:
     def _tiers(self, prefs: Prefs, bits: int):
         """Yield disjoint bitmaps from best fit to worst."""
         by_overlap = _overlap_tiers([self.stack.get(t, 0) & bits for t in prefs.stack]) if len(prefs.stack) > 1 else [bits]
-        level_exact = self._any(self.level, prefs.levels) if prefs.levels else self.all
-        region_exact = self._any(self.region, prefs.regions) if prefs.regions else self.all
+        levels = self._exact_first(self.level, prefs.levels)
+        roles = self._exact_first(self.role, prefs.roles)
+        regions = self._exact_first(self.region, prefs.regions)
         for stack_tier in by_overlap:
-            for level in (level_exact, self.all & ~level_exact):
-                for region in (region_exact, self.all & ~region_exact):
-                    tier = stack_tier & level & region
-                    if tier:
-                        yield tier
+            for level in levels:
+                for role in roles:
+                    for region in regions:
+                        tier = stack_tier & level & role & region
+                        if tier:
+                            yield tier
+
+    def _exact_first(self, table: dict, chosen: Sequence) -> tuple[int, ...]:
+        """The listings matching a preference exactly, then the rest (one tier of all when nothing is chosen)."""
+        if not chosen:
+            return (self.all,)
+        exact = self._any(table, chosen)
+        return exact, self.all & ~exact
 
 
 def _overlap_tiers(planes_in: list[int]) -> list[int]:

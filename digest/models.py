@@ -103,6 +103,11 @@ class Subscriber(Base):
     stack: Mapped[list] = mapped_column(JSON, default=list)
     levels: Mapped[list] = mapped_column(JSON, default=list)
     regions: Mapped[list] = mapped_column(JSON, default=list)
+    # Role types (api, data, platform) and employer types (startup, scaleup, enterprise, agency); empty = any.
+    roles: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    employers: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # weekly, or fortnightly: every second ISO week counted from their first sent digest (digest.cadence).
+    cadence: Mapped[str] = mapped_column(String(20), default="weekly", server_default="weekly")
     timezone: Mapped[str] = mapped_column(String(64))
     send_day: Mapped[int] = mapped_column(Integer)  # 0 = Monday
     send_hour: Mapped[int] = mapped_column(Integer)
@@ -115,6 +120,7 @@ class Subscriber(Base):
     confirmed_at: Mapped[datetime | None]
     confirm_sent_at: Mapped[datetime | None]  # last confirmation mail: at most one per address per 10 minutes
     unsubscribed_at: Mapped[datetime | None]
+    unsubscribe_reason: Mapped[str | None] = mapped_column(String(20))  # found-job/too-many/not-relevant/other
     source: Mapped[str | None] = mapped_column(String(50))
     # Feedback from the mail provider (digest.feedback): soft bounces counted, then suppressed for good.
     bounce_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import salary
@@ -296,3 +297,21 @@ def canonical_region_pref(value: str, tax: Taxonomy) -> str:
         return place.regions[0]
     several = f" ({value} spans {', '.join(place.regions)}: choose one)" if place else ""
     raise NormaliseError(f"unknown region {value!r}{several}; allowed: {', '.join(tax.regions)}")
+
+
+def canonical_role_pref(value: str, tax: Taxonomy) -> str:
+    """Map a role type a subscriber typed (name, display name or a board's alias) to its canonical name."""
+    return _facet_pref(value, tax.role_type_aliases, tax.role_types, "role")
+
+
+def canonical_employer_pref(value: str, tax: Taxonomy) -> str:
+    """Map an employer type a subscriber typed (name, display name or a board's alias) to its canonical name."""
+    return _facet_pref(value, tax.employer_type_aliases, tax.employer_types, "employer")
+
+
+def _facet_pref(value: str, aliases: Mapping[str, str], allowed: tuple[str, ...], what: str) -> str:
+    # The aliases hold each name and display name too ("data", "Data-heavy"), as the listings' facets read them.
+    found = aliases.get(phrase_key(value or "").casefold())
+    if found is None:
+        raise NormaliseError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+    return found

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from . import ledger, liveness
+from .cadence import on_their_weeks
 from .compose import Composer, Recipient
 from .db import make_engine
 from .heartbeat import Heartbeat
@@ -121,10 +122,8 @@ def recipients(session: Session, after: int, hi: int, limit: int, active_only: b
     q = select(*_RECIPIENT_COLS).where(Subscriber.id > after, Subscriber.id <= hi).order_by(Subscriber.id).limit(limit)
     if active_only:
         q = q.where(Subscriber.status == "active")
-    return [
-        Recipient(r[0], r[1], r[2], tuple(r[3]), tuple(r[4]), tuple(r[5]), *r[6:])
-        for r in session.execute(q)
-    ]
+    # List preferences (JSON columns) become tuples: Recipient is frozen and its preferences are cache keys.
+    return [Recipient(*(tuple(v) if type(v) is list else v for v in r)) for r in session.execute(q)]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -189,6 +188,7 @@ class ShardRunner:
         now, settings = self.ctx.now, self.ctx.settings
         slots = {r.id: self.slots(r.timezone, r.send_day, r.send_hour) for r in page}
         page = [r for r in page if slots[r.id].at >= _starts(r)]
+        page = on_their_weeks(s, page, {r.id: slots[r.id].period for r in page})
         rows = ledger.rows_for(s, {r.id: slots[r.id].period for r in page})
         wall = self.clock()
         live, dead = self._runs_of(rows.values(), wall)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Iterator
 from zoneinfo import ZoneInfo
 
 
@@ -44,6 +45,24 @@ def latest_slot(now: datetime, timezone: str, send_day: int, send_hour: int) -> 
         day -= timedelta(days=7)
         at = _at(day, send_hour, tz)
     return Slot(at=at, period=period_of(day))
+
+
+def slots_from(after: datetime, timezone: str, send_day: int, send_hour: int) -> Iterator[Slot]:
+    """Yield the subscriber's slots at or after `after`, one a week, in order (endless)."""
+    tz = zone(timezone)
+    local = after.astimezone(tz)
+    day = local.date() + timedelta(days=(send_day - local.weekday()) % 7)
+    if _at(day, send_hour, tz) < after:
+        day += timedelta(days=7)
+    while True:
+        yield Slot(at=_at(day, send_hour, tz), period=period_of(day))
+        day += timedelta(days=7)  # by local date: a DST change moves the instant, never the week
+
+
+def slot_label(at: datetime, timezone: str) -> str:
+    """A slot as its subscriber reads it: "Monday 1 December at 08:00 (America/New_York)"."""
+    local = at.astimezone(zone(timezone))
+    return f"{local:%A} {local.day} {local:%B} at {local:%H:%M} ({timezone})"
 
 
 def resume_at(paused_until: date, timezone: str) -> datetime:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import normalise
 from .errors import InputError, NormaliseError, NotFoundError
+from .cadence import CADENCES, DEFAULT as DEFAULT_CADENCE
 from .listings import db_reason, db_unreachable
 from .validation import describe_errors, drop_nulls_and_refuse_nul
 from .models import Delivery, Subscriber, Suppression
@@ -30,7 +31,7 @@ STATUSES = ("pending", "active", "paused", "unsubscribed", "suppressed")
 _DAY_ALIASES = {d[:3]: i for i, d in enumerate(WEEKDAYS)} | {d: i for i, d in enumerate(WEEKDAYS)}
 
 
-MAX_PREF = 50  # characters in one stack, level or region value; the error message echoes it
+MAX_PREF = 50  # characters in one stack, level, region, role or employer value; the error message echoes it
 
 
 CLEAR = object()  # a preference explicitly cleared (as opposed to not given)
@@ -82,9 +83,12 @@ class SubscriberIn(BaseModel):
     stack: list[str] | None = None
     level: list[str] | None = None
     region: list[str] | None = None
+    role: list[str] | None = None
+    employer: list[str] | None = None
     timezone: str | None = Field(default=None, max_length=64)
     send_day: str | int | None = None
     send_hour: int | None = Field(default=None, ge=0, le=23)
+    cadence: str | None = None
     min_salary: int | None = Field(default=None, ge=0, le=2_000_000)  # 0 (or `any`) clears the floor
     hide_no_salary: bool | None = None
     confirmed: bool = False
@@ -94,7 +98,7 @@ class SubscriberIn(BaseModel):
     def _clean(cls, data: Any) -> Any:
         return drop_nulls_and_refuse_nul(data)
 
-    @field_validator("stack", "level", "region", mode="before")
+    @field_validator("stack", "level", "region", "role", "employer", mode="before")
     @classmethod
     def _lists(cls, v: Any) -> list[str] | None:
         return _as_list(v)
@@ -118,6 +122,15 @@ class SubscriberIn(BaseModel):
             except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: "Europe" is a folder
                 raise ValueError(f"unknown timezone {v!r} (use an IANA name such as Europe/Berlin)") from e
         return v or None
+
+    @field_validator("cadence", mode="before")
+    @classmethod
+    def _cadence(cls, v: Any) -> str | None:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        if not isinstance(v, str) or v.strip().lower() not in CADENCES:
+            raise ValueError(f"unknown cadence {str(v)[:20]!r}: use {' or '.join(CADENCES)}")
+        return v.strip().lower()
 
     @field_validator("send_day", mode="before")
     @classmethod
@@ -143,7 +156,9 @@ class SubscriberReport:
 def _prefs(data: SubscriberIn, tax: Taxonomy) -> dict:
     """The list preferences given, in canonical values (a list not given is absent)."""
     given = {"stack": (data.stack, normalise.canonical_stack_pref), "levels": (data.level, normalise.canonical_level_pref),
-             "regions": (data.region, normalise.canonical_region_pref)}
+             "regions": (data.region, normalise.canonical_region_pref),
+             "roles": (data.role, normalise.canonical_role_pref),
+             "employers": (data.employer, normalise.canonical_employer_pref)}
     return {k: sorted({canon(v, tax) for v in values}) for k, (values, canon) in given.items() if values is not None}
 
 
@@ -218,13 +233,14 @@ def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settin
         sub.status, sub.confirmed_at = "active", now
     # An unsubscribed or suppressed person is never re-activated by an import: consent is theirs.
     given = {"name": data.name, "stack": prefs.get("stack"), "levels": prefs.get("levels"),
-             "regions": prefs.get("regions"), "timezone": data.timezone, "send_day": data.send_day,
-             "send_hour": data.send_hour, "hide_no_salary": data.hide_no_salary,
+             "regions": prefs.get("regions"), "roles": prefs.get("roles"), "employers": prefs.get("employers"),
+             "timezone": data.timezone, "send_day": data.send_day, "send_hour": data.send_hour,
+             "cadence": data.cadence, "hide_no_salary": data.hide_no_salary,
              "min_salary": None if data.min_salary is None else (data.min_salary or CLEAR)}
-    if created:  # what a new person is not given: any stack, level, region; no floor
+    if created:  # what a new person is not given: any stack, level, region, role, employer; weekly; no floor
         given = {k: v for k, v in given.items() if v is not None}
-        sub.stack, sub.levels, sub.regions, sub.min_salary = [], [], [], None
-        sub.hide_no_salary = False
+        sub.stack, sub.levels, sub.regions, sub.roles, sub.employers, sub.min_salary = [], [], [], [], [], None
+        sub.hide_no_salary, sub.cadence = False, DEFAULT_CADENCE
     for attr, value in given.items():
         if value is None:
             continue  # not given: kept
@@ -251,7 +267,7 @@ def import_subscribers(session: Session, path: str, tax: Taxonomy, settings: Set
         key = str(item.data.get("email") or "")[:100] or None
         try:
             data = SubscriberIn.model_validate(item.data)
-            _prefs(data, tax)  # unknown stack, level or region: rejected here, before anything is written
+            _prefs(data, tax)  # an unknown list value: rejected here, before anything is written
         except ValidationError as e:
             report.rejected.append(Rejected(item.line, describe_errors(e), key))
             continue
@@ -319,11 +335,12 @@ def subscriber_json(sub: Subscriber, now: datetime) -> dict:
         "id": sub.id, "email": sub.email, "name": sub.name,
         "status": local_status(sub, now),
         "stack": list(sub.stack), "level": list(sub.levels), "region": list(sub.regions),
+        "role": list(sub.roles), "employer": list(sub.employers),
         "timezone": sub.timezone, "send_day": WEEKDAYS[sub.send_day], "send_hour": sub.send_hour,
-        "min_salary": sub.min_salary, "hide_no_salary": sub.hide_no_salary,
+        "cadence": sub.cadence, "min_salary": sub.min_salary, "hide_no_salary": sub.hide_no_salary,
         "paused_until": sub.paused_until.isoformat() if sub.paused_until else None,
         "created_at": iso(sub.created_at), "confirmed_at": iso(sub.confirmed_at),
-        "unsubscribed_at": iso(sub.unsubscribed_at),
+        "unsubscribed_at": iso(sub.unsubscribed_at), "unsubscribe_reason": sub.unsubscribe_reason,
     }
 
 

@@ -35,7 +35,10 @@ MESSAGES = {
 def create_app(settings: Settings, engine: Engine | None = None, transport: Transport | None = None,
                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Flask:
     """Build the app over the engine's core; everything it needs is passed in here."""
-    app = Flask(__name__, template_folder=str(settings.templates_dir / "pages"), static_folder=None)
+    # Static files (the sign-up form's timezone script) are served from our own origin: the CSP allows
+    # scripts from 'self' only, never inline ones.
+    app = Flask(__name__, template_folder=str(settings.templates_dir / "pages"),
+                static_folder=str(settings.templates_dir / "static"), static_url_path="/static")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, MAX_FORM_MEMORY_SIZE=MAX_BODY)
     engine = engine or db.make_engine(settings.database_url)
     db.ensure_schema(engine)
@@ -69,8 +72,8 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                    "frame-ancestors 'none'; base-uri 'none'")
+                                    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+                                    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         return response
 
     from .views import bp

@@ -10,11 +10,15 @@ from werkzeug.datastructures import MultiDict
 
 from digest import normalise
 from digest.errors import InputError, NormaliseError
+from digest.lifecycle import UNSUBSCRIBE_REASONS
 from digest.validation import describe_errors
 from digest.subscribers import SubscriberIn
 from digest.taxonomy import Taxonomy
 
-LISTS = ("stack", "level", "region")
+LISTS = ("stack", "level", "region", "role", "employer")
+CANONICAL = {"stack": normalise.canonical_stack_pref, "level": normalise.canonical_level_pref,
+             "region": normalise.canonical_region_pref, "role": normalise.canonical_role_pref,
+             "employer": normalise.canonical_employer_pref}
 MAX_VALUE = 320  # no form value of ours is longer than an email address
 
 
@@ -45,8 +49,7 @@ def _single(form: MultiDict, name: str, errors: list[str]) -> str | None:
 
 
 def _many(form: MultiDict, name: str, tax: Taxonomy, errors: list[str]) -> list[str]:
-    check = {"stack": normalise.canonical_stack_pref, "level": normalise.canonical_level_pref,
-             "region": normalise.canonical_region_pref}[name]
+    check = CANONICAL[name]
     values = [v.strip() for v in form.getlist(name) if v.strip()]
     if len(values) > 40:
         errors.append(f"{name}: too many values")
@@ -86,7 +89,7 @@ def preferences(form: MultiDict, tax: Taxonomy, email: str, today: date) -> Pref
     errors: list[str] = []
     raw: dict = {"email": email}
     raw |= {name: _many(form, name, tax, errors) for name in LISTS}
-    for name in ("timezone", "send_day", "send_hour", "min_salary"):
+    for name in ("timezone", "send_day", "send_hour", "cadence", "min_salary"):
         raw[name] = _single(form, name, errors)
     hide = _single(form, "hide_no_salary", errors)
     if hide not in (None, "1", "on", "true"):
@@ -110,3 +113,14 @@ def preferences(form: MultiDict, tax: Taxonomy, email: str, today: date) -> Pref
     if errors or data is None:
         raise FormError(errors)
     return Preferences(data, paused_until)
+
+
+def unsubscribe_reason(form: MultiDict) -> str | None:
+    """The optional reason given on the unsubscribe page (None: none given), or raise FormError naming it."""
+    errors: list[str] = []
+    reason = _single(form, "reason", errors)
+    if reason is not None and reason not in UNSUBSCRIBE_REASONS:
+        errors.append(f"reason: choose one of {', '.join(UNSUBSCRIBE_REASONS)}, or none")
+    if errors:
+        raise FormError(errors)
+    return reason

@@ -11,9 +11,9 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, abort, render_template, request
 
-from digest import lifecycle
+from digest import cadence, lifecycle
 from digest.notices import send_confirmation
-from digest.schedule import zone
+from digest.schedule import slot_label, zone
 from digest.settings import WEEKDAYS
 from digest.subscribers import local_status
 from digest.tokens import TokenError, TokenExpired
@@ -38,6 +38,9 @@ def choices() -> dict:
         stacks=[(t, tax.stack_label(t)) for t in tax.stacks],
         levels=[(l, tax.level_label(l)) for l in tax.levels],
         regions=[(r, tax.region_label(r)) for r in tax.regions],
+        roles=[(r, tax.role_type_labels[r]) for r in tax.role_types],
+        employers=[(e, tax.employer_type_labels[e]) for e in tax.employer_types],
+        cadences=[(c, cadence.LABELS[c].capitalize()) for c in cadence.CADENCES],
         timezones=timezones(), weekdays=list(enumerate(WEEKDAYS)), hours=range(24),
     )
 
@@ -124,7 +127,9 @@ def confirm(token: str):
         return _suppressed()
     lifecycle.confirm(sub, now)
     s.commit()
-    return render_template("confirmed.html", preferences_url=_link("preferences", sub))
+    return render_template("confirmed.html", preferences_url=_link("preferences", sub),
+                           first_digest=slot_label(cadence.next_digest(s, sub, now).at, sub.timezone),
+                           then=cadence.LABELS.get(sub.cadence, cadence.LABELS["weekly"]))
 
 
 @bp.post("/confirm/<token>/renew")
@@ -158,8 +163,15 @@ def confirm_mail(sub, now) -> None:
 @bp.get("/preferences/<token>")
 def preferences_page(token: str):
     sub = load(token, "preferences")
-    return render_template("preferences.html", token=token, sub=sub, form=None, errors=[], saved=False,
-                           status=local_status(sub, core()["clock"]()), **choices())
+    return _preferences_page(token, sub, core()["clock"]())
+
+
+def _preferences_page(token: str, sub, now, form=None, errors: list[str] | None = None, saved: bool = False):
+    """The preferences form as stored (or as just posted, with what is wrong), and what their status means:
+    someone who left is told so and offered the way back instead of a promise of digests."""
+    return render_template("preferences.html", token=token, sub=sub, form=form, errors=errors or [], saved=saved,
+                           status=local_status(sub, now), unsubscribe_url=_link("unsubscribe", sub),
+                           can_undo=lifecycle.can_undo(sub, now), **choices())
 
 
 @bp.post("/preferences/<token>")
@@ -172,13 +184,11 @@ def preferences(token: str):
     try:
         prefs = forms.preferences(request.form, c["tax"], sub.email, today)
     except forms.FormError as e:
-        return render_template("preferences.html", token=token, sub=sub, form=request.form, errors=e.messages,
-                               saved=False, status=local_status(sub, now), **choices()), 400
+        return _preferences_page(token, sub, now, form=request.form, errors=e.messages), 400
     s = session()
     lifecycle.save_preferences(s, sub, prefs.data, c["tax"], c["settings"], now, prefs.paused_until)
     s.commit()
-    return render_template("preferences.html", token=token, sub=sub, form=None, errors=[], saved=True,
-                           status=local_status(sub, now), **choices())
+    return _preferences_page(token, sub, now, saved=True)
 
 
 @bp.get("/unsubscribe/<token>")
@@ -190,21 +200,36 @@ def unsubscribe_page(token: str):
 
 @bp.post("/unsubscribe/<token>")
 def unsubscribe(token: str):
-    """Unsubscribe at once: the page's button and RFC 8058 one-click (200, no redirect, repeatable)."""
+    """Unsubscribe at once: the page's button (with the optional reason) and RFC 8058 one-click (200, no
+    redirect, repeatable; a one-click body carries no reason and needs none)."""
     require_form()
     sub, current = load_unsubscribe(token)
+    try:
+        reason = forms.unsubscribe_reason(request.form)
+    except forms.FormError as e:
+        return render_template("unsubscribe.html", token=token, sub=sub, done=sub.status == "unsubscribed",
+                               errors=e.messages, **_offers(sub, current)), 400
     c = core()
-    lifecycle.unsubscribe(sub, c["clock"]())
+    lifecycle.unsubscribe(sub, c["clock"](), reason)
     session().commit()
     return render_template("unsubscribe.html", token=token, sub=sub, done=True, **_offers(sub, current))
 
 
+@bp.post("/unsubscribe/<token>/fortnightly")
+def fortnightly(token: str):
+    """The unsubscribe page's first offer: a digest every two weeks instead, staying subscribed."""
+    sub = load_offer(token)
+    s, now = session(), core()["clock"]()
+    lifecycle.set_cadence(sub, "fortnightly", now)
+    s.commit()
+    return render_template("fortnightly.html", sub=sub, preferences_url=_link("preferences", sub),
+                           next_digest=slot_label(cadence.next_digest(s, sub, now).at, sub.timezone),
+                           resubscribe_url=f"/unsubscribe/{token}/resubscribe", can_undo=lifecycle.can_undo(sub, now))
+
+
 @bp.post("/unsubscribe/<token>/pause")
 def pause(token: str):
-    require_form()
-    sub, current = load_unsubscribe(token)
-    if not current:
-        abort(404)  # a revoked link may only unsubscribe
+    sub = load_offer(token)
     c = core()
     now = c["clock"]()
     until = now.astimezone(zone(sub.timezone)).date() + lifecycle.PAUSE_DEFAULT
@@ -215,10 +240,7 @@ def pause(token: str):
 
 @bp.post("/unsubscribe/<token>/resubscribe")
 def resubscribe(token: str):
-    require_form()
-    sub, current = load_unsubscribe(token)
-    if not current:
-        abort(404)  # a revoked link may only unsubscribe
+    sub = load_offer(token)
     if sub.status == "suppressed":
         return _suppressed()
     now = core()["clock"]()
@@ -240,10 +262,22 @@ def load_unsubscribe(token: str):
     return sub, lifecycle.current_link(sub, claims)
 
 
+def load_offer(token: str):
+    """For the unsubscribe page's offers (every two weeks, pause, come back): the form's subscriber, through a
+    current link only (a revoked link may only unsubscribe)."""
+    require_form()
+    sub, current = load_unsubscribe(token)
+    if not current:
+        abort(404)
+    return sub
+
+
 def _offers(sub, current: bool) -> dict:
-    """What an unsubscribe page may offer besides unsubscribing: nothing through a revoked link."""
+    """What an unsubscribe page may offer besides unsubscribing (nothing through a revoked link), and the
+    reasons it asks about."""
     return dict(preferences_url=_link("preferences", sub) if current else None,
-                can_undo=current and lifecycle.can_undo(sub, core()["clock"]()))
+                can_undo=current and lifecycle.can_undo(sub, core()["clock"]()),
+                fortnightly=sub.cadence != "fortnightly", reasons=lifecycle.UNSUBSCRIBE_REASONS)
 
 
 def over_limit():

@@ -9,7 +9,7 @@ import shutil
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from benchmarks import million
@@ -18,6 +18,7 @@ from benchmarks.generate import Spec, ensure_sqlite
 from benchmarks.measure import STRICT, CountingTransport, listing_ids
 from benchmarks.naive import NaiveDigest
 from digest import db
+from digest.cadence import weeks_between
 from digest.models import Delivery, Listing, Subscriber
 from digest.run import run
 from digest.settings import Settings
@@ -74,6 +75,57 @@ def test_naive_baseline_chooses_what_the_real_pipeline_chooses(generated, tmp_pa
     for key, _to, raw in recorder.sent:
         msg = email.message_from_bytes(raw, policy=STRICT)
         assert listing_ids(msg) == real[int(key.split("/")[1])][2]
+
+
+def _with_new_preferences(url: str) -> None:
+    """Give a share of the generated people role and employer choices and a fortnightly cadence, and leave a share
+    of the listings without a role or employer type, so every new rule has cases on both sides."""
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(update(Subscriber).where(Subscriber.id % 3 == 0).values(roles=["data", "platform"]))
+        conn.execute(update(Subscriber).where(Subscriber.id % 4 == 1).values(employers=["startup", "scaleup"]))
+        conn.execute(update(Subscriber).where(Subscriber.id % 5 == 2).values(cadence="fortnightly"))
+        conn.execute(update(Listing).where(Listing.id % 6 == 0).values(role_type=None))
+        conn.execute(update(Listing).where(Listing.id % 7 == 0).values(employer_type=None))
+    engine.dispose()
+
+
+def test_naive_baseline_applies_role_employer_and_fortnightly_rules_alike(generated, tmp_path):
+    path, _facts = generated
+    real_url, naive_url = _copy(path, tmp_path, "real.db"), _copy(path, tmp_path, "naive.db")
+    for url in (real_url, naive_url):
+        _with_new_preferences(url)
+    engine = db.make_engine(real_url)
+    _id, summary = run(Settings(database_url=real_url), SPEC.now, engine=engine, transport=RecordingTransport())
+    with Session(engine) as s:
+        people = {p.id: p for p in s.scalars(select(Subscriber))}
+        kinds = {l.board_id: (l.role_type, l.employer_type) for l in s.scalars(select(Listing))}
+        first = dict(s.execute(select(Delivery.subscriber_id, Delivery.period)
+                               .where(Delivery.run_id == "benchmark-history")).all())
+        now = dict(s.execute(select(Delivery.subscriber_id, Delivery.period)
+                             .where(Delivery.run_id != "benchmark-history")).all())
+    engine.dispose()
+    engine = db.make_engine(naive_url)
+    naive = NaiveDigest(engine, Settings(database_url=naive_url), SPEC.now).run(CountingTransport(keep_every=1))
+    engine.dispose()
+
+    real = this_week(real_url)
+    assert this_week(naive_url) == real and (naive.due, naive.sent) == (summary.due, summary.sent)
+    sent = {sid: ids for sid, (status, _t, ids) in real.items() if status == "sent"}
+    # Employer chosen: only those employers. Role chosen: those roles, or unstated ones (the ranking of those is
+    # what the naive baseline agreed on above).
+    chooser = [sid for sid in sent if people[sid].employers]
+    assert chooser and all(kinds[b][1] in ("startup", "scaleup") for sid in chooser for b in sent[sid])
+    roles = [[kinds[b][0] for b in sent[sid]] for sid in sent if people[sid].roles]
+    assert all(set(r) <= {"data", "platform", None} for r in roles)
+    assert any(None in r for r in roles)
+    # Fortnightly: due every second week from the first digest (one a week ago: not now; two weeks ago: now);
+    # someone who never had a digest is due at once.
+    fortnightly = {sid for sid, p in people.items() if p.cadence == "fortnightly" and p.status == "active"}
+    gaps = {sid: weeks_between(first[sid], now[sid]) for sid in fortnightly & set(first) & set(now)}
+    assert gaps and all(gap % 2 == 0 for gap in gaps.values()) and 2 in gaps.values()
+    assert any(weeks_between(first[sid], "2026-W48") == 1 for sid in fortnightly & set(first) - set(now))
+    assert (fortnightly - set(first)) & set(now)
 
 
 def test_history_is_respected_by_both(generated, tmp_path):

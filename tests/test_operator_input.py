@@ -95,3 +95,69 @@ def test_subscribers_update_changes_only_what_it_is_given(db_url, tmp_path):
     assert (nobody.exit_code, errors(nobody)) == (1, ["Error: no subscriber with address nobody@example.com"])
     assert (digest(db_url, tmp_path, "subscribers", "update", "cy@example.com", "--stack", "cobol").exit_code,
             ) == (1,)
+
+
+def test_role_employer_and_cadence_through_add_update_import_and_show(db_url, tmp_path):
+    from .test_subscribers import show
+
+    added = digest(db_url, tmp_path, "subscribers", "add", "dee@example.com", "--role", "Data-heavy", "--role", "api",
+                   "--employer", "scale-up", "--cadence", "fortnightly", "--confirmed")
+    assert added.exit_code == 0, added.output
+    dee = show(db_url, tmp_path, "dee@example.com")
+    assert (dee["role"], dee["employer"], dee["cadence"]) == (["api", "data"], ["scaleup"], "fortnightly")
+    plain = digest(db_url, tmp_path, "subscribers", "add", "eli@example.com", "--confirmed")
+    assert plain.exit_code == 0
+    eli = show(db_url, tmp_path, "eli@example.com")
+    assert (eli["role"], eli["employer"], eli["cadence"]) == ([], [], "weekly")  # any, any, every week
+
+    updated = digest(db_url, tmp_path, "subscribers", "update", "dee@example.com", "--role", "any",
+                     "--cadence", "weekly")
+    assert (updated.exit_code, updated.stdout) == (0, "updated dee@example.com: roles, cadence\n")
+    dee = show(db_url, tmp_path, "dee@example.com")
+    assert (dee["role"], dee["employer"], dee["cadence"]) == ([], ["scaleup"], "weekly")
+
+    # Import: an empty cell keeps, `any` clears, a value replaces.
+    sheet = tmp_path / "more.csv"
+    sheet.write_text("email,role,employer,cadence\n"
+                     "dee@example.com,platform,,\n"
+                     "eli@example.com,,\"startup, agency\",fortnightly\n"
+                     "fay@example.com,data,any,\n", encoding="utf-8")
+    result = digest(db_url, tmp_path, "subscribers", "import", str(sheet))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == [
+        "imported 3 subscribers (1 new, 2 updated); 0 rejected",
+        "changed for existing subscribers: cadence 1, employers 1, roles 1 (empty cells keep, 'any' clears)"]
+    dee, eli, fay = (show(db_url, tmp_path, f"{n}@example.com") for n in ("dee", "eli", "fay"))
+    assert (dee["role"], dee["employer"], dee["cadence"]) == (["platform"], ["scaleup"], "weekly")
+    assert (eli["role"], eli["employer"], eli["cadence"]) == ([], ["agency", "startup"], "fortnightly")
+    assert (fay["role"], fay["employer"], fay["cadence"]) == (["data"], [], "weekly")
+    cleared = tmp_path / "clear.jsonl"
+    cleared.write_text('{"email": "eli@example.com", "employer": "any", "role": ["api"]}\n', encoding="utf-8")
+    assert digest(db_url, tmp_path, "subscribers", "import", str(cleared)).exit_code == 0
+    eli = show(db_url, tmp_path, "eli@example.com")
+    assert (eli["role"], eli["employer"], eli["cadence"]) == (["api"], [], "fortnightly")
+
+
+def test_unknown_roles_employers_and_cadences_name_the_allowed_values(db_url, tmp_path):
+    for args, message in (
+        (["--role", "frontend"], "Error: unknown role 'frontend'; allowed: api, data, platform"),
+        (["--employer", "charity"], "Error: unknown employer 'charity'; allowed: startup, scaleup, enterprise, agency"),
+        (["--cadence", "monthly"], "Error: Invalid value for '--cadence': 'monthly' is not one of 'weekly', "
+                                   "'fortnightly'."),
+    ):
+        result = digest(db_url, tmp_path, "subscribers", "add", "gus@example.com", *args)
+        assert result.exit_code != 0 and "Traceback" not in result.output
+        assert errors(result)[-1] == message
+    sheet = tmp_path / "bad.csv"
+    sheet.write_text("email,role,employer,cadence\n"
+                     "a@example.com,frontend,,\n"
+                     "b@example.com,,charity,\n"
+                     "c@example.com,,,monthly\n"
+                     "d@example.com,api,agency,weekly\n", encoding="utf-8")
+    result = digest(db_url, tmp_path, "subscribers", "import", str(sheet))
+    assert result.exit_code == 1
+    assert errors(result) == [
+        f"{sheet}: line 2 (a@example.com): unknown role 'frontend'; allowed: api, data, platform",
+        f"{sheet}: line 3 (b@example.com): unknown employer 'charity'; allowed: startup, scaleup, enterprise, agency",
+        f"{sheet}: line 4 (c@example.com): cadence: unknown cadence 'monthly': use weekly or fortnightly"]
+    assert result.stdout.startswith("imported 1 subscribers (1 new, 0 updated); 3 rejected")

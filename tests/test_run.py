@@ -282,3 +282,24 @@ def test_the_outbox_clears_half_written_files_of_killed_runs_only(tmp_path):
     assert not stale.exists() and live.exists()
     assert sorted(p.name for p in week.iterdir()) == [live.name, "9.eml", "9.html"]
     assert ".tmp" not in (tmp_path / "index.html").read_text()
+
+
+def test_role_and_employer_preferences(engine, settings, add_listings, add_subscriber):
+    add_listings(
+        listing("data-startup", role_type="data", employer_type="startup", verified_at="2026-11-22T08:00:00Z"),
+        listing("data-scaleup", role_type="Data-heavy", employer_type="Series D", verified_at="2026-11-22T09:00:00Z"),
+        listing("api-startup", role_type="api", employer_type="startup"),
+        listing("data-enterprise", role_type="data", employer_type="enterprise"),
+        listing("data-unstated-employer", role_type="data"),
+        listing("unstated-role-startup", employer_type="seed-stage", verified_at="2026-11-22T12:00:00Z"),
+    )
+    picky = add_subscriber("picky@example.com", role=["data"], employer=["startup", "scaleup"])
+    corporate = add_subscriber("corp@example.com", employer=["enterprise"])
+    anyone = add_subscriber("any@example.com")
+    run_at(settings, engine, NOW)
+    msgs = read_outbox(settings.outbox_dir)
+    # The freshest listing says no role: it still comes, after the ones that are exactly what was asked for.
+    assert listing_ids(msgs[f"2026-W48/{picky}"]) == ["data-scaleup", "data-startup", "unstated-role-startup"]
+    # Chosen employer types must match: a listing that does not say is left out.
+    assert listing_ids(msgs[f"2026-W48/{corporate}"]) == ["data-enterprise"]
+    assert len(listing_ids(msgs[f"2026-W48/{anyone}"])) == 6

@@ -30,7 +30,8 @@ KEYS = ("test-key-1",)
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 GET_ROUTES = {"confirm": ["/confirm/{}"], "preferences": ["/preferences/{}"], "unsubscribe": ["/unsubscribe/{}"]}
 POST_ROUTES = {"confirm": ["/confirm/{}", "/confirm/{}/renew"], "preferences": ["/preferences/{}"],
-               "unsubscribe": ["/unsubscribe/{}", "/unsubscribe/{}/pause", "/unsubscribe/{}/resubscribe"]}
+               "unsubscribe": ["/unsubscribe/{}", "/unsubscribe/{}/pause", "/unsubscribe/{}/fortnightly",
+                               "/unsubscribe/{}/resubscribe"]}
 
 
 def decode(token: str) -> bytes:

@@ -563,8 +563,166 @@ def test_no_get_or_head_changes_anything(web, add_subscriber, add_listings):
         seen.add(got.status_code)
         if got.mimetype == "text/html":
             page = Page(got.data)
-            assert page.runs_no_script(), path
+            assert page.runs_only_own_scripts(), path
             assert all(f["method"] == "post" for f in page.forms), path
     assert web.dump() == before
     assert web.transport.sent == []
     assert seen == {200, 404, 405, 410}
+
+
+# --- the subscriber's say: kinds of role and employer, cadence, leaving and coming back ------------------------
+
+def test_sign_up_offers_role_and_employer_and_a_timezone_guess_from_our_own_script(web, tax):
+    r = web.client.get("/subscribe")
+    page = Page(r.data)
+    assert {i["value"] for i in page.inputs if i.get("name") == "role"} == set(tax.role_types)
+    assert {i["value"] for i in page.inputs if i.get("name") == "employer"} == set(tax.employer_types)
+    assert page.selected("timezone") == ["UTC"]  # without JavaScript the form keeps UTC
+    scripts = [a for t, a in page.tags if t == "script"]
+    assert [a["src"] for a in scripts] == ["/static/timezone.js"] and page.runs_only_own_scripts()
+    assert ("select", {"id": "timezone", "name": "timezone", "data-detect": ""}) in page.tags
+    policy = r.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    js = web.client.get("/static/timezone.js")
+    assert js.status_code == 200 and js.mimetype == "text/javascript"
+    assert b"resolvedOptions().timeZone" in js.data
+    # A form shown again with a problem keeps the visitor's own choice: no guess over it.
+    again = web.post_form("/subscribe", {"email": "bad", "timezone": "Asia/Tokyo"})
+    assert again.status_code == 400 and Page(again.data).selected("timezone") == ["Asia/Tokyo"]
+    assert not [t for t, _a in Page(again.data).tags if t == "script"]
+
+
+def test_sign_up_and_preferences_keep_role_employer_and_cadence(web, add_subscriber, add_listings):
+    sid, _confirm = signed_up(web, role=["data", "Platform & infrastructure"], employer="startup")
+    row = web.row(sid)
+    assert (row["roles"], row["employers"], row["cadence"]) == (["data", "platform"], ["startup"], "weekly")
+
+    other = add_subscriber("p@example.com")
+    path = f"/preferences/{web.token('preferences', other)}"
+    page = Page(web.client.get(path).data)
+    assert page.checked("role") == page.checked("employer") == set() and page.selected("cadence") == ["weekly"]
+    r = web.post_form(path, list(BASE_PREFS.items()) + [("role", "api"), ("employer", "scaleup"),
+                                                        ("employer", "enterprise"), ("cadence", "fortnightly")])
+    assert r.status_code == 200
+    page = Page(r.data)
+    assert page.checked("role") == {"api"} and page.checked("employer") == {"scaleup", "enterprise"}
+    assert page.selected("cadence") == ["fortnightly"]
+    row = web.row(other)
+    assert (row["roles"], row["employers"], row["cadence"]) == (["api"], ["enterprise", "scaleup"], "fortnightly")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("role", "frontend", "unknown role 'frontend'; allowed: api, data, platform"),
+    ("employer", "charity", "unknown employer 'charity'; allowed: startup, scaleup, enterprise, agency"),
+    ("cadence", "monthly", "cadence: unknown cadence 'monthly': use weekly or fortnightly"),
+])
+def test_an_unknown_role_employer_or_cadence_is_named_and_nothing_is_saved(web, add_subscriber, field, value,
+                                                                            message):
+    sid = add_subscriber("p@example.com")
+    path = f"/preferences/{web.token('preferences', sid)}"
+    before = web.dump()
+    r = web.post_form(path, BASE_PREFS | {field: value})
+    assert r.status_code == 400 and message in Page(r.data).text
+    assert web.dump() == before
+
+
+def test_the_confirmed_page_says_when_the_first_digest_comes(web):
+    # Monday 23 November 2026, 04:00 in New York: today's 08:00 slot is still ahead.
+    sid, path = signed_up(web, timezone="America/New_York")
+    said = lambda r: Page(r.data).text.replace(" ,", ",").replace(" .", ".")  # noqa: E731  (<strong> splits text)
+    assert "Your first digest: Monday 23 November at 08:00 (America/New_York), then every week." in said(
+        web.post_form(path))
+    web.set(sid, status="pending", cadence="fortnightly", send_day=2, send_hour=19)
+    web.clock.advance(hours=1)
+    assert "Your first digest: Wednesday 25 November at 19:00 (America/New_York), then every two weeks." in said(
+        web.post_form(path))
+
+
+def test_unsubscribe_with_a_reason_keeps_it_with_the_row(web, add_subscriber):
+    sid = add_subscriber("u@example.com")
+    path = f"/unsubscribe/{web.token('unsubscribe', sid)}"
+    page = Page(web.client.get(path).data)
+    assert {i["value"] for i in page.inputs if i.get("name") == "reason"} == {
+        "found-job", "too-many-emails", "not-relevant", "other"}
+    assert not page.checked("reason")  # optional: nothing chosen for them
+    r = web.post_form(path, {"reason": "found-job"})
+    assert r.status_code == 200 and Page(r.data).h1 == "You are unsubscribed"
+    row = web.row(sid)
+    assert (row["status"], row["unsubscribe_reason"]) == ("unsubscribed", "found-job")
+
+
+def test_unsubscribe_without_a_reason_and_one_click_record_none(web, add_subscriber):
+    button, one_click = add_subscriber("a@example.com"), add_subscriber("b@example.com")
+    assert web.post_form(f"/unsubscribe/{web.token('unsubscribe', button)}").status_code == 200
+    r = web.client.post(f"/unsubscribe/{web.token('unsubscribe', one_click)}", data=ONE_CLICK, content_type=FORM)
+    assert r.status_code == 200 and "Location" not in r.headers
+    for sid in (button, one_click):
+        assert (web.row(sid)["status"], web.row(sid)["unsubscribe_reason"]) == ("unsubscribed", None)
+
+
+def test_an_unknown_reason_is_named_and_changes_nothing(web, add_subscriber):
+    sid = add_subscriber("u@example.com")
+    path = f"/unsubscribe/{web.token('unsubscribe', sid)}"
+    before = web.dump()
+    r = web.post_form(path, {"reason": "spam"})
+    assert r.status_code == 400
+    page = Page(r.data)
+    assert "reason: choose one of found-job, too-many-emails, not-relevant, other, or none" in page.text
+    assert page.form(path)["buttons"] == ["Unsubscribe"]  # the page is there to try again
+    assert web.dump() == before
+
+
+def test_every_two_weeks_is_the_first_offer_and_keeps_them_subscribed(web, add_subscriber, add_listings):
+    sid = add_subscriber("u@example.com")
+    path = f"/unsubscribe/{web.token('unsubscribe', sid)}"
+    page = Page(web.client.get(path).data)
+    offers = [f for f in page.forms if f["action"] != path]
+    assert [(f["action"], f["buttons"]) for f in offers[:2]] == [
+        (path + "/fortnightly", ["Every two weeks instead"]), (path + "/pause", ["Pause for a month"])]
+
+    web.clock.now = NOW - timedelta(hours=3)  # Monday 06:00 UTC, before this week's 08:00 slot
+    r = web.post_form(path + "/fortnightly")
+    assert r.status_code == 200
+    page = Page(r.data)
+    assert page.h1 == "Every two weeks from now on"
+    assert "Your next digest: Monday 23 November at 08:00 (UTC)" in page.text
+    row = web.row(sid)
+    assert (row["status"], row["cadence"]) == ("active", "fortnightly")
+    assert [f for f in Page(web.client.get(path).data).forms if f["action"].endswith("/fortnightly")] == []
+
+    add_listings(listing("py-1"))
+    assert run_now(web) == {sid: ["py-1"]}  # the first fortnightly week: this one
+    add_listings(listing("py-2", verified_at="2026-11-29T10:00:00Z"))
+    assert run_now(web, NOW + timedelta(days=7)) == {}  # the off-week
+    add_listings(listing("py-3", verified_at="2026-12-06T10:00:00Z"))
+    assert run_now(web, NOW + timedelta(days=14)) == {sid: ["py-3", "py-2"]}  # both weeks' listings
+
+
+def test_after_unsubscribing_the_preferences_page_says_so_and_offers_the_way_back(web, add_subscriber):
+    sid = add_subscriber("u@example.com")
+    prefs = f"/preferences/{web.token('preferences', sid)}"
+    unsub = f"/unsubscribe/{web.token('unsubscribe', sid)}"
+    page = Page(web.client.get(prefs).data)
+    assert unsub in page.links and "You are unsubscribed" not in page.text  # the way out, from the preferences
+
+    web.post_form(unsub, {"reason": "too-many-emails"})
+    page = Page(web.client.get(prefs).data)
+    assert "You are unsubscribed: we send you no digests." in page.text
+    assert page.form(unsub + "/resubscribe")["buttons"] == ["Subscribe me again"]
+    saved = Page(web.post_form(prefs, BASE_PREFS).data)
+    assert "Saved." in saved.text and "Your next digest uses these choices" not in saved.text
+    assert "You are unsubscribed" in saved.text and web.row(sid)["status"] == "unsubscribed"
+
+    back = web.post_form(unsub + "/resubscribe")
+    assert Page(back.data).h1 == "Welcome back"
+    row = web.row(sid)
+    assert (row["status"], row["unsubscribe_reason"]) == ("active", None)
+    assert "Your next digest uses these choices." in Page(web.post_form(prefs, BASE_PREFS).data).text
+
+
+def test_long_after_unsubscribing_the_way_back_is_a_new_sign_up(web, add_subscriber):
+    sid = add_subscriber("u@example.com")
+    web.set(sid, status="unsubscribed", unsubscribed_at=NOW - timedelta(days=3))
+    page = Page(web.client.get(f"/preferences/{web.token('preferences', sid)}").data)
+    assert "You are unsubscribed" in page.text and "/subscribe" in page.links
+    assert [f for f in page.forms if f["action"].endswith("/resubscribe")] == []

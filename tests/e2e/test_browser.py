@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digest import tokens
@@ -276,6 +276,91 @@ def test_sign_up_confirm_from_the_mail_and_receive_the_next_digest(server, setti
     assert listing_ids(first) == ["py-new"]
 
 
+# --- d2. the subscriber's say: timezone guess, kinds of role and employer, cadence, leaving with a reason -------
+
+@JS
+def test_sign_up_guesses_the_timezone_and_the_confirmed_page_names_the_first_digest(server, settings, engine,
+                                                                                    new_page, js):
+    # The subscriber's real policy (no bypass): the static script must run under it, the page must work without it.
+    page = new_page(java_script_enabled=js, timezone_id="America/New_York", bypass_csp=False)
+    page.goto(f"{server}/subscribe")
+    expect(page.get_by_label("Your timezone")).to_have_value("America/New_York" if js else "UTC")
+    check_page(page, "subscribe (timezone guessed)" if js else "subscribe", axe=False)
+    page.get_by_label("Email address").fill("tz@example.com")
+    page.get_by_role("group", name="Kind of role").get_by_label("Data-heavy", exact=True).check()
+    page.get_by_role("group", name="Kind of employer").get_by_label("Startup", exact=True).check()
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    sub = subscriber(engine, "tz@example.com")
+    assert (sub.timezone, sub.roles, sub.employers) == ("America/New_York" if js else "UTC", ["data"], ["startup"])
+
+    (mail,) = confirmations(settings, "tz@example.com")
+    parser = _Anchors()
+    parser.feed(html_part(mail))
+    page.goto(next(href for _, href in parser.links if href.startswith(f"{server}/confirm/")))
+    page.get_by_role("button", name="Confirm my subscription").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You are subscribed")
+    zone = "America/New_York" if js else "UTC"
+    first = next_slot_after(subscriber(engine, "tz@example.com").confirmed_at - timedelta(days=1), zone, hour=8)
+    if first < subscriber(engine, "tz@example.com").confirmed_at:
+        first += timedelta(days=7)
+    local = first.astimezone(ZoneInfo(zone))
+    expect(page.get_by_text("Your first digest:")).to_contain_text(
+        f"Your first digest: {local:%A} {local.day} {local:%B} at 08:00 ({zone}), then every week.")
+
+
+@JS
+def test_preferences_choose_role_employer_and_cadence(server, settings, engine, add_subscriber, new_page, js):
+    sid = add_subscriber("rae@example.com", stack=["python"])
+    page = new_page(java_script_enabled=js)
+    page.goto(f"{server}/preferences/{tokens.sign(settings.secret_keys, 'preferences', sid, 1)}")
+    roles, employers = page.get_by_role("group", name="Kind of role"), page.get_by_role("group", name="Kind of employer")
+    expect(page.get_by_label("How often")).to_have_value("weekly")
+    roles.get_by_label("Platform & infrastructure", exact=True).check()
+    employers.get_by_label("Scale-up", exact=True).check()
+    employers.get_by_label("Enterprise", exact=True).check()
+    page.get_by_label("How often").select_option("fortnightly")
+    page.get_by_role("button", name="Save preferences").click()
+    expect(page.get_by_role("status")).to_contain_text("Your next digest uses these choices")
+    check_page(page, "preferences with role, employer and cadence", axe=js)
+    expect(roles.get_by_label("Platform & infrastructure", exact=True)).to_be_checked()
+    expect(page.get_by_label("How often")).to_have_value("fortnightly")
+    sub = subscriber(engine, "rae@example.com")
+    assert (sub.roles, sub.employers, sub.cadence) == (["platform"], ["enterprise", "scaleup"], "fortnightly")
+    page.get_by_role("link", name="Unsubscribe, or get digests less often").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Unsubscribe from Backend Jobs Weekly?")
+    expect(page.get_by_role("button", name="Every two weeks instead")).to_have_count(0)  # already so
+
+
+@JS
+def test_leaving_with_a_reason_or_choosing_every_two_weeks(server, settings, engine, add_subscriber, new_page, js):
+    keys = settings.secret_keys
+    stays, leaves = add_subscriber("stays@example.com"), add_subscriber("leaves@example.com")
+    page = new_page(java_script_enabled=js)
+    page.goto(f"{server}/unsubscribe/{tokens.sign(keys, 'unsubscribe', stays, 1)}")
+    check_page(page, "unsubscribe with reasons and offers", axe=js)
+    page.get_by_role("button", name="Every two weeks instead").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Every two weeks from now on")
+    expect(page.get_by_text("Your next digest:")).to_contain_text("(UTC)")
+    check_page(page, "every two weeks", axe=js)
+    sub = subscriber(engine, "stays@example.com")
+    assert (sub.status, sub.cadence) == ("active", "fortnightly")
+
+    page.goto(f"{server}/unsubscribe/{tokens.sign(keys, 'unsubscribe', leaves, 1)}")
+    page.get_by_role("group", name="Why are you leaving? (optional)").get_by_label("Too many emails").check()
+    page.get_by_role("button", name="Unsubscribe", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You are unsubscribed")
+    shown = json.loads(digest_cli(settings, "subscribers", "show", "leaves@example.com", "--json"))
+    assert (shown["status"], shown["unsubscribe_reason"]) == ("unsubscribed", "too-many-emails")
+
+    page.goto(f"{server}/preferences/{tokens.sign(keys, 'preferences', leaves, 1)}")
+    expect(page.get_by_role("status")).to_contain_text("You are unsubscribed")
+    check_page(page, "preferences after unsubscribing", axe=js)
+    page.get_by_role("button", name="Subscribe me again").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Welcome back")
+    assert subscriber(engine, "leaves@example.com").status == "active"
+
+
 # --- e. every other page passes axe -----------------------------------------------------------------------------
 
 def test_every_other_page_passes_axe(server, settings, add_subscriber, page):
@@ -349,17 +434,26 @@ def _save(path: Path, png: bytes) -> None:
         path.write_bytes(png)
 
 
-def test_screenshots_at_phone_and_desktop_width(server, settings, add_listings, add_subscriber, new_page):
+def _pinned(page):
+    """The page with its digest date pinned: the server runs on the real clock, and a picture should change only
+    when the page does."""
+    expect(page.locator("strong")).to_have_count(1)
+    page.locator("strong").evaluate("e => { e.textContent = 'Monday 30 November at 08:00 (UTC)'; }")
+    return page
+
+
+def test_screenshots_at_phone_and_desktop_width(server, settings, engine, add_listings, add_subscriber, new_page):
     SHOTS.mkdir(parents=True, exist_ok=True)
     add_listings(
         listing("py-1", title="Senior Python Engineer (Payments API)", company="Ledgerly", level="senior",
-                location="Remote - Europe", salary="€85,000 – €105,000"),
+                location="Remote - Europe", salary="€85,000 – €105,000", role_type="api", employer_type="startup"),
         listing("go-1", title="Backend Engineer, Go", company="Fleetbase", stack=["go"], location="Worldwide",
-                salary="$150k - $190k"),
-        listing("py-2", title="Python Developer II", company="Acme Health", level="mid", location="Remote - US only"),
+                salary="$150k - $190k", employer_type="scaleup"),
+        listing("py-2", title="Python Developer II", company="Acme Health", level="mid", location="Remote - US only",
+                role_type="api", employer_type="scaleup"),
     )
     ana = add_subscriber("ana@example.com", stack=["python", "go"], level=["senior", "mid"], region=["europe"],
-                         timezone="Europe/Berlin")
+                         role=["api"], employer=["startup", "scaleup"], timezone="Europe/Berlin")
     ben = add_subscriber("ben@example.com")
     eve = add_subscriber("eve@example.com", confirmed=False)
     keys, base = settings.secret_keys, server
@@ -381,6 +475,18 @@ def test_screenshots_at_phone_and_desktop_width(server, settings, add_listings, 
         expect(page.get_by_role("heading", level=1)).to_have_text("You are unsubscribed")
         _save(SHOTS / f"unsubscribed-{size_name}.png", page.screenshot(full_page=True))
         page.get_by_role("button", name=re.compile("subscribe me again")).click()  # ben back for the next size
+        page.goto(pages["unsubscribe"])
+        page.get_by_role("button", name="Every two weeks instead").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Every two weeks from now on")
+        _save(SHOTS / f"every-two-weeks-{size_name}.png", _pinned(page).screenshot(full_page=True))
+        page.goto(pages["confirm"])
+        page.get_by_role("button", name="Confirm my subscription").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("You are subscribed")
+        _save(SHOTS / f"confirmed-{size_name}.png", _pinned(page).screenshot(full_page=True))
+        with Session(engine) as s:  # ben weekly and eve pending again for the next size
+            s.execute(update(Subscriber).where(Subscriber.id == ben).values(cadence="weekly"))
+            s.execute(update(Subscriber).where(Subscriber.id == eve).values(status="pending", confirmed_at=None))
+            s.commit()
 
     run(settings, NOW)
     (msg,) = digests(settings, "ana@example.com").values()
@@ -391,5 +497,5 @@ def test_screenshots_at_phone_and_desktop_width(server, settings, add_listings, 
         check_page(page, f"digest email at {width}px", axe=False)
         _save(SHOTS / f"digest-email-{width}.png", page.screenshot(full_page=True))
     assert sorted(p.name for p in SHOTS.glob("*.png")) == sorted(
-        [f"{n}-{s}.png" for n in (*pages, "unsubscribed") for s in ("phone", "desktop")]
+        [f"{n}-{s}.png" for n in (*pages, "unsubscribed", "every-two-weeks", "confirmed") for s in ("phone", "desktop")]
         + ["digest-email-375.png", "digest-email-600.png"])

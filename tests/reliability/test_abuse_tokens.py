@@ -125,6 +125,7 @@ def test_a_revoked_unsubscribe_link_unsubscribes_and_opens_nothing_else(web, add
     assert not [link for link in page.links if link.startswith("/preferences/")]
     assert [f for f in page.forms if f["action"] != old] == []  # no pause offer
     assert web.post_form(old + "/pause").status_code == 404
+    assert web.post_form(old + "/fortnightly").status_code == 404
     assert web.dump() == before
 
     done = web.post_form(old)

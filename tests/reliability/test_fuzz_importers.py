@@ -565,7 +565,8 @@ def run_subscriber_import(written: Written, db_url, engine, tmp_path) -> None:
     assert all(after[k]["status"] in ("pending", "active", "suppressed") for k in added)
     # Double opt-in: exactly the new pending people got a confirmation mail, each parsing strictly.
     pending = sorted(k for k in added if after[k]["status"] == "pending")
-    sent = CONFIRMATIONS.fullmatch(answer.stdout[1]) if len(answer.stdout) > 1 else None
+    # After the summary: "changed for existing subscribers: …" when someone was updated, then the mails line.
+    sent = next((m for line in answer.stdout[1:] if (m := CONFIRMATIONS.fullmatch(line))), None)
     assert (int(sent.group(1)) if sent else 0) == len(pending) == len(mails), (answer.stdout, pending, mails)
     strict = email.policy.strict
     recipients = sorted(email.parser.BytesParser(policy=strict).parsebytes(m.read_bytes())["To"].addresses[0]

@@ -296,7 +296,8 @@ NOT_A_PERSON = {
     # Keyed hash of a client network, pruned after an hour: it cannot be tied to any one person.
     "rate_limit_hits": "per-network counters",
 }
-ALIASES = {("subscribers", "levels"): "level", ("subscribers", "regions"): "region"}
+ALIASES = {("subscribers", "levels"): "level", ("subscribers", "regions"): "region", ("subscribers", "roles"): "role",
+           ("subscribers", "employers"): "employer"}
 DERIVED = {("subscribers", "email_key"): "email"}  # the lower-cased address, exported as `email`
 
 
