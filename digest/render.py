@@ -119,6 +119,10 @@ def _card_values(job: JobView) -> dict[str, Any]:
         "salary": clean_text(job.salary),
         "stack": ", ".join(t for t in map(clean_text, job.stack) if t),
         "posted": clean_text(job.posted),
+        "verified": clean_text(job.verified),
+        "role": clean_text(job.role),
+        "employer": clean_text(job.employer),
+        "why": "",
     }
 
 
@@ -179,10 +183,12 @@ def split_loop(env: Environment, source: str, start: str, end: str, *, block_lin
 @functools.lru_cache(maxsize=8)
 def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
     # Cached because one send asks for subject, preheader, text and HTML of the same content.
-    jobs = [_card(j) for j in content.jobs]
+    whys = content.whys or ("",) * len(content.jobs)
+    jobs = [_card(j) | {"why": clean_text(why)} for j, why in zip(content.jobs, whys)]
     total = max(content.total_matches, len(jobs))
     more = total - len(jobs)
     summary = clean_text(content.summary)
+    below = max(content.below_floor, 0)
     intro = f"{_plural(total, 'new job', 'new jobs')} matched your alert this week."
     if more:
         intro += " Here is the best one." if len(jobs) == 1 else f" Here are the top {len(jobs)}."
@@ -200,6 +206,9 @@ def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
         "jobs": jobs,
         "total": total,
         "more_count": more,
+        "below_floor": below,
+        "below_floor_line": (f"{_plural(below, 'more job', 'more jobs')} matched but fell under your salary floor."
+                             if below else ""),
         "subject": _subject(total, summary),
         "preheader": _preheader(total, jobs),
     }
@@ -260,17 +269,19 @@ class Renderer:
             return _context.__wrapped__(content, self.board_name)
 
     def _cards(self, content: DigestContent) -> list[tuple[Markup, str, str]]:
-        """(html, text before the number, text after it) of each job's card, rendered once per job."""
+        """(html, text before the number, text after it) of each job's card, rendered once per job and reason
+        (the why-line depends on what the subscriber asked for: a run has few distinct ones per job)."""
         out = []
-        for job in content.jobs:
-            card = self._card_cache.get(job)
+        whys = content.whys or ("",) * len(content.jobs)
+        for job, why in zip(content.jobs, whys):
+            card = self._card_cache.get((job, why))
             if card is None:
                 if len(self._card_cache) > 50_000:  # a run's listings, not a leak across runs
                     self._card_cache.clear()
-                ctx = {"j": _card(job)}
+                ctx = {"j": _card(job) | {"why": clean_text(why)}}
                 html = Markup(self._html_cards.card.render(ctx))
                 pre, post = self._text_cards.card_parts
-                card = self._card_cache[job] = (html, pre.render(ctx), post.render(ctx))
+                card = self._card_cache[(job, why)] = (html, pre.render(ctx), post.render(ctx))
             out.append(card)
         return out
 
