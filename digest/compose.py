@@ -66,7 +66,7 @@ class Composer:
         # text card's quoted-printable (listings x positions) and the board-search link of a preference set.
         self._card_text = functools.lru_cache(maxsize=16_384)(encode_text)
         self._more_url = functools.lru_cache(maxsize=8_192)(self._search_url)
-        self._why = functools.lru_cache(maxsize=65_536)(self._why_uncached)  # (listing, preferences) pairs
+        self._whys: dict[Prefs, dict[str, str]] = {}  # preference set -> board id -> why-line
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
@@ -93,12 +93,24 @@ class Composer:
             employer=tax.employer_type_labels.get(l.employer_type) if l.employer_type else None,
         )
 
+    def whys(self, listings: tuple[IndexedListing, ...], prefs: Prefs) -> tuple[str, ...]:
+        """Why each listing is in this subscriber's digest (memoised per preference set: many people share one)."""
+        known = self._whys.get(prefs)
+        if known is None:
+            if len(self._whys) > 8_192:
+                self._whys.clear()
+            known = self._whys[prefs] = {}
+        out = []
+        for l in listings:
+            why = known.get(l.board_id)
+            if why is None:
+                why = known[l.board_id] = self.why(l, prefs)
+            out.append(why)
+        return tuple(out)
+
     def why(self, l: IndexedListing, prefs: Prefs) -> str:
         """Why a listing is in this subscriber's digest, in a few words: what it shares with what they asked for,
         and what it does not say ("Go · Senior · Europe"; "Python · level not stated")."""
-        return self._why(l, prefs)
-
-    def _why_uncached(self, l: IndexedListing, prefs: Prefs) -> str:
         tax = self.tax
         stack = [t for t in l.stack if t in prefs.stack] if prefs.stack else list(l.stack[:2])
         parts = [", ".join(tax.stack_label(t) for t in stack)]
@@ -145,7 +157,7 @@ class Composer:
             total_matches=match.total, more_url=self.more_url(rcpt, since),
             preferences_url=self.link("preferences", rcpt), unsubscribe_url=self.link("unsubscribe", rcpt),
             board_url=self.settings.board_url, week_label=f"week of {monday:%b} {monday.day}, {monday.year}",
-            summary=self.summary(rcpt), whys=tuple(self.why(l, rcpt.prefs) for l in match.listings),
+            summary=self.summary(rcpt), whys=self.whys(match.listings, rcpt.prefs),
             below_floor=match.below_floor,
         )
 
