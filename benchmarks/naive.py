@@ -5,11 +5,13 @@ digest's week), one for the previous digest's cutoff and one for the listings al
 every listing applying the rules (verified, unexpired, new since the last digest or the last 7 days, never sent
 before also as a repost or a twin, stack / level / role / employer / region / salary), a sort by fit then
 freshness, and the first of each job kept (one job exported under two ids, same URL or same company + title,
-appears once); the MJML compiled for every email and the result handed to Jinja; the message built with
+appears once), at most DIGEST_MAX_PER_COMPANY of one company, a count of what the salary floor kept out, a
+why-line per card; the MJML compiled for every email and the result handed to Jinja; the message built with
 `email.message.EmailMessage`; one ledger row (listings included) committed per message. Only the slot
-arithmetic (`digest.schedule`), the taxonomy, link signing and what counts as the same URL
-(`digest.matching.canonical_url`) are shared with the real pipeline: the baseline is about matching, rendering,
-MIME and the ledger.
+arithmetic (`digest.schedule`), the taxonomy, link signing, what counts as the same URL
+(`digest.matching.canonical_url`) or company (`digest.normalise.normalise_title`) and whether a location says
+more than its regions (`digest.compose.more_precise`) are shared with the real pipeline: the baseline is about
+matching, rendering, MIME and the ledger.
 
 `tests/test_benchmark_baseline.py` holds it to the real pipeline: the same listings, in the same order.
 """
@@ -32,9 +34,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from digest import tokens
+from digest.compose import more_precise
 from digest.matching import canonical_url
 from digest.models import Delivery, Listing, Subscriber
-from digest.normalise import annual_usd
+from digest.normalise import annual_usd, normalise_title
 from digest.schedule import latest_slot, zone
 from digest.settings import Settings
 from digest.taxonomy import load_taxonomy
@@ -140,6 +143,7 @@ class NaiveDigest:
         sent_jobs = {self.job[l.board_id] for l in self.listings
                      if l.board_id in self.job and (l.board_id in sent_ids or l.repost_key in sent_keys)}
         fits = []
+        below_floor: set[int] = set()  # jobs that fit everything but the salary floor
         for l in self.listings:
             available_at, expires_at = _aware(l.available_at), _aware(l.expires_at)
             if not l.verified or available_at is None or available_at > now or available_at <= since:
@@ -165,6 +169,7 @@ class NaiveDigest:
                 if usd is None and sub.hide_no_salary:
                     continue
                 if usd is not None and usd < sub.min_salary:
+                    below_floor.add(self.job[l.board_id])
                     continue
             elif sub.hide_no_salary and usd is None:
                 continue
@@ -181,23 +186,55 @@ class NaiveDigest:
             if self.job[l.board_id] not in seen_jobs:
                 seen_jobs.add(self.job[l.board_id])
                 distinct.append(l)
-        return distinct[: self.settings.max_jobs], len(distinct)
+        shown, per_company = [], {}
+        for l in distinct:
+            company = normalise_title(l.company)
+            if self.settings.max_per_company and per_company.get(company, 0) >= self.settings.max_per_company:
+                continue
+            per_company[company] = per_company.get(company, 0) + 1
+            shown.append(l)
+        self.below_floor = len(below_floor - seen_jobs)
+        return shown[: self.settings.max_jobs], len(distinct)
 
     # -- the email --------------------------------------------------------------------------------------
+    def why(self, sub: Subscriber, l: Listing) -> str:
+        tax = self.tax
+        stack = [t for t in l.stack if t in sub.stack] if sub.stack else list(l.stack[:2])
+        parts = [", ".join(tax.stack_label(t) for t in stack),
+                 tax.level_label(l.level) if l.level else ("level not stated" if sub.levels else "")]
+        if sub.roles:
+            parts.append(tax.role_type_labels.get(l.role_type, l.role_type) if l.role_type else "role not stated")
+        if sub.employers and l.employer_type:
+            parts.append(tax.employer_type_labels.get(l.employer_type, l.employer_type))
+        if sub.regions:
+            shared = [tax.region_label(r) for r in l.regions if r in sub.regions]
+            parts.append(", ".join(shared) or tax.region_label("worldwide"))
+        usd = annual_usd(l.salary_max or l.salary_min, l.salary_currency, tax) if l.salary_currency else None
+        if (sub.min_salary or sub.hide_no_salary) and usd is None:
+            parts.append("salary not stated")
+        return " · ".join(p for p in parts if p)
+
     def context(self, sub: Subscriber, chosen: list[Listing], total: int, slot, since: datetime) -> dict:
         tax, settings = self.tax, self.settings
         link = lambda purpose: f"{settings.base_url}/{purpose}/{tokens.sign(settings.secret_keys, purpose, sub.id, sub.token_version)}"  # noqa: E731
+        regions = lambda l: " · ".join(tax.region_label(r) for r in l.regions)  # noqa: E731
         jobs = [{
             "title": l.title, "company": l.company, "href": l.url,
-            "location": " · ".join(tax.region_label(r) for r in l.regions) or (l.location or "Remote")[:80],
+            "location": regions(l) if regions(l) and not more_precise(l.location, tax) else (l.location or "Remote")[:80],
             "level": tax.level_label(l.level) if l.level else "", "salary": l.salary_display or "",
             "stack": ", ".join(tax.stack_label(t) for t in l.stack), "posted": f"{l.posted_at:%b} {l.posted_at.day}",
+            "verified": f"{l.verified_at:%b} {l.verified_at.day}",
+            "role": tax.role_type_labels.get(l.role_type, "") if l.role_type else "",
+            "employer": tax.employer_type_labels.get(l.employer_type, "") if l.employer_type else "",
+            "why": self.why(sub, l),
         } for l in chosen]
         summary = " · ".join([
             ", ".join(tax.stack_label(t) for t in sub.stack) or "Any stack",
             ", ".join(tax.level_label(v) for v in sub.levels) or "any level",
             ", ".join(tax.region_label(r) for r in sub.regions) or "anywhere",
-        ] + ([f"from ${sub.min_salary // 1000}k"] if sub.min_salary else []))
+        ] + [", ".join(labels.get(v, v) for v in chosen) for labels, chosen in
+             ((tax.role_type_labels, sub.roles), (tax.employer_type_labels, sub.employers)) if chosen]
+          + ([f"from ${sub.min_salary // 1000}k"] if sub.min_salary else []))
         query = {k: ",".join(v) for k, v in (("stack", sub.stack), ("level", sub.levels), ("region", sub.regions)) if v}
         query["since"] = since.date().isoformat()
         local = slot.at.astimezone(zone(sub.timezone)).date()
@@ -212,7 +249,10 @@ class NaiveDigest:
             "to_email": sub.email, "greeting_name": sub.name or "there",
             "week_label": f"week of {monday:%b} {monday.day}, {monday.year}", "summary": summary,
             "intro": intro + (f" Here are the top {len(jobs)}." if more else ""), "jobs": jobs, "total": total,
-            "more_count": more, "subject": f"{total} new backend job{'s' if total != 1 else ''} for you: {summary[:60]}",
+            "more_count": more, "below_floor": self.below_floor,
+            "below_floor_line": f"{self.below_floor} more job{'s' if self.below_floor != 1 else ''} matched but fell under"
+                                " your salary floor." if self.below_floor else "",
+            "subject": f"{total} new backend job{'s' if total != 1 else ''} for you: {summary[:60]}",
             "preheader": f"{total} new remote roles this week: {', '.join(companies[:3])}",
             "preheader_pad": PREHEADER_PAD,
         }

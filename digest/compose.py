@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
@@ -10,6 +11,7 @@ from urllib.parse import urlencode
 
 from . import tokens
 from .content import DigestContent, Envelope, JobView
+from .datafile import phrase_key
 from .matching import IndexedListing, Match, Prefs
 from .message import QuotedPrintable, build_message, encode_text, message_id_for
 from .render import Renderer, get_renderer
@@ -68,6 +70,7 @@ class Composer:
         # text card's quoted-printable (listings x positions) and the board-search link of a preference set.
         self._card_text = functools.lru_cache(maxsize=16_384)(encode_text)
         self._more_url = functools.lru_cache(maxsize=8_192)(self._search_url)
+        self._whys: dict[Prefs, dict[str, str]] = {}  # preference set -> board id -> why-line
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
@@ -82,13 +85,53 @@ class Composer:
 
     def _job_view(self, l: IndexedListing) -> JobView:
         tax = self.tax
-        where = " · ".join(tax.region_label(r) for r in l.regions) or (l.location or "Remote")[:80]
+        where = " · ".join(tax.region_label(r) for r in l.regions)
+        if not where or more_precise(l.location, tax):
+            where = (l.location or "Remote")[:80]
         return JobView(
             id=l.board_id, title=l.title, company=l.company, url=l.url, location=where,
             level=tax.level_label(l.level) if l.level else None,
             stack=tuple(tax.stack_label(t) for t in l.stack), salary=l.salary_display,
-            posted=f"{l.posted_at:%b} {l.posted_at.day}",
+            posted=_day(l.posted_at), verified=_day(l.verified_at),
+            role=tax.role_type_labels.get(l.role_type) if l.role_type else None,
+            employer=tax.employer_type_labels.get(l.employer_type) if l.employer_type else None,
         )
+
+    def whys(self, listings: tuple[IndexedListing, ...], prefs: Prefs) -> tuple[str, ...]:
+        """Why each listing is in this subscriber's digest (memoised per preference set: many people share one)."""
+        known = self._whys.get(prefs)
+        if known is None:
+            if len(self._whys) > 8_192:
+                self._whys.clear()
+            known = self._whys[prefs] = {}
+        out = []
+        for l in listings:
+            why = known.get(l.board_id)
+            if why is None:
+                why = known[l.board_id] = self.why(l, prefs)
+            out.append(why)
+        return tuple(out)
+
+    def why(self, l: IndexedListing, prefs: Prefs) -> str:
+        """Why a listing is in this subscriber's digest, in a few words: what it shares with what they asked for,
+        and what it does not say ("Go · Senior · Europe"; "Python · level not stated")."""
+        tax = self.tax
+        stack = [t for t in l.stack if t in prefs.stack] if prefs.stack else list(l.stack[:2])
+        parts = [", ".join(tax.stack_label(t) for t in stack)]
+        if l.level:
+            parts.append(tax.level_label(l.level))
+        elif prefs.levels:
+            parts.append("level not stated")
+        if prefs.roles:
+            parts.append(tax.role_type_labels.get(l.role_type, l.role_type) if l.role_type else "role not stated")
+        if prefs.employers and l.employer_type:
+            parts.append(tax.employer_type_labels.get(l.employer_type, l.employer_type))
+        if prefs.regions:
+            shared = [r for r in l.regions if r in prefs.regions]
+            parts.append(", ".join(tax.region_label(r) for r in shared) if shared else tax.region_label("worldwide"))
+        if (prefs.min_salary or prefs.hide_no_salary) and l.usd_max is None:
+            parts.append("salary not stated")
+        return " · ".join(p for p in parts if p)
 
     def summary(self, rcpt: Recipient) -> str:
         tax = self.tax
@@ -97,6 +140,8 @@ class Composer:
             ", ".join(tax.level_label(l) for l in rcpt.levels) or "any level",
             ", ".join(tax.region_label(r) for r in rcpt.regions) or "anywhere",
         ]
+        parts += [", ".join(labels.get(v, v) for v in chosen) for labels, chosen in
+                  ((tax.role_type_labels, rcpt.roles), (tax.employer_type_labels, rcpt.employers)) if chosen]
         if rcpt.min_salary:
             parts.append(f"from ${rcpt.min_salary // 1000}k")
         return " · ".join(parts)
@@ -122,7 +167,8 @@ class Composer:
             total_matches=match.total, more_url=self.more_url(rcpt, since),
             preferences_url=self.link("preferences", rcpt), unsubscribe_url=self.link("unsubscribe", rcpt),
             board_url=self.settings.board_url, week_label=f"week of {monday:%b} {monday.day}, {monday.year}",
-            summary=self.summary(rcpt),
+            summary=self.summary(rcpt), whys=self.whys(match.listings, rcpt.prefs),
+            below_floor=match.below_floor,
         )
 
     def compose(self, rcpt: Recipient, match: Match, period: str, slot_at: datetime, since: datetime,
@@ -145,6 +191,28 @@ class Composer:
         text = self.text_body(rendered.text_head, rendered.text_cards, rendered.text_tail)
         raw = build_message(envelope, text, rendered.html)
         return Composed(key=key, to=rcpt.email if to is None else to, raw=raw, subject=subject)
+
+
+def _day(when: datetime) -> str:
+    return f"{when:%b} {when.day}"
+
+
+_FILLER = frozenset({"remote", "remotely", "only", "fully", "100", "work", "working", "from", "anywhere", "based",
+                     "position", "job", "role", "in", "the", "within", "friendly", "ok", "first"})
+_CHUNKS = re.compile(r"[,;/|()\[\]+&–—-]|\b(?:or|and)\b", re.IGNORECASE)
+
+
+def more_precise(location: str | None, tax: Taxonomy) -> bool:
+    """Whether a listing's own location text says more than its region names: a city, a state, a country
+    within a region, a timezone ("Remote - US (EST/CST preferred)" is not just "United States · Canada")."""
+    if not location:
+        return False
+    for chunk in _CHUNKS.split(location):
+        said = phrase_key(chunk).casefold()
+        words = [w for w in said.split() if w not in _FILLER]
+        if words and said not in tax.region_names and " ".join(words) not in tax.region_names:
+            return True
+    return False
 
 
 def display_address(name: str | None, email: str) -> str:

@@ -19,6 +19,9 @@ class JobView:
     stack: tuple[str, ...]  # display names, e.g. ("Python", "Go")
     salary: str | None  # e.g. "$140k–$180k / year" or None
     posted: str  # e.g. "Nov 18"
+    verified: str = ""  # when the board verified it, e.g. "Nov 19"
+    role: str | None = None  # e.g. "APIs & microservices", when known
+    employer: str | None = None  # e.g. "Startup", when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,8 @@ class DigestContent:
     board_url: str
     week_label: str  # e.g. "week of Nov 23, 2026"
     summary: str = ""  # one line of what was asked for, e.g. "Python, Go · Senior · Europe"
+    whys: tuple[str, ...] = ()  # per job (aligned with `jobs`): why it is there, e.g. "Go · Senior · Europe"
+    below_floor: int = 0  # further matches that fell under the subscriber's salary floor
 
     @property
     def more_count(self) -> int:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Iterable, Sequence
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from .normalise import normalise_title
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,8 @@ class IndexedListing:
     available_at: datetime  # when it became available to digests (windows and freshness)
     posted_at: datetime
     repost_key: int
-    role_type: str | None = None
-    employer_type: str | None = None
+    role_type: str | None = None  # api / data / platform, when known
+    employer_type: str | None = None  # startup / scaleup / enterprise / agency, when known
     # This listing as a ledger row lists it (JSON [board id, repost key]): made once per run, not per digest.
     ledger_ref: str = field(default="", compare=False, repr=False)
 
@@ -61,6 +63,7 @@ class IndexedListing:
 class Match:
     listings: tuple[IndexedListing, ...]  # best first, at most the limit
     total: int  # every job that fits (twins counted once), for the subject and "+N more"
+    below_floor: int = 0  # listings that fit everything but the salary floor (the digest says so)
 
 
 _TRACKING_PARAMS = frozenset({"ref", "source"})
@@ -121,6 +124,8 @@ class ListingIndex:
         # Freshest last: by availability, and among listings that arrived together, by the board's verification.
         self.listings: list[IndexedListing] = sorted(listings, key=lambda l: (l.available_at, l.verified_at, l.board_id))
         self._available = [l.available_at for l in self.listings]
+        # One company however the board spells it (the repost key's reading of a name), for the per-company cap.
+        self._company = [normalise_title(l.company) for l in self.listings]
         self.all = (1 << len(self.listings)) - 1
         self.stack: dict[str, int] = {}
         self.level: dict[str | None, int] = {}
@@ -216,28 +221,42 @@ class ListingIndex:
             bits &= ~self.no_salary
         return bits
 
-    def match(self, prefs: Prefs, since: datetime, sent: int = 0, limit: int = 15) -> Match:
-        """Choose the best `limit` listings: by fit (stack overlap, level, role, region), then freshness."""
+    def match(self, prefs: Prefs, since: datetime, sent: int = 0, limit: int = 15, per_company: int = 0) -> Match:
+        """Choose the best `limit` listings: by fit (stack overlap, level, role, region), then freshness, at most
+        `per_company` of one company (0: no cap; the rest still count in the total, for "+N more")."""
         bits = self.candidates(prefs, since, sent)
+        below = self._below_floor(prefs, since, sent, bits)
         if not bits:
-            return Match((), 0)
+            return Match((), 0, below)
         twins = bits & self.twinned
         if not twins:
-            return Match(self._choose(self._tiers(prefs, bits), limit), bits.bit_count())
-        # Ids of one job count once; the first of them met in rank order stands for the job.
+            return Match(self._choose(self._tiers(prefs, bits), limit, per_company=per_company), bits.bit_count(), below)
+        return Match(self._choose(self._tiers(prefs, bits), limit, self._job, per_company), self._jobs(bits), below)
+
+    def _jobs(self, bits: int) -> int:
+        """How many jobs the bitmap holds: the ids of one job count once."""
+        twins = bits & self.twinned
         jobs = 0
         hit = twins
         while hit:
             hit &= self._outside[hit.bit_length() - 1]
             jobs += 1
-        total = bits.bit_count() - twins.bit_count() + jobs
-        return Match(self._choose(self._tiers(prefs, bits), limit, self._job), total)
+        return bits.bit_count() - twins.bit_count() + jobs
 
-    def _choose(self, tiers: Iterable[int], limit: int,
-                job: dict[int, int] | None = None) -> tuple[IndexedListing, ...]:
-        """Take listings best first, tier by tier, freshest first within a tier; one id per job."""
+    def _below_floor(self, prefs: Prefs, since: datetime, sent: int, bits: int) -> int:
+        """Jobs that fit everything but the salary floor (a listing without a salary passes a floor already)."""
+        if not prefs.min_salary:
+            return 0
+        unfloored = self.candidates(replace(prefs, min_salary=None), since, sent) & ~bits & ~self.no_salary
+        return self._jobs(unfloored) if unfloored else 0
+
+    def _choose(self, tiers: Iterable[int], limit: int, job: dict[int, int] | None = None,
+                per_company: int = 0) -> tuple[IndexedListing, ...]:
+        """Take listings best first, tier by tier, freshest first within a tier; one id per job, and at most
+        `per_company` listings of one company (0: any number)."""
         chosen: list[IndexedListing] = []
         seen: set[int] = set()
+        companies: dict[str, int] = {}  # company key -> listings of it chosen
         for tier in tiers:
             while tier and len(chosen) < limit:
                 pos = tier.bit_length() - 1
@@ -246,7 +265,13 @@ class ListingIndex:
                     if job[pos] in seen:
                         continue  # a better-ranked id of this job is already in
                     seen.add(job[pos])
-                chosen.append(self.listings[pos])
+                listing = self.listings[pos]
+                if per_company:
+                    key = self._company[pos]
+                    if companies.get(key, 0) >= per_company:
+                        continue  # counted in the total ("+N more"), not shown
+                    companies[key] = companies.get(key, 0) + 1
+                chosen.append(listing)
             if len(chosen) >= limit:
                 break
         return tuple(chosen)

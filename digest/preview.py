@@ -42,7 +42,7 @@ def preview(session: Session, settings: Settings, tax: Taxonomy, email: str, now
         rcpt.id, ((), ())
     )
     index = load_index(session, now, tax, MAX_WINDOW)
-    match = index.match(rcpt.prefs, since, index.history(board_ids, keys), settings.max_jobs)
+    match = index.match(rcpt.prefs, since, index.history(board_ids, keys), settings.max_jobs, settings.max_per_company)
     message = None
     if match.total:
         message = Composer(settings, tax).compose(rcpt, match, slot.period, slot.at, since, now, to, subject_prefix)

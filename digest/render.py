@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from .content import DigestContent, JobView
@@ -119,6 +119,10 @@ def _card_values(job: JobView) -> dict[str, Any]:
         "salary": clean_text(job.salary),
         "stack": ", ".join(t for t in map(clean_text, job.stack) if t),
         "posted": clean_text(job.posted),
+        "verified": clean_text(job.verified),
+        "role": clean_text(job.role),
+        "employer": clean_text(job.employer),
+        "why": "",
     }
 
 
@@ -179,10 +183,12 @@ def split_loop(env: Environment, source: str, start: str, end: str, *, block_lin
 @functools.lru_cache(maxsize=8)
 def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
     # Cached because one send asks for subject, preheader, text and HTML of the same content.
-    jobs = [_card(j) for j in content.jobs]
+    whys = content.whys or ("",) * len(content.jobs)
+    jobs = [{**_card(j), "why": _clean_why(why)} for j, why in zip(content.jobs, whys)]
     total = max(content.total_matches, len(jobs))
     more = total - len(jobs)
     summary = clean_text(content.summary)
+    below = max(content.below_floor, 0)
     intro = f"{_plural(total, 'new job', 'new jobs')} matched your alert this week."
     if more:
         intro += " Here is the best one." if len(jobs) == 1 else f" Here are the top {len(jobs)}."
@@ -200,6 +206,9 @@ def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
         "jobs": jobs,
         "total": total,
         "more_count": more,
+        "below_floor": below,
+        "below_floor_line": (f"{_plural(below, 'more job', 'more jobs')} matched but fell under your salary floor."
+                             if below else ""),
         "subject": _subject(total, summary),
         "preheader": _preheader(total, jobs),
     }
@@ -207,6 +216,60 @@ def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
 
 # Stands for the cards while the text page renders around them; cleaned values never hold a NUL.
 _CARDS_MARK = "\x00cards\x00"
+# Stands for a card's why-line while the card renders once for every digest that shows it.
+_WHY = "\x00why\x00"
+
+
+@functools.lru_cache(maxsize=16_384)
+def _clean_why(why: str) -> str:
+    return clean_text(why)
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One job's card as rendered once per run, with the place of its why-line kept open.
+
+    The text is kept in line-complete pieces (the number's line, the why line, the rest), so the message
+    builder reuses the quoted-printable of each piece it has seen: a card's lines repeat across thousands of
+    digests, its why-line across everyone who asked the same.
+    """
+
+    html_head: str
+    html_tail: str | None  # None: no why-line in this card
+    text_pre: str  # up to the card's number
+    text_post: str  # after the number, to the end of the line before the why-line
+    why_open: str  # the why-line up to the why ("   Why: ")
+    why_close: str  # the rest of that line
+    text_tail: str  # the lines after the why-line
+
+    @classmethod
+    def split(cls, html: str, pre: str, post: str) -> "Card":
+        if _WHY not in html:
+            return cls(html, None, pre, post, "", "", "")
+        html_head, html_tail = html.split(_WHY)
+        before, after = post.split(_WHY)
+        cut = before.rfind("\n") + 1
+        end = after.find("\n") + 1
+        return cls(html_head, html_tail, pre, before[:cut], before[cut:], after[:end], after[end:])
+
+    def html(self, why: str) -> str:
+        """The card's markup with this why-line (cleaned text: escaped here)."""
+        if self.html_tail is None:
+            return self.html_head
+        return "".join((self.html_head, _escaped(why), self.html_tail))
+
+    def text_pieces(self, number: int, why: str) -> tuple[str, ...]:
+        if self.html_tail is None:
+            return (f"{self.text_pre}{number}{self.text_post}",)
+        pieces = (f"{self.text_pre}{number}{self.text_post}", f"{self.why_open}{why}{self.why_close}", self.text_tail)
+        return tuple(p for p in pieces if p)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _escaped(text: str) -> str:
+    return str(escape(text))
+
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +314,7 @@ class Renderer:
         self._html_cards = split_loop(html_env, compiled, "{% for j in jobs %}", "{% endfor %}", block_lines=False)
         text_source = (email_dir / "digest.txt").read_text("utf-8")
         self._text_cards = split_loop(text_env, text_source, "{% for j in jobs %}", "{% endfor %}", block_lines=True)
-        self._card_cache: dict[tuple, tuple[Markup, str, str]] = {}
+        self._card_cache: dict[tuple[JobView, bool], Card] = {}
 
     def _ctx(self, content: DigestContent) -> dict[str, Any]:
         try:
@@ -259,35 +322,40 @@ class Renderer:
         except TypeError:  # unhashable (a list where the contract says tuple): render uncached
             return _context.__wrapped__(content, self.board_name)
 
-    def _cards(self, content: DigestContent) -> list[tuple[Markup, str, str]]:
-        """(html, text before the number, text after it) of each job's card, rendered once per job."""
+    def _cards(self, content: DigestContent) -> list[tuple["Card", str]]:
+        """Each job's card, rendered once per job (and per whether it has a why-line), with the why-line this
+        digest sets into it (it depends on what the subscriber asked for; see Card)."""
         out = []
-        for job in content.jobs:
-            card = self._card_cache.get(job)
+        whys = content.whys or ("",) * len(content.jobs)
+        cache = self._card_cache
+        for job, why in zip(content.jobs, whys):
+            why = _clean_why(why)
+            card = cache.get((job, bool(why)))
             if card is None:
-                if len(self._card_cache) > 50_000:  # a run's listings, not a leak across runs
-                    self._card_cache.clear()
-                ctx = {"j": _card(job)}
-                html = Markup(self._html_cards.card.render(ctx))
-                pre, post = self._text_cards.card_parts
-                card = self._card_cache[job] = (html, pre.render(ctx), post.render(ctx))
-            out.append(card)
+                if len(cache) > 50_000:  # a run's listings, not a leak across runs
+                    cache.clear()
+                card = cache[(job, bool(why))] = self._render_card(job, bool(why))
+            out.append((card, why))
         return out
+
+    def _render_card(self, job: JobView, has_why: bool) -> "Card":
+        ctx = {"j": _card(job) | {"why": _WHY if has_why else ""}}
+        pre, post = self._text_cards.card_parts
+        return Card.split(self._html_cards.card.render(ctx), pre.render(ctx), post.render(ctx))
 
     def html(self, content: DigestContent) -> str:
         """Render the HTML part, every listing value escaped."""
         ctx = self._ctx(content)
         if self._html_cards is None:
             return self._html.render(ctx, preheader_pad=_PREHEADER_PAD)
-        cards = Markup("").join(html for html, _pre, _post in self._cards(content))
-        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=cards)
+        return self.html_page(ctx, self._cards(content))
 
     def text(self, content: DigestContent) -> str:
         """Render the plain-text part, saying what the HTML says."""
         ctx = self._ctx(content)
         if self._text_cards is None or self._text_cards.card_parts is None:
             return self._text.render(ctx)
-        cards = "".join(f"{pre}{n}{post}" for n, (_h, pre, post) in enumerate(self._cards(content), 1))
+        cards = "".join(p for n, (card, why) in enumerate(self._cards(content), 1) for p in card.text_pieces(n, why))
         return self._text_cards.page.render(ctx, cards=cards)
 
     def render(self, content: DigestContent) -> Rendered:
@@ -298,14 +366,15 @@ class Renderer:
         cards = self._cards(content)
         return Rendered(ctx["subject"], ctx["preheader"], self.html_page(ctx, cards), *self.text_pieces(ctx, cards))
 
-    def html_page(self, ctx: dict[str, Any], cards: list[tuple[Markup, str, str]]) -> str:
+    def html_page(self, ctx: dict[str, Any], cards: list[tuple["Card", str]]) -> str:
         """The HTML page around the rendered cards."""
-        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=Markup("").join(c[0] for c in cards))
+        html = Markup("".join([card.html(why) for card, why in cards]))
+        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=html)
 
-    def text_pieces(self, ctx: dict[str, Any], cards: list[tuple[Markup, str, str]]) -> tuple[str, tuple[str, ...], str]:
-        """The text part as (head, numbered cards, tail), each ending at a line end."""
+    def text_pieces(self, ctx: dict[str, Any], cards: list[tuple["Card", str]]) -> tuple[str, tuple[str, ...], str]:
+        """The text part as (head, the cards' pieces, tail), each ending at a line end."""
         head, _mark, tail = self._text_cards.page.render(ctx, cards=_CARDS_MARK).partition(_CARDS_MARK)
-        return head, tuple(f"{pre}{n}{post}" for n, (_h, pre, post) in enumerate(cards, 1)), tail
+        return head, tuple(p for n, (card, why) in enumerate(cards, 1) for p in card.text_pieces(n, why)), tail
 
     def subject(self, content: DigestContent) -> str:
         """Return the subject line with the number of new matches."""

@@ -209,7 +209,8 @@ class ShardRunner:
         for r in due:
             since = window_start(cutoffs.get(r.id), now)
             board_ids, keys = history.get(r.id, ((), ()))
-            match = self.index.match(r.prefs, since, self.index.history(board_ids, keys), settings.max_jobs)
+            match = self.index.match(r.prefs, since, self.index.history(board_ids, keys), settings.max_jobs,
+                                     settings.max_per_company)
             plans.append((r, since, match))
         if self.ctx.dry_run:
             for r, since, match in plans:

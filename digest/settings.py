@@ -39,6 +39,7 @@ class Settings:
     send_day: str = "monday"
     send_hour: int = 8
     max_jobs: int = 15
+    max_per_company: int = 2  # listings of one company in a digest; the rest count in "+N more" (0 = no cap)
     claim_lease_seconds: int = 600
     history_weeks: int = 26
     signup_limit: int = 10  # sign-up and confirmation-renewal POSTs per client network per window; 0 = no limit
@@ -67,6 +68,7 @@ class Settings:
             send_day=get("DIGEST_SEND_DAY", cls.send_day).strip().lower(),
             send_hour=_int(get, "DIGEST_SEND_HOUR", cls.send_hour),
             max_jobs=_int(get, "DIGEST_MAX_JOBS", cls.max_jobs),
+            max_per_company=_int(get, "DIGEST_MAX_PER_COMPANY", cls.max_per_company),
             claim_lease_seconds=_int(get, "DIGEST_CLAIM_LEASE", cls.claim_lease_seconds),
             history_weeks=_int(get, "DIGEST_HISTORY_WEEKS", cls.history_weeks),
             signup_limit=_int(get, "DIGEST_SIGNUP_LIMIT", cls.signup_limit),
@@ -87,6 +89,8 @@ class Settings:
             raise ConfigError(f"DIGEST_SEND_HOUR must be 0-23, not {self.send_hour}")
         if not 1 <= self.max_jobs <= 50:
             raise ConfigError(f"DIGEST_MAX_JOBS must be 1-50, not {self.max_jobs}")
+        if not 0 <= self.max_per_company <= 50:
+            raise ConfigError(f"DIGEST_MAX_PER_COMPANY must be 0-50 (0 = no cap), not {self.max_per_company}")
         if not 0 <= self.signup_limit <= 100_000:
             raise ConfigError(f"DIGEST_SIGNUP_LIMIT must be 0-100000 (0 = no limit), not {self.signup_limit}")
         if not 1 <= self.signup_window <= 7 * 86400:

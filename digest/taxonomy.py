@@ -48,6 +48,10 @@ class Taxonomy:
     places: Mapping[str, Place]  # casefolded phrase_key -> place
     places_cased: Mapping[str, Place]  # phrase_key -> place
     places_from_data: tuple  # (country code -> region, subdivisions of, not cities): see data_places
+    # Phrases (casefolded phrase_key) that name no more than a whole region: its label, its words, a group of
+    # regions, a country that is a region ("USA", "United Kingdom"). A location made only of these says nothing
+    # a card's region names do not already say.
+    region_names: frozenset[str]
     place_max_words: int
     country_regions: Mapping[str, str]
     subdivision_regions: Mapping[str, str]
@@ -189,9 +193,14 @@ def _places(data: dict[str, Any]) -> dict[str, Any]:
         add(_strs(entry.get("words"), f"regions.{name}.words"), [name], f"regions.{name}.words")
         add(_strs(entry.get("words_cased"), f"regions.{name}.words_cased"), [name], f"regions.{name}.words_cased",
             is_cased=True)
+    fold = lambda phrase: phrase_key(phrase).casefold()  # noqa: E731
+    region_names = {fold(name) for name in labels} | {fold(label) for label in labels.values()}
+    for name, entry in regions.items():
+        region_names |= {fold(w) for w in [*(entry.get("words") or ()), *(entry.get("words_cased") or ())]}
     for key, is_cased in (("region_groups", False), ("region_groups_cased", True)):
         for phrase, names in (data.get(key) or {}).items():
             add([phrase], _strs(names, f"{key}.{phrase}"), key, is_cased=is_cased)
+            region_names.add(fold(phrase))
     codes: dict[str, dict[str, str]] = {"countries": {}, "subdivisions": {}}
     for key, table in codes.items():
         for region in _table(data, key):
@@ -201,6 +210,8 @@ def _places(data: dict[str, Any]) -> dict[str, Any]:
                     raise ConfigError(f"{key}.{region}.{code}: codes are two capital letters")
                 claim(table, code, region, f"{key}.{region}")
                 add(_strs(names, f"{key}.{region}.{code}"), [region], f"{key}.{region}.{code}")
+                if key == "countries" and fold(labels[region]) in map(fold, names):
+                    region_names |= {fold(n) for n in names}
     for region, names in _table(data, "cities").items():
         add(_strs(names, f"cities.{region}"), [region], f"cities.{region}", city=True)
     for phrase, names in _table(data, "places_ambiguous").items():
@@ -213,6 +224,9 @@ def _places(data: dict[str, Any]) -> dict[str, Any]:
                  frozenset(phrase_key(w).casefold() for w in _strs(extra.get("not_cities"), "places_from_data.not_cities")))
     remote = _strs(_table(data, "remote_only").get("words"), "remote_only.words")
     return dict(regions=tuple(labels), region_labels=_ro(labels), region_utc=_ro(utc),
+                # A timezone ("EST", "Pacific time") narrows a region: it is not one of its plain names.
+                region_names=frozenset(n for n in region_names if n.upper() not in offsets
+                                       and not n.endswith(("time", "time zones", "timezones", "timezone"))),
                 places=_ro(ci), places_cased=_ro(cased), places_from_data=from_data,
                 place_max_words=max(len(k.split()) for k in [*ci, *cased]),
                 country_regions=_ro(codes["countries"]), subdivision_regions=_ro(codes["subdivisions"]),

@@ -317,7 +317,11 @@ def test_cards_rendered_once_per_job_give_the_very_bytes_of_the_template_loop(jo
     fresh = Renderer(TEMPLATES)
     assert fresh._html_cards is not None and fresh._text_cards.card_parts is not None  # the fast path is on
     chosen = {"long": long_jobs(), "tricky": tricky_jobs(), "mixed": tricky_jobs()[:2] + long_jobs(3)}.get(jobs, jobs)
-    for content in (make_content(chosen), make_content(chosen, total=40), make_content(chosen, to_name="Zoë")):
+    n = len(make_content(chosen).jobs)
+    whys = tuple(["Go · Senior · Europe", "", "<b>Rust</b> & Go · level not stated", "\u202eevil\u200b · Worldwide",
+                  "Python"] * 4)[:n]
+    for content in (make_content(chosen), make_content(chosen, total=40), make_content(chosen, to_name="Zoë"),
+                    make_content(chosen, whys=whys, below_floor=3)):
         ctx = fresh._ctx(content)
         assert fresh.html(content) == fresh._html.render(ctx, preheader_pad=render._PREHEADER_PAD)
         assert fresh.text(content) == fresh._text.render(ctx)
@@ -327,7 +331,7 @@ def test_cards_rendered_once_per_job_give_the_very_bytes_of_the_template_loop(jo
                                                   fresh._text.render(ctx))
         assert (rendered.subject, rendered.preheader) == (fresh.subject(content), fresh.preheader(content))
         pieces = [rendered.text_head, *rendered.text_cards, rendered.text_tail]
-        assert len(rendered.text_cards) == len(content.jobs) and all(p.endswith("\n") for p in pieces[:-1])
+        assert len(rendered.text_cards) >= len(content.jobs) and all(p.endswith("\n") for p in pieces[:-1])
         # ... so their quoted-printable, joined, is the quoted-printable of the whole text.
         assert b"".join(encode_text(p) for p in pieces) == encode_text(rendered.text)
     again = make_content(chosen)
