@@ -121,3 +121,16 @@ def test_a_location_more_precise_than_its_regions_is_shown_as_written(engine, se
         "Backend Engineer EMEA": "Company emea · Africa · Europe · Middle East · United Kingdom",
     }
     assert "Remote - US (EST/CST preferred)" in html_text(msg) and "Austin, TX" in html_text(msg)
+
+
+def test_the_why_line_names_the_role_and_employer_they_chose(engine, settings, add_listings, add_subscriber):
+    add_listings(
+        listing("api", title="API Engineer", role_type="api", employer_type="startup"),
+        listing("unsaid", title="Backend Engineer", role_type="", employer_type="startup"),
+    )
+    add_subscriber("ana@example.com", role=["api"], employer=["startup"])
+    [msg] = send(settings, engine).values()
+    cards = text_cards(msg)
+    assert cards["API Engineer"].endswith("Why: Python · APIs & microservices · Startup")
+    assert cards["Backend Engineer"].endswith("Why: Python · role not stated · Startup")
+    assert "APIs & microservices · Startup" in html_text(msg)  # "You asked for" names them too
