@@ -1,12 +1,12 @@
 """The naive baseline: the simplest correct weekly run a newcomer would write from DESIGN.md.
 
-For each active subscriber, one query for this week's ledger row, one for the previous digest's cutoff and
-one for the listings already sent; a Python scan of every listing applying the rules (verified, unexpired,
-new since the last digest or the last 7 days, never sent before also as a repost or a twin, stack / level /
-region / salary), a sort by fit then freshness, and the first of each job kept (one job exported under two
-ids, same URL or same company + title, appears once); the MJML compiled for every email and the result
-handed to Jinja; the message built with `email.message.EmailMessage`; one ledger row (listings included)
-committed per message. Only the slot arithmetic (`digest.schedule`), the taxonomy, link signing and what
+For each active subscriber, one query for this week's ledger row, one for the previous digest's cutoff, one
+for the listings already sent and two for their "not for me" jobs and hidden companies; a Python scan of every
+listing applying the rules (verified, unexpired, new since the last digest or the last 7 days, never sent
+before also as a repost or a twin, not "not for me" nor of a hidden company, stack / level / region /
+salary), a sort by fit then freshness, and the first of each job kept (one job exported under two ids, same
+URL or same company + title, appears once); the MJML compiled for every email and the result handed to Jinja;
+the message built with `email.message.EmailMessage`; one ledger row (listings included) committed per message. Only the slot arithmetic (`digest.schedule`), the taxonomy, link signing and what
 counts as the same URL (`digest.matching.canonical_url`) are shared with the real pipeline: the baseline is
 about matching, rendering, MIME and the ledger.
 
@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 
 from digest import tokens
 from digest.matching import canonical_url
-from digest.models import Delivery, Listing, Subscriber
-from digest.normalise import annual_usd
+from digest.models import Delivery, HiddenCompany, Listing, NotForMe, Subscriber
+from digest.normalise import annual_usd, company_key
 from digest.schedule import latest_slot, zone
 from digest.settings import Settings
 from digest.taxonomy import load_taxonomy
@@ -119,14 +119,22 @@ class NaiveDigest:
         horizon = self.now - timedelta(weeks=self.settings.history_weeks)
         rows = [pair for listings in s.scalars(select(Delivery.listings).where(
             Delivery.subscriber_id == sub.id, Delivery.status == "sent", Delivery.cutoff >= horizon)) for pair in listings or ()]
+        # Jobs they marked "not for me" are left out as if sent (reposts and twins too).
+        rows += s.execute(select(NotForMe.board_id, NotForMe.repost_key).where(NotForMe.subscriber_id == sub.id)).all()
         return since, {r[0] for r in rows}, {r[1] for r in rows}
 
+    def hidden(self, s: Session, sub: Subscriber) -> set[str]:
+        """The companies (as company_key folds them) this subscriber hid."""
+        return set(s.scalars(select(HiddenCompany.company_key).where(HiddenCompany.subscriber_id == sub.id)))
+
     # -- what they get ----------------------------------------------------------------------------------
-    def choose(self, sub: Subscriber, since: datetime, sent_ids: set[str], sent_keys: set[int]):
+    def choose(self, sub: Subscriber, since: datetime, sent_ids: set[str], sent_keys: set[int],
+               hidden: set[str] = frozenset()):
         """Scan every listing; return the best DIGEST_MAX_JOBS and how many fit in all."""
         now = self.now
         sent_jobs = {self.job[l.board_id] for l in self.listings
-                     if l.board_id in self.job and (l.board_id in sent_ids or l.repost_key in sent_keys)}
+                     if l.board_id in self.job and (l.board_id in sent_ids or l.repost_key in sent_keys
+                                                    or (hidden and company_key(l.company) in hidden))}
         fits = []
         for l in self.listings:
             available_at, expires_at = _aware(l.available_at), _aware(l.expires_at)
@@ -169,8 +177,10 @@ class NaiveDigest:
     def context(self, sub: Subscriber, chosen: list[Listing], total: int, slot, since: datetime) -> dict:
         tax, settings = self.tax, self.settings
         link = lambda purpose: f"{settings.base_url}/{purpose}/{tokens.sign(settings.secret_keys, purpose, sub.id, sub.token_version)}"  # noqa: E731
+        feedback = lambda purpose, l: f"{settings.base_url}/feedback/{tokens.sign_listing(settings.secret_keys, purpose, sub.id, sub.token_version, l.id)}"  # noqa: E731
         jobs = [{
             "title": l.title, "company": l.company, "href": l.url,
+            "not_for_me_href": feedback("not_for_me", l), "hide_href": feedback("hide_company", l),
             "location": " · ".join(tax.region_label(r) for r in l.regions) or (l.location or "Remote")[:80],
             "level": tax.level_label(l.level) if l.level else "", "salary": l.salary_display or "",
             "stack": ", ".join(tax.stack_label(t) for t in l.stack), "posted": f"{l.posted_at:%b} {l.posted_at.day}",
@@ -243,7 +253,7 @@ class NaiveDigest:
             return
         summary.due += 1
         since, sent_ids, sent_keys = self.history(s, sub)
-        chosen, total = self.choose(sub, since, sent_ids, sent_keys)
+        chosen, total = self.choose(sub, since, sent_ids, sent_keys, self.hidden(s, sub))
         if not chosen:
             self.record(s, sub, slot, since, chosen, total, None)
             summary.skipped_empty += 1

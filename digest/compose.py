@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+from itertools import zip_longest
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlencode
 
 from . import tokens
-from .content import DigestContent, Envelope, JobView
+from .content import DigestContent, Envelope, FeedbackLinks, JobView
 from .matching import IndexedListing, Match, Prefs
 from .message import QuotedPrintable, build_message, encode_text, message_id_for
 from .render import Renderer, get_renderer
@@ -69,6 +70,17 @@ class Composer:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
         return f"{self.settings.base_url}/{purpose}/{token}"
 
+    def feedback_links(self, rcpt: Recipient, l: IndexedListing) -> FeedbackLinks | None:
+        """A card's "Not for me" and "Hide {company}" links for this subscriber (none for a listing not from the
+        database, which a link could not name)."""
+        if not l.listing_id:
+            return None
+        keys, base, version = self.settings.secret_keys, self.settings.base_url, rcpt.token_version
+        return FeedbackLinks(
+            not_for_me_url=f"{base}/feedback/{tokens.sign_listing(keys, 'not_for_me', rcpt.id, version, l.listing_id)}",
+            hide_company_url=f"{base}/feedback/{tokens.sign_listing(keys, 'hide_company', rcpt.id, version, l.listing_id)}",
+        )
+
     def job_view(self, l: IndexedListing) -> JobView:
         """The listing's card, built once per run (a listing appears in many digests)."""
         view = self._views.get(l.board_id)
@@ -106,9 +118,16 @@ class Composer:
         query["since"] = since.isoformat()
         return f"{self.settings.board_url}/search?{urlencode(query)}"
 
-    def text_body(self, head: str, cards: tuple[str, ...], tail: str) -> QuotedPrintable:
-        """The text part encoded: a card's encoding (its number included) is reused from earlier digests."""
-        return QuotedPrintable(b"".join([encode_text(head), *map(self._card_text, cards), encode_text(tail)]))
+    def text_body(self, head: str, cards: tuple[str, ...], tail: str, links: tuple[str, ...] = ()) -> QuotedPrintable:
+        """The text part encoded: a card's encoding (its number included) is reused from earlier digests; the
+        subscriber's own links after each card are encoded afresh."""
+        parts = [encode_text(head)]
+        for card, card_links in zip_longest(cards, links, fillvalue=""):
+            parts.append(self._card_text(card))
+            if card_links:
+                parts.append(encode_text(card_links))
+        parts.append(encode_text(tail))
+        return QuotedPrintable(b"".join(parts))
 
     def content(self, rcpt: Recipient, match: Match, slot_at: datetime, since: datetime) -> DigestContent:
         local = slot_at.astimezone(zone(rcpt.timezone)).date()
@@ -118,7 +137,7 @@ class Composer:
             total_matches=match.total, more_url=self.more_url(rcpt, since),
             preferences_url=self.link("preferences", rcpt), unsubscribe_url=self.link("unsubscribe", rcpt),
             board_url=self.settings.board_url, week_label=f"week of {monday:%b} {monday.day}, {monday.year}",
-            summary=self.summary(rcpt),
+            summary=self.summary(rcpt), feedback=tuple(self.feedback_links(rcpt, l) for l in match.listings),
         )
 
     def compose(self, rcpt: Recipient, match: Match, period: str, slot_at: datetime, since: datetime,
@@ -138,7 +157,7 @@ class Composer:
             list_id=self.list_id,
             extra_headers=(("Feedback-ID", f"{'test' if to else 'weekly'}:{period}:{self.settings.from_domain}"),),
         )
-        text = self.text_body(rendered.text_head, rendered.text_cards, rendered.text_tail)
+        text = self.text_body(rendered.text_head, rendered.text_cards, rendered.text_tail, rendered.text_links)
         raw = build_message(envelope, text, rendered.html)
         return Composed(key=key, to=rcpt.email if to is None else to, raw=raw, subject=subject)
 

@@ -22,6 +22,14 @@ class JobView:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedbackLinks:
+    """One card's links for one subscriber ("Not for me", "Hide {company}"): cards are shared, these are not."""
+
+    not_for_me_url: str
+    hide_company_url: str
+
+
+@dataclass(frozen=True, slots=True)
 class DigestContent:
     """Everything the templates need for one subscriber's weekly email."""
 
@@ -35,6 +43,7 @@ class DigestContent:
     board_url: str
     week_label: str  # e.g. "week of Nov 23, 2026"
     summary: str = ""  # one line of what was asked for, e.g. "Python, Go · Senior · Europe"
+    feedback: tuple[FeedbackLinks | None, ...] = ()  # aligned with `jobs`; a card without links has None
 
     @property
     def more_count(self) -> int:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from itertools import zip_longest
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from mjml import mjml2html
 
-from .content import DigestContent, JobView
+from .content import DigestContent, FeedbackLinks, JobView
 
 DEFAULT_BOARD_NAME = "Backend Jobs Weekly"
 
@@ -119,10 +120,42 @@ def _card_values(job: JobView) -> dict[str, Any]:
         "salary": clean_text(job.salary),
         "stack": ", ".join(t for t in map(clean_text, job.stack) if t),
         "posted": clean_text(job.posted),
+        "not_for_me_href": None, "hide_href": None,  # per subscriber: see _link_values
     }
 
 
 _cached_card = functools.lru_cache(maxsize=65536)(_card_values)
+
+
+def _link_values(links: FeedbackLinks) -> dict[str, str]:
+    """A card's feedback links for one subscriber, as the templates name them."""
+    return {"not_for_me_href": _required_url(links.not_for_me_url, "not_for_me_url"),
+            "hide_href": _required_url(links.hide_company_url, "hide_company_url")}
+
+
+def _links_at(content: DigestContent, i: int) -> FeedbackLinks | None:
+    return content.feedback[i] if i < len(content.feedback) else None
+
+
+# A cached card holds these where its subscriber's links go; cleaned values and URLs never hold a NUL.
+_LINK_MARKS = {"not_for_me_href": "\x00not-for-me\x00", "hide_href": "\x00hide-company\x00"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Card:
+    """One listing's card, rendered once per run; a subscriber's links are filled into a copy (`filled`)."""
+
+    html: Markup
+    pre: str  # text before the card's number
+    post: str  # text after it, up to the lines that hold links
+    links: str = ""  # those lines: per subscriber, so kept apart from the text the message builder memoises
+
+    def filled(self, values: dict[str, str]) -> "_Card":
+        html, links = str(self.html), self.links
+        for name, mark in _LINK_MARKS.items():
+            html = html.replace(mark, escape(values[name]))
+            links = links.replace(mark, values[name])
+        return _Card(Markup(html), self.pre, self.post, links)
 
 
 def _subject(total: int, summary: str) -> str:
@@ -180,6 +213,9 @@ def split_loop(env: Environment, source: str, start: str, end: str, *, block_lin
 def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
     # Cached because one send asks for subject, preheader, text and HTML of the same content.
     jobs = [_card(j) for j in content.jobs]
+    if content.feedback:
+        jobs = [card if (links := _links_at(content, i)) is None else card | _link_values(links)
+                for i, card in enumerate(jobs)]
     total = max(content.total_matches, len(jobs))
     more = total - len(jobs)
     summary = clean_text(content.summary)
@@ -220,10 +256,12 @@ class Rendered:
     text_head: str
     text_cards: tuple[str, ...]
     text_tail: str
+    text_links: tuple[str, ...] = ()  # after each card, its subscriber's feedback links (line-aligned too)
 
     @property
     def text(self) -> str:
-        return self.text_head + "".join(self.text_cards) + self.text_tail
+        cards = zip_longest(self.text_cards, self.text_links, fillvalue="")
+        return self.text_head + "".join(card + links for card, links in cards) + self.text_tail
 
 
 class Renderer:
@@ -251,7 +289,7 @@ class Renderer:
         self._html_cards = split_loop(html_env, compiled, "{% for j in jobs %}", "{% endfor %}", block_lines=False)
         text_source = (email_dir / "digest.txt").read_text("utf-8")
         self._text_cards = split_loop(text_env, text_source, "{% for j in jobs %}", "{% endfor %}", block_lines=True)
-        self._card_cache: dict[tuple, tuple[Markup, str, str]] = {}
+        self._card_cache: dict[tuple[JobView, bool], _Card] = {}
 
     def _ctx(self, content: DigestContent) -> dict[str, Any]:
         try:
@@ -259,27 +297,37 @@ class Renderer:
         except TypeError:  # unhashable (a list where the contract says tuple): render uncached
             return _context.__wrapped__(content, self.board_name)
 
-    def _cards(self, content: DigestContent) -> list[tuple[Markup, str, str]]:
-        """(html, text before the number, text after it) of each job's card, rendered once per job."""
+    def _cards(self, content: DigestContent) -> list[_Card]:
+        """Each job's card, rendered once per job, with this subscriber's links filled in."""
         out = []
-        for job in content.jobs:
-            card = self._card_cache.get(job)
+        for i, job in enumerate(content.jobs):
+            links = _links_at(content, i)
+            card = self._card_cache.get((job, links is not None))
             if card is None:
-                if len(self._card_cache) > 50_000:  # a run's listings, not a leak across runs
-                    self._card_cache.clear()
-                ctx = {"j": _card(job)}
-                html = Markup(self._html_cards.card.render(ctx))
-                pre, post = self._text_cards.card_parts
-                card = self._card_cache[job] = (html, pre.render(ctx), post.render(ctx))
-            out.append(card)
+                card = self._render_card(job, links is not None)
+            out.append(card if links is None else card.filled(_link_values(links)))
         return out
+
+    def _render_card(self, job: JobView, linked: bool) -> _Card:
+        """Render and cache a card; a linked one holds marks where a subscriber's links go."""
+        if len(self._card_cache) > 50_000:  # a run's listings, not a leak across runs
+            self._card_cache.clear()
+        ctx = {"j": _card(job) | _LINK_MARKS if linked else _card(job)}
+        pre, post = (part.render(ctx) for part in self._text_cards.card_parts)
+        links = ""
+        mark = post.find(_LINK_MARKS["not_for_me_href"])
+        if mark >= 0:  # the links' lines run to the end of the card
+            cut = post.rfind("\n", 0, mark) + 1
+            post, links = post[:cut], post[cut:]
+        card = self._card_cache[job, linked] = _Card(Markup(self._html_cards.card.render(ctx)), pre, post, links)
+        return card
 
     def html(self, content: DigestContent) -> str:
         """Render the HTML part, every listing value escaped."""
         ctx = self._ctx(content)
         if self._html_cards is None:
             return self._html.render(ctx, preheader_pad=_PREHEADER_PAD)
-        cards = Markup("").join(html for html, _pre, _post in self._cards(content))
+        cards = Markup("").join(c.html for c in self._cards(content))
         return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=cards)
 
     def text(self, content: DigestContent) -> str:
@@ -287,7 +335,7 @@ class Renderer:
         ctx = self._ctx(content)
         if self._text_cards is None or self._text_cards.card_parts is None:
             return self._text.render(ctx)
-        cards = "".join(f"{pre}{n}{post}" for n, (_h, pre, post) in enumerate(self._cards(content), 1))
+        cards = "".join(f"{c.pre}{n}{c.post}{c.links}" for n, c in enumerate(self._cards(content), 1))
         return self._text_cards.page.render(ctx, cards=cards)
 
     def render(self, content: DigestContent) -> Rendered:
@@ -298,14 +346,16 @@ class Renderer:
         cards = self._cards(content)
         return Rendered(ctx["subject"], ctx["preheader"], self.html_page(ctx, cards), *self.text_pieces(ctx, cards))
 
-    def html_page(self, ctx: dict[str, Any], cards: list[tuple[Markup, str, str]]) -> str:
+    def html_page(self, ctx: dict[str, Any], cards: list[_Card]) -> str:
         """The HTML page around the rendered cards."""
-        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=Markup("").join(c[0] for c in cards))
+        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=Markup("").join(c.html for c in cards))
 
-    def text_pieces(self, ctx: dict[str, Any], cards: list[tuple[Markup, str, str]]) -> tuple[str, tuple[str, ...], str]:
-        """The text part as (head, numbered cards, tail), each ending at a line end."""
+    def text_pieces(self, ctx: dict[str, Any],
+                    cards: list[_Card]) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
+        """The text part as (head, numbered cards, tail, each card's links), each ending at a line end."""
         head, _mark, tail = self._text_cards.page.render(ctx, cards=_CARDS_MARK).partition(_CARDS_MARK)
-        return head, tuple(f"{pre}{n}{post}" for n, (_h, pre, post) in enumerate(cards, 1)), tail
+        return (head, tuple(f"{c.pre}{n}{c.post}" for n, c in enumerate(cards, 1)), tail,
+                tuple(c.links for c in cards))
 
     def subject(self, content: DigestContent) -> str:
         """Return the subject line with the number of new matches."""

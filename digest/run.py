@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from . import ledger
+from . import ledger, listing_feedback
 from .compose import Composer, Recipient
 from .db import make_engine
 from .listings_index import load_index
@@ -189,11 +189,13 @@ class ShardRunner:
         ids = [r.id for r in due]
         cutoffs = ledger.previous_cutoffs(s, ids)
         history = ledger.sent_history(s, ids, now - timedelta(weeks=settings.history_weeks))
+        excluded = listing_feedback.exclusions(s, ids)
         plans = []
         for r in due:
             since = window_start(cutoffs.get(r.id), now)
             board_ids, keys = history.get(r.id, ((), ()))
-            match = self.index.match(r.prefs, since, self.index.history(board_ids, keys), settings.max_jobs)
+            seen = self.index.history(board_ids, keys) | self.index.excluded(excluded.get(r.id))
+            match = self.index.match(r.prefs, since, seen, settings.max_jobs)
             plans.append((r, since, match))
         if self.ctx.dry_run:
             for r, since, match in plans:
