@@ -120,6 +120,7 @@ def _card_values(job: JobView) -> dict[str, Any]:
         "salary": clean_text(job.salary),
         "stack": ", ".join(t for t in map(clean_text, job.stack) if t),
         "posted": clean_text(job.posted),
+        "company_short": _shorten(clean_text(job.company), 32),  # in "Hide {company}": two per card, both parts
         "not_for_me_href": None, "hide_href": None,  # per subscriber: see _link_values
     }
 

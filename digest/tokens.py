@@ -14,12 +14,14 @@ from .errors import DigestError
 
 PURPOSES = {"unsubscribe": 1, "preferences": 2, "confirm": 3}
 # Feedback links on a digest's cards also name a listing (its primary key). They share the purpose numbers (so
-# no token is good for two purposes) and the layout, but carry format 2 and the listing where format 1 carries
-# the issue time: a token of one format never verifies as the other, and old links keep working.
+# no token is good for two purposes) but are format 2, laid out more tightly: a digest carries two per card, so
+# their length counts (38 characters, not 43). Both ids are 32-bit columns. A token of one format never verifies
+# as the other (the format byte is under the MAC and the lengths differ), and old links keep working.
 LISTING_PURPOSES = {"not_for_me": 4, "hide_company": 5}
 _LAYOUT = struct.Struct(">BBIQHI")  # format, purpose, key id, subscriber id, token version, issued (minutes)
 _FORMAT = 1
-_LISTING_FORMAT = 2  # the last field is the listing's id
+_LISTING_LAYOUT = struct.Struct(">BBIIHI")  # format, purpose, key id, subscriber id, token version, listing id
+_LISTING_FORMAT = 2
 _MAC_BYTES = 12
 
 
@@ -47,16 +49,17 @@ def sign(keys: tuple[str, ...], purpose: str, subscriber_id: int, version: int,
          issued_at: datetime | None = None) -> str:
     """Make a URL-safe token for one subscriber and purpose, signed with the first key."""
     minutes = int(issued_at.timestamp() // 60) if issued_at else 0
-    return _seal(keys[0], _FORMAT, PURPOSES[purpose], subscriber_id, version, minutes)
+    return _seal(keys[0], _LAYOUT, _FORMAT, PURPOSES[purpose], subscriber_id, version, minutes)
 
 
 def sign_listing(keys: tuple[str, ...], purpose: str, subscriber_id: int, version: int, listing_id: int) -> str:
     """Make a feedback token bound to one subscriber, one listing and one purpose ("not_for_me", ...)."""
-    return _seal(keys[0], _LISTING_FORMAT, LISTING_PURPOSES[purpose], subscriber_id, version, listing_id)
+    return _seal(keys[0], _LISTING_LAYOUT, _LISTING_FORMAT, LISTING_PURPOSES[purpose], subscriber_id, version,
+                 listing_id)
 
 
-def _seal(key: str, fmt: int, code: int, subscriber_id: int, version: int, last: int) -> str:
-    body = _LAYOUT.pack(fmt, code, _key_id(key), subscriber_id, version, last)
+def _seal(key: str, layout: struct.Struct, fmt: int, code: int, subscriber_id: int, version: int, last: int) -> str:
+    body = layout.pack(fmt, code, _key_id(key), subscriber_id, version, last)
     return _encode(body + _mac(key, body))
 
 
@@ -69,7 +72,7 @@ def _encode(raw: bytes) -> str:
 
 def verify(keys: tuple[str, ...], token: str, purpose: str) -> Claims:
     """Check a token against every configured key (rotation) and return what it says."""
-    sub_id, version, minutes = _open(keys, token, _FORMAT, PURPOSES[purpose])
+    sub_id, version, minutes = _open(keys, token, _LAYOUT, _FORMAT, PURPOSES[purpose])
     issued = datetime.fromtimestamp(minutes * 60, UTC) if minutes else None
     return Claims(subscriber_id=sub_id, purpose=purpose, version=version, issued_at=issued)
 
@@ -88,7 +91,7 @@ def verify_listing(keys: tuple[str, ...], token: str) -> ListingClaims:
     purpose = next((p for p, c in LISTING_PURPOSES.items() if c == code), None)
     if purpose is None:
         raise TokenError("not a feedback token")
-    sub_id, version, listing_id = _open(keys, token, _LISTING_FORMAT, code)
+    sub_id, version, listing_id = _open(keys, token, _LISTING_LAYOUT, _LISTING_FORMAT, code)
     return ListingClaims(subscriber_id=sub_id, purpose=purpose, version=version, listing_id=listing_id)
 
 
@@ -105,13 +108,14 @@ def _decode(token: str) -> bytes:
         raise TokenError("malformed token") from e
 
 
-def _open(keys: tuple[str, ...], token: str, fmt_wanted: int, code_wanted: int) -> tuple[int, int, int]:
+def _open(keys: tuple[str, ...], token: str, layout: struct.Struct, fmt_wanted: int,
+          code_wanted: int) -> tuple[int, int, int]:
     """Verify a token's spelling, key, MAC, format and purpose; return (subscriber id, version, last field)."""
     raw = _decode(token)
-    if len(raw) != _LAYOUT.size + _MAC_BYTES or _encode(raw) != token:
+    if len(raw) != layout.size + _MAC_BYTES or _encode(raw) != token:
         raise TokenError("malformed token")  # one spelling per token: no padding, no '+'/'/', no spare bits
-    body, mac = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
-    fmt, code, kid, sub_id, version, last = _LAYOUT.unpack(body)
+    body, mac = raw[: layout.size], raw[layout.size :]
+    fmt, code, kid, sub_id, version, last = layout.unpack(body)
     key = next((k for k in keys if key_id(k) == kid), None)
     if fmt != fmt_wanted or key is None or not hmac.compare_digest(mac, _mac(key, body)):
         raise TokenError("invalid token")
