@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from . import tokens
 from .content import DigestContent, Envelope, FeedbackLinks, JobView
 from .matching import IndexedListing, Match, Prefs
-from .message import QuotedPrintable, build_message, encode_text, message_id_for
+from .message import QuotedPrintable, build_message, encode_pieces, encode_text, message_id_for
 from .render import Renderer, get_renderer
 from .schedule import zone
 from .settings import Settings
@@ -122,10 +122,9 @@ class Composer:
         """The text part encoded: a card's encoding (its number included) is reused from earlier digests; the
         subscriber's own links after each card are encoded afresh."""
         parts = [encode_text(head)]
-        for card, card_links in zip_longest(cards, links, fillvalue=""):
+        for card, card_links in zip_longest(cards, encode_pieces(list(links)) if any(links) else (), fillvalue=b""):
             parts.append(self._card_text(card))
-            if card_links:
-                parts.append(encode_text(card_links))
+            parts.append(card_links)
         parts.append(encode_text(tail))
         return QuotedPrintable(b"".join(parts))
 

@@ -140,23 +140,39 @@ def _links_at(content: DigestContent, i: int) -> FeedbackLinks | None:
 
 # A cached card holds these where its subscriber's links go; cleaned values and URLs never hold a NUL.
 _LINK_MARKS = {"not_for_me_href": "\x00not-for-me\x00", "hide_href": "\x00hide-company\x00"}
+_MARK_NAMES = {mark: name for name, mark in _LINK_MARKS.items()}
+_A_MARK = re.compile("(" + "|".join(_LINK_MARKS.values()) + ")")
 
 
 @dataclass(frozen=True, slots=True)
 class _Card:
-    """One listing's card, rendered once per run; a subscriber's links are filled into a copy (`filled`)."""
+    """One listing's card, rendered once per run. Its HTML is kept as pieces, cut where a subscriber's links go
+    (odd positions hold their names), so filling them in copies no card and the page joins everything once."""
 
-    html: Markup
+    html: tuple[str, ...]  # escaped HTML, and at odd positions the name of a link that goes there
     pre: str  # text before the card's number
     post: str  # text after it, up to the lines that hold links
     links: str = ""  # those lines: per subscriber, so kept apart from the text the message builder memoises
 
     def filled(self, values: dict[str, str]) -> "_Card":
-        html, links = str(self.html), self.links
+        html = list(self.html)
+        for i in range(1, len(html), 2):
+            html[i] = escape(values[html[i]])
+        links = self.links
         for name, mark in _LINK_MARKS.items():
-            html = html.replace(mark, escape(values[name]))
             links = links.replace(mark, values[name])
-        return _Card(Markup(html), self.pre, self.post, links)
+        return _Card(tuple(html), self.pre, self.post, links)
+
+
+def _html_pieces(html: str) -> tuple[str, ...]:
+    """A rendered card's HTML cut at the link marks, each mark replaced by its link's name."""
+    parts = _A_MARK.split(html)
+    parts[1::2] = [_MARK_NAMES[m] for m in parts[1::2]]
+    return tuple(parts)
+
+
+def _joined(cards: list[_Card]) -> Markup:
+    return Markup("".join([piece for c in cards for piece in c.html]))  # every piece escaped already
 
 
 def _subject(total: int, summary: str) -> str:
@@ -211,10 +227,11 @@ def split_loop(env: Environment, source: str, start: str, end: str, *, block_lin
 
 
 @functools.lru_cache(maxsize=8)
-def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
-    # Cached because one send asks for subject, preheader, text and HTML of the same content.
+def _context(content: DigestContent, board_name: str, links: bool = True) -> dict[str, Any]:
+    # Cached because one send asks for subject, preheader, text and HTML of the same content. `links=False` when
+    # the cards come rendered (`Renderer.render`): their links are filled in there.
     jobs = [_card(j) for j in content.jobs]
-    if content.feedback:
+    if content.feedback and links:
         jobs = [card if (links := _links_at(content, i)) is None else card | _link_values(links)
                 for i, card in enumerate(jobs)]
     total = max(content.total_matches, len(jobs))
@@ -320,7 +337,7 @@ class Renderer:
         if mark >= 0:  # the links' lines run to the end of the card
             cut = post.rfind("\n", 0, mark) + 1
             post, links = post[:cut], post[cut:]
-        card = self._card_cache[job, linked] = _Card(Markup(self._html_cards.card.render(ctx)), pre, post, links)
+        card = self._card_cache[job, linked] = _Card(_html_pieces(self._html_cards.card.render(ctx)), pre, post, links)
         return card
 
     def html(self, content: DigestContent) -> str:
@@ -328,8 +345,7 @@ class Renderer:
         ctx = self._ctx(content)
         if self._html_cards is None:
             return self._html.render(ctx, preheader_pad=_PREHEADER_PAD)
-        cards = Markup("").join(c.html for c in self._cards(content))
-        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=cards)
+        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=_joined(self._cards(content)))
 
     def text(self, content: DigestContent) -> str:
         """Render the plain-text part, saying what the HTML says."""
@@ -341,7 +357,7 @@ class Renderer:
 
     def render(self, content: DigestContent) -> Rendered:
         """Subject, preheader, HTML and text of one digest from one context (what a send needs, no cache key)."""
-        ctx = _context.__wrapped__(content, self.board_name)
+        ctx = _context.__wrapped__(content, self.board_name, self._html_cards is None or self._text_cards is None)
         if self._html_cards is None or self._text_cards is None or self._text_cards.card_parts is None:
             return Rendered(ctx["subject"], ctx["preheader"], self.html(content), self.text(content), (), "")
         cards = self._cards(content)
@@ -349,7 +365,7 @@ class Renderer:
 
     def html_page(self, ctx: dict[str, Any], cards: list[_Card]) -> str:
         """The HTML page around the rendered cards."""
-        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=Markup("").join(c.html for c in cards))
+        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=_joined(cards))
 
     def text_pieces(self, ctx: dict[str, Any],
                     cards: list[_Card]) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:

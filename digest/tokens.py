@@ -42,7 +42,27 @@ def key_id(key: str) -> int:
 
 
 def _mac(key: str, body: bytes) -> bytes:
-    return hmac.digest(key.encode(), body, "sha256")[:_MAC_BYTES]  # one-shot C HMAC: a digest signs 30 and more
+    """HMAC-SHA256 (RFC 2104) from the key's padded states, hashed once per process: a digest signs 30 tokens and
+    more, and copying two hash states costs less than half of what hmac.digest spends on setting the key up."""
+    inner, outer = _pads(key)
+    h = inner.copy()
+    h.update(body)
+    o = outer.copy()
+    o.update(h.digest())
+    return o.digest()[:_MAC_BYTES]
+
+
+_IPAD, _OPAD = bytes(b ^ 0x36 for b in range(256)), bytes(b ^ 0x5C for b in range(256))
+
+
+@functools.lru_cache(maxsize=16)
+def _pads(key: str):
+    """SHA-256 states after the key XOR ipad and XOR opad blocks (a key longer than a block is hashed first)."""
+    raw = key.encode()
+    if len(raw) > 64:
+        raw = hashlib.sha256(raw).digest()
+    raw = raw.ljust(64, b"\0")
+    return hashlib.sha256(raw.translate(_IPAD)), hashlib.sha256(raw.translate(_OPAD))
 
 
 def sign(keys: tuple[str, ...], purpose: str, subscriber_id: int, version: int,

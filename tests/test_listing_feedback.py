@@ -441,3 +441,20 @@ def test_revoked_links_stop_working_but_new_ones_do(web, card):
         s.commit()
     assert web.post_form(card["hide"]).status_code == 404
     assert web.post_form(f"/feedback/{card['sign']('hide_company', version=2)}").status_code == 200
+
+
+def test_the_mac_is_hmac_sha256_whatever_the_key():
+    """Tokens are signed from the key's precomputed HMAC states: the very bytes hmac.digest gives."""
+    import hmac
+
+    for key in ("k", "x" * 64, "y" * 65, "é" * 40, "a-development-key"):
+        for body in (b"", b"abc", bytes(range(16)) * 3):
+            assert tokens._mac(key, body) == hmac.digest(key.encode(), body, "sha256")[:12]
+
+
+def test_link_lines_encoded_together_are_each_their_own_quoted_printable():
+    from digest.message import encode_pieces, encode_text
+
+    pieces = ["   Not for me: https://x.example/feedback/" + "A" * 60 + "\n   Hide Zoë = Café " + "é" * 50 + ": https://y\n",
+              "a \n", ".\n", "=" * 200 + "\n\n", "x\ny\n"]
+    assert encode_pieces(pieces) == [encode_text(p) for p in pieces]
