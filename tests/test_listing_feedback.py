@@ -458,3 +458,20 @@ def test_link_lines_encoded_together_are_each_their_own_quoted_printable():
     pieces = ["   Not for me: https://x.example/feedback/" + "A" * 60 + "\n   Hide Zoë = Café " + "é" * 50 + ": https://y\n",
               "a \n", ".\n", "=" * 200 + "\n\n", "x\ny\n"]
     assert encode_pieces(pieces) == [encode_text(p) for p in pieces]
+
+
+def test_a_fifteen_listing_digest_with_its_links_stays_under_60_kb_on_the_wire(settings, add_listings,
+                                                                               add_subscriber):
+    """Fields longer than most boards': 50-character titles, 35-character companies, a precise location and a
+    salary on every card (the quality gate's digest-15, with 500-character titles, is the worst case)."""
+    add_listings(*(listing(f"py-{i:02d}", title=f"Senior Backend Engineer, Payments Platform API {i:02d}",
+                           company=f"Ledgerly Financial Technologies {i:02d}", level="senior",
+                           location="Remote - Europe (CET ± 3 hours)", salary="€90,000 – €120,000",
+                           stack=["python", "postgresql", "kafka"]) for i in range(18)))
+    sid = add_subscriber("ana.lopez@example.com", name="Ana López", stack=["python"])
+    run(replace(settings, base_url="https://digest.remotebackendjobs.example.com"), NOW)
+    msg = digest_for(settings, sid, NOW)
+    raw = next(settings.outbox_dir.rglob(f"*/{sid}.eml")).read_bytes()
+    assert len(card_links(msg)) == 15
+    print(f"\n15-listing digest: {len(raw):,} bytes on the wire")
+    assert len(raw) < 60 * 1024
