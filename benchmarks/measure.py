@@ -26,9 +26,11 @@ REAL_STAGES = (
     ("select", "digest.ledger", "rows_for"),
     ("select", "digest.ledger", "previous_cutoffs"),
     ("select", "digest.ledger", "sent_history"),
+    ("select", "digest.listing_feedback", "exclusions"),
     ("index build (once)", "digest.run", "load_index"),
     ("match", "digest.matching", "ListingIndex.match"),
     ("match", "digest.matching", "ListingIndex.history"),
+    ("match", "digest.matching", "ListingIndex.excluded"),
     ("render html", "digest.render", "Renderer.html"),
     ("render html", "digest.render", "Renderer.html_page"),
     ("render html", "digest.render", "Renderer._cards"),  # each listing's card, rendered once per run

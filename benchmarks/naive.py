@@ -1,16 +1,17 @@
 """The naive baseline: the simplest correct weekly run a newcomer would write from DESIGN.md.
 
 For each active subscriber, one query for this week's ledger row (and for fortnightly people one for their first
-digest's week), one for the previous digest's cutoff and one for the listings already sent; a Python scan of
-every listing applying the rules (verified, unexpired, new since the last digest or the last 7 days, never sent
-before also as a repost or a twin, stack / level / role / employer / region / salary), a sort by fit then
-freshness, and the first of each job kept (one job exported under two ids, same URL or same company + title,
-appears once), at most DIGEST_MAX_PER_COMPANY of one company, a count of what the salary floor kept out, a
-why-line per card; the MJML compiled for every email and the result handed to Jinja; the message built with
+digest's week), one for the previous digest's cutoff, one for the listings already sent and two for their "not
+for me" jobs and hidden companies; a Python scan of every listing applying the rules (verified, unexpired, new
+since the last digest or the last 7 days, never sent before also as a repost or a twin, not "not for me" nor of
+a hidden company, stack / level / role / employer / region / salary), a sort by fit then freshness, and the
+first of each job kept (one job exported under two ids, same URL or same company + title, appears once), at most
+DIGEST_MAX_PER_COMPANY of one company, a count of what the salary floor kept out, a why-line and feedback links
+per card; the MJML compiled for every email and the result handed to Jinja; the message built with
 `email.message.EmailMessage`; one ledger row (listings included) committed per message. Only the slot
 arithmetic (`digest.schedule`), the taxonomy, link signing, what counts as the same URL
-(`digest.matching.canonical_url`) or company (`digest.normalise.normalise_title`) and whether a location says
-more than its regions (`digest.compose.more_precise`) are shared with the real pipeline: the baseline is about
+(`digest.matching.canonical_url`) or company (`digest.normalise.company_key`) and whether a location says more
+than its regions (`digest.compose.more_precise`) are shared with the real pipeline: the baseline is about
 matching, rendering, MIME and the ledger.
 
 `tests/test_benchmark_baseline.py` holds it to the real pipeline: the same listings, in the same order.
@@ -36,8 +37,8 @@ from sqlalchemy.orm import Session
 from digest import tokens
 from digest.compose import more_precise
 from digest.matching import canonical_url
-from digest.models import Delivery, Listing, Subscriber
-from digest.normalise import annual_usd, normalise_title
+from digest.models import Delivery, HiddenCompany, Listing, NotForMe, Subscriber
+from digest.normalise import annual_usd, company_key
 from digest.schedule import latest_slot, zone
 from digest.settings import Settings
 from digest.taxonomy import load_taxonomy
@@ -134,14 +135,22 @@ class NaiveDigest:
         horizon = self.now - timedelta(weeks=self.settings.history_weeks)
         rows = [pair for listings in s.scalars(select(Delivery.listings).where(
             Delivery.subscriber_id == sub.id, Delivery.status == "sent", Delivery.cutoff >= horizon)) for pair in listings or ()]
+        # Jobs they marked "not for me" are left out as if sent (reposts and twins too).
+        rows += s.execute(select(NotForMe.board_id, NotForMe.repost_key).where(NotForMe.subscriber_id == sub.id)).all()
         return since, {r[0] for r in rows}, {r[1] for r in rows}
 
+    def hidden(self, s: Session, sub: Subscriber) -> set[str]:
+        """The companies (as company_key folds them) this subscriber hid."""
+        return set(s.scalars(select(HiddenCompany.company_key).where(HiddenCompany.subscriber_id == sub.id)))
+
     # -- what they get ----------------------------------------------------------------------------------
-    def choose(self, sub: Subscriber, since: datetime, sent_ids: set[str], sent_keys: set[int]):
+    def choose(self, sub: Subscriber, since: datetime, sent_ids: set[str], sent_keys: set[int],
+               hidden: set[str] = frozenset()):
         """Scan every listing; return the best DIGEST_MAX_JOBS and how many fit in all."""
         now = self.now
         sent_jobs = {self.job[l.board_id] for l in self.listings
-                     if l.board_id in self.job and (l.board_id in sent_ids or l.repost_key in sent_keys)}
+                     if l.board_id in self.job and (l.board_id in sent_ids or l.repost_key in sent_keys
+                                                    or (hidden and company_key(l.company) in hidden))}
         fits = []
         below_floor: set[int] = set()  # jobs that fit everything but the salary floor
         for l in self.listings:
@@ -188,7 +197,7 @@ class NaiveDigest:
                 distinct.append(l)
         shown, per_company = [], {}
         for l in distinct:
-            company = normalise_title(l.company)
+            company = company_key(l.company)
             if self.settings.max_per_company and per_company.get(company, 0) >= self.settings.max_per_company:
                 continue
             per_company[company] = per_company.get(company, 0) + 1
@@ -218,8 +227,10 @@ class NaiveDigest:
         tax, settings = self.tax, self.settings
         link = lambda purpose: f"{settings.base_url}/{purpose}/{tokens.sign(settings.secret_keys, purpose, sub.id, sub.token_version)}"  # noqa: E731
         regions = lambda l: " · ".join(tax.region_label(r) for r in l.regions)  # noqa: E731
+        feedback = lambda purpose, l: f"{settings.base_url}/feedback/{tokens.sign_listing(settings.secret_keys, purpose, sub.id, sub.token_version, l.id)}"  # noqa: E731
         jobs = [{
             "title": l.title, "company": l.company, "href": l.url,
+            "not_for_me_href": feedback("not_for_me", l), "hide_href": feedback("hide_company", l),
             "location": regions(l) if regions(l) and not more_precise(l.location, tax) else (l.location or "Remote")[:80],
             "level": tax.level_label(l.level) if l.level else "", "salary": l.salary_display or "",
             "stack": ", ".join(tax.stack_label(t) for t in l.stack), "posted": f"{l.posted_at:%b} {l.posted_at.day}",
@@ -301,7 +312,7 @@ class NaiveDigest:
             return
         summary.due += 1
         since, sent_ids, sent_keys = self.history(s, sub)
-        chosen, total = self.choose(sub, since, sent_ids, sent_keys)
+        chosen, total = self.choose(sub, since, sent_ids, sent_keys, self.hidden(s, sub))
         if not chosen:
             self.record(s, sub, slot, since, chosen, total, None)
             summary.skipped_empty += 1

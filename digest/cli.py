@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from . import db, subscribers as subs
+from . import db, listing_feedback, subscribers as subs
 from .cadence import CADENCES
 from .errors import DigestError, InputError
 from .listings import import_listings, listing_json
 from .models import Listing
+from .normalise import company_key
 from .settings import WEEKDAYS, Settings
 from .taxonomy import load_taxonomy
 
@@ -172,19 +173,23 @@ def listings_import(app: App, path: str, workers: int | None):
 @click.option("--verified-only", is_flag=True, help="Only listings the board has verified.")
 @pass_app
 def listings_list(app: App, as_json: bool, verified_only: bool):
-    """List the normalised listings.
+    """List the normalised listings (with --json also what subscribers said of each: "not_for_me" counts by
+    reason, and "hidden_by", how many hid its company).
 
     \b
     Example:
       digest listings list --json | jq -r '.stack[]' | sort | uniq -c
+      digest listings list --json | jq -c 'select(.not_for_me.wrong_level > 2) | {id, title, level}'
     """
     with app.session() as s:
         q = select(Listing).order_by(Listing.posted_at.desc(), Listing.board_id)
         if verified_only:
             q = q.where(Listing.verified.is_(True))
+        reasons, hidden = listing_feedback.counts_by_listing(s) if as_json else ({}, {})
         for l in s.scalars(q.execution_options(yield_per=1000)):
             if as_json:
-                click.echo(json.dumps(listing_json(l), ensure_ascii=False))
+                said = {"not_for_me": reasons.get(l.board_id, {}), "hidden_by": hidden.get(company_key(l.company), 0)}
+                click.echo(json.dumps(listing_json(l) | said, ensure_ascii=False))
             else:
                 click.echo(f"{l.board_id}\t{'✓' if l.verified else ' '}\t{l.level or '-'}\t{','.join(l.stack) or '-'}"
                            f"\t{','.join(l.regions) or '-'}\t{l.title} — {l.company}")
@@ -374,7 +379,9 @@ def subscribers_show(app: App, email: str, as_json: bool):
       digest subscribers show ana@example.com --json
     """
     with app.session() as s:
-        data = subs.subscriber_json(subs.get(s, email), app.clock())
+        sub = subs.get(s, email)
+        data = subs.subscriber_json(sub, app.clock())
+        data["hidden_companies"] = [row.company for row in listing_feedback.hidden_companies(s, sub.id)]
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
     else:

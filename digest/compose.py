@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import zip_longest
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlencode
 
 from . import tokens
-from .content import DigestContent, Envelope, JobView
+from .content import DigestContent, Envelope, FeedbackLinks, JobView
 from .datafile import phrase_key
 from .matching import IndexedListing, Match, Prefs
-from .message import QuotedPrintable, build_message, encode_text, message_id_for
+from .message import QuotedPrintable, build_message, encode_pieces, encode_text, message_id_for
 from .render import Renderer, get_renderer
 from .schedule import zone
 from .settings import Settings
@@ -75,6 +76,17 @@ class Composer:
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
         return f"{self.settings.base_url}/{purpose}/{token}"
+
+    def feedback_links(self, rcpt: Recipient, l: IndexedListing) -> FeedbackLinks | None:
+        """A card's "Not for me" and "Hide {company}" links for this subscriber (none for a listing not from the
+        database, which a link could not name)."""
+        if not l.listing_id:
+            return None
+        keys, base, version = self.settings.secret_keys, self.settings.base_url, rcpt.token_version
+        return FeedbackLinks(
+            not_for_me_url=f"{base}/feedback/{tokens.sign_listing(keys, 'not_for_me', rcpt.id, version, l.listing_id)}",
+            hide_company_url=f"{base}/feedback/{tokens.sign_listing(keys, 'hide_company', rcpt.id, version, l.listing_id)}",
+        )
 
     def job_view(self, l: IndexedListing) -> JobView:
         """The listing's card, built once per run (a listing appears in many digests)."""
@@ -155,9 +167,15 @@ class Composer:
         query["since"] = since.isoformat()
         return f"{self.settings.board_url}/search?{urlencode(query)}"
 
-    def text_body(self, head: str, cards: tuple[str, ...], tail: str) -> QuotedPrintable:
-        """The text part encoded: a card's encoding (its number included) is reused from earlier digests."""
-        return QuotedPrintable(b"".join([encode_text(head), *map(self._card_text, cards), encode_text(tail)]))
+    def text_body(self, head: str, cards: tuple[str, ...], tail: str, links: tuple[str, ...] = ()) -> QuotedPrintable:
+        """The text part encoded: a card's encoding (its number included) is reused from earlier digests; the
+        subscriber's own links after each card are encoded afresh."""
+        parts = [encode_text(head)]
+        for card, card_links in zip_longest(cards, encode_pieces(list(links)) if any(links) else (), fillvalue=b""):
+            parts.append(self._card_text(card))
+            parts.append(card_links)
+        parts.append(encode_text(tail))
+        return QuotedPrintable(b"".join(parts))
 
     def content(self, rcpt: Recipient, match: Match, slot_at: datetime, since: datetime) -> DigestContent:
         local = slot_at.astimezone(zone(rcpt.timezone)).date()
@@ -169,6 +187,7 @@ class Composer:
             board_url=self.settings.board_url, week_label=f"week of {monday:%b} {monday.day}, {monday.year}",
             summary=self.summary(rcpt), whys=self.whys(match.listings, rcpt.prefs),
             below_floor=match.below_floor,
+            feedback=tuple(self.feedback_links(rcpt, l) for l in match.listings),
         )
 
     def compose(self, rcpt: Recipient, match: Match, period: str, slot_at: datetime, since: datetime,
@@ -188,7 +207,7 @@ class Composer:
             list_id=self.list_id,
             extra_headers=(("Feedback-ID", f"{'test' if to else 'weekly'}:{period}:{self.settings.from_domain}"),),
         )
-        text = self.text_body(rendered.text_head, rendered.text_cards, rendered.text_tail)
+        text = self.text_body(rendered.text_head, rendered.text_cards, rendered.text_tail, rendered.text_links)
         raw = build_message(envelope, text, rendered.html)
         return Composed(key=key, to=rcpt.email if to is None else to, raw=raw, subject=subject)
 

@@ -25,6 +25,14 @@ class JobView:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedbackLinks:
+    """One card's links for one subscriber ("Not for me", "Hide {company}"): cards are shared, these are not."""
+
+    not_for_me_url: str
+    hide_company_url: str
+
+
+@dataclass(frozen=True, slots=True)
 class DigestContent:
     """Everything the templates need for one subscriber's weekly email."""
 
@@ -40,6 +48,7 @@ class DigestContent:
     summary: str = ""  # one line of what was asked for, e.g. "Python, Go · Senior · Europe"
     whys: tuple[str, ...] = ()  # per job (aligned with `jobs`): why it is there, e.g. "Go · Senior · Europe"
     below_floor: int = 0  # further matches that fell under the subscriber's salary floor
+    feedback: tuple[FeedbackLinks | None, ...] = ()  # aligned with `jobs`; a card without links has None
 
     @property
     def more_count(self) -> int:

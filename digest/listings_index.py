@@ -16,7 +16,7 @@ _COLS = (
     Listing.board_id, Listing.title, Listing.company, Listing.url, Listing.stack, Listing.level, Listing.regions,
     Listing.location, Listing.salary_display, Listing.salary_min, Listing.salary_max, Listing.salary_currency,
     Listing.verified_at, Listing.available_at, Listing.posted_at, Listing.repost_key, Listing.role_type,
-    Listing.employer_type,
+    Listing.employer_type, Listing.id,
 )
 
 
@@ -34,7 +34,7 @@ def load_index(session: Session, now: datetime, tax: Taxonomy, window: timedelta
             level=r.level, regions=tuple(r.regions), location=r.location, salary_display=r.salary_display,
             usd_max=annual_usd(r.salary_max or r.salary_min, r.salary_currency, tax) if r.salary_currency else None,
             verified_at=r.verified_at, available_at=r.available_at, posted_at=r.posted_at, repost_key=r.repost_key,
-            role_type=r.role_type, employer_type=r.employer_type,
+            role_type=r.role_type, employer_type=r.employer_type, listing_id=r.id,
         )
         for r in session.execute(q)
     )

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Iterable, Sequence
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from .normalise import normalise_title
+from .normalise import company_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +51,22 @@ class IndexedListing:
     repost_key: int
     role_type: str | None = None  # api / data / platform, when known
     employer_type: str | None = None  # startup / scaleup / enterprise / agency, when known
+    listing_id: int = 0  # the row's primary key, which feedback links carry (0: not from the database)
     # This listing as a ledger row lists it (JSON [board id, repost key]): made once per run, not per digest.
     ledger_ref: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.ledger_ref:
             object.__setattr__(self, "ledger_ref", json.dumps([self.board_id, self.repost_key]))
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusions:
+    """What one subscriber asked never to see again, from the cards of earlier digests."""
+
+    board_ids: tuple[str, ...] = ()  # jobs marked "not for me" (their reposts and twins go too)
+    repost_keys: tuple[int, ...] = ()
+    companies: tuple[str, ...] = ()  # hidden companies, as normalise.company_key folds them
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +135,7 @@ class ListingIndex:
         self.listings: list[IndexedListing] = sorted(listings, key=lambda l: (l.available_at, l.verified_at, l.board_id))
         self._available = [l.available_at for l in self.listings]
         # One company however the board spells it (the repost key's reading of a name), for the per-company cap.
-        self._company = [normalise_title(l.company) for l in self.listings]
+        self._company = [company_key(l.company) for l in self.listings]
         self.all = (1 << len(self.listings)) - 1
         self.stack: dict[str, int] = {}
         self.level: dict[str | None, int] = {}
@@ -149,6 +159,7 @@ class ListingIndex:
             if l.usd_max is None:
                 self.no_salary |= bit
         self._floors: dict[int, int] = {}
+        self._by_company: dict[str, int] | None = None
         # One job under several ids: for each twinned position its group's number and everything outside the
         # group (a bitmap with the group's bits cleared), and the union of all groups.
         self._job: dict[int, int] = {}
@@ -189,12 +200,39 @@ class ListingIndex:
             bits |= self.by_id.get(board_id, 0)
         for key in repost_keys:
             bits |= self.by_key.get(key, 0)
+        return self._with_twins(bits)
+
+    def _with_twins(self, bits: int) -> int:
+        """`bits` and every listing that is one job with one of them."""
         hit = bits & self.twinned
         while hit:
             outside = self._outside[hit.bit_length() - 1]
             bits |= ~outside  # the whole group
             hit &= outside
         return bits
+
+    def excluded(self, ex: Exclusions | None) -> int:
+        """Bitmap of listings a subscriber excluded: jobs marked "not for me" (as history: reposts and twins
+        too) and every listing of a company they hid (and its twins, whatever name the twin gives)."""
+        if ex is None:
+            return 0
+        bits = self.history(ex.board_ids, ex.repost_keys) if ex.board_ids or ex.repost_keys else 0
+        if ex.companies:
+            by_company = self._companies()
+            hidden = 0
+            for key in ex.companies:
+                hidden |= by_company.get(key, 0)
+            bits |= self._with_twins(hidden)
+        return bits
+
+    def _companies(self) -> dict[str, int]:
+        """Company key -> bitmap, built on first use: a run where nobody hid a company never pays for it."""
+        if self._by_company is None:
+            self._by_company = {}
+            for pos, l in enumerate(self.listings):
+                key = company_key(l.company)
+                self._by_company[key] = self._by_company.get(key, 0) | (1 << pos)
+        return self._by_company
 
     def _any(self, table: dict, values: Sequence) -> int:
         bits = 0

@@ -67,6 +67,23 @@ def encode_text(text: str) -> QuotedPrintable:
     return QuotedPrintable(_qp(text))
 
 
+_HARD_BREAK = re.compile(rb"(?<!=)\r\n")  # a soft break is "=\r\n"; a literal "=" is always escaped as "=3D"
+
+
+def encode_pieces(pieces: list[str]) -> list[QuotedPrintable]:
+    """The quoted-printable of each of several pieces cut at line ends, from one pass of the encoder over all of
+    them (its cost is mostly per call): the whole is cut back at the hard line ends each piece holds."""
+    whole = _qp("".join(pieces))
+    ends = [m.end() for m in _HARD_BREAK.finditer(whole)]
+    out, start, lines = [], 0, 0
+    for piece in pieces:
+        lines += piece.count("\n")
+        end = ends[lines - 1] if lines else 0
+        out.append(QuotedPrintable(whole[start:end]))
+        start = end
+    return out
+
+
 def build_message(envelope: Envelope, text: str | QuotedPrintable, html: str) -> bytes:
     """Return the digest as RFC 5322 bytes: text/plain (quoted-printable) first, text/html (base64) last, UTF-8."""
     message_id = _clean(envelope.message_id)

@@ -194,3 +194,33 @@ class Run(Base):
     workers: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20))  # running/finished/failed
     summary: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class NotForMe(Base):
+    """A job a subscriber marked "not for me" from a digest card: never sent to them again, nor its reposts.
+
+    Kept by the board's id and the repost key (not the listing row), so it outlives the row and covers the job
+    when the board exports it again under a new id."""
+
+    __tablename__ = "not_for_me"
+    __table_args__ = (UniqueConstraint("subscriber_id", "board_id", name="uq_not_for_me_subscriber_board"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    board_id: Mapped[str] = mapped_column(String(100))
+    repost_key: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(20))  # wrong_stack/wrong_level/wrong_location/not_interested
+    created_at: Mapped[datetime]
+
+
+class HiddenCompany(Base):
+    """A company a subscriber hid from a digest card: none of its listings reach them again until they unhide it."""
+
+    __tablename__ = "hidden_companies"
+    __table_args__ = (UniqueConstraint("subscriber_id", "company_key", name="uq_hidden_companies_subscriber_company"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    company_key: Mapped[str] = mapped_column(String(300))  # normalise.company_key: folded as repost keys fold it
+    company: Mapped[str] = mapped_column(String(300))  # the name as the card showed it, for the preferences page
+    created_at: Mapped[datetime]

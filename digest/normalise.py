@@ -261,6 +261,12 @@ def normalise_title(title: str) -> str:
     return " ".join(_TITLE_WORD.findall(unicodedata.normalize("NFKC", title or "").casefold()))
 
 
+def company_key(company: str) -> str:
+    """A company folded as repost keys fold it ("Acme, Inc." and "ACME Inc" are one), for hiding a company;
+    cut to its column's length (an NFKC-expanded name may pass it)."""
+    return normalise_title(company)[:300]
+
+
 def repost_key(company: str, title: str) -> int:
     """Hash company and title into a stable non-negative int that fits a signed 64-bit column."""
     data = f"{normalise_title(company)}\x1f{normalise_title(title)}".encode()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from . import ledger, subscribers
+from . import ledger, listing_feedback, subscribers
 from .errors import InputError
 from .subscribers import check_email
 from .transports import Transport
@@ -42,7 +42,8 @@ def preview(session: Session, settings: Settings, tax: Taxonomy, email: str, now
         rcpt.id, ((), ())
     )
     index = load_index(session, now, tax, MAX_WINDOW)
-    match = index.match(rcpt.prefs, since, index.history(board_ids, keys), settings.max_jobs, settings.max_per_company)
+    seen = index.history(board_ids, keys) | index.excluded(listing_feedback.exclusions(session, [rcpt.id]).get(rcpt.id))
+    match = index.match(rcpt.prefs, since, seen, settings.max_jobs, settings.max_per_company)
     message = None
     if match.total:
         message = Composer(settings, tax).compose(rcpt, match, slot.period, slot.at, since, now, to, subject_prefix)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from itertools import zip_longest
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
-from .content import DigestContent, JobView
+from .content import DigestContent, FeedbackLinks, JobView
 
 DEFAULT_BOARD_NAME = "Backend Jobs Weekly"
 
@@ -122,11 +123,78 @@ def _card_values(job: JobView) -> dict[str, Any]:
         "verified": clean_text(job.verified),
         "role": clean_text(job.role),
         "employer": clean_text(job.employer),
-        "why": "",
+        "why": "",  # per subscriber: see _cards
+        "company_short": _shorten(clean_text(job.company), 32),  # in "Hide {company}": two per card, both parts
+        "not_for_me_href": None, "hide_href": None,  # per subscriber: see _link_values
     }
 
 
 _cached_card = functools.lru_cache(maxsize=65536)(_card_values)
+
+
+def _link_values(links: FeedbackLinks) -> dict[str, str]:
+    """A card's feedback links for one subscriber, as the templates name them."""
+    return {"not_for_me_href": _required_url(links.not_for_me_url, "not_for_me_url"),
+            "hide_href": _required_url(links.hide_company_url, "hide_company_url")}
+
+
+def _links_at(content: DigestContent, i: int) -> FeedbackLinks | None:
+    return content.feedback[i] if i < len(content.feedback) else None
+
+
+# A cached card holds these where its subscriber's values go (the why-line, which depends on what they asked
+# for, and their feedback links); cleaned values and URLs never hold a NUL.
+_LINK_MARKS = {"not_for_me_href": "\x00not-for-me\x00", "hide_href": "\x00hide-company\x00"}
+_WHY_MARK = {"why": "\x00why\x00"}
+_MARKS = _WHY_MARK | _LINK_MARKS
+_MARK_NAMES = {mark: name for name, mark in _MARKS.items()}
+_A_MARK = re.compile("(" + "|".join(_MARKS.values()) + ")")
+
+
+@functools.lru_cache(maxsize=16_384)
+def _clean_why(why: str) -> str:
+    return clean_text(why)
+
+
+def _values_at(content: DigestContent, i: int) -> dict[str, str]:
+    """What card i of this digest shows for its subscriber alone: the why-line and the feedback links."""
+    values = {}
+    if i < len(content.whys) and (why := _clean_why(content.whys[i])):
+        values["why"] = why
+    if (links := _links_at(content, i)) is not None:
+        values.update(_link_values(links))
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class _Card:
+    """One listing's card, rendered once per run. Its HTML is kept as pieces, cut where a subscriber's links go
+    (odd positions hold their names), so filling them in copies no card and the page joins everything once."""
+
+    html: tuple[str, ...]  # escaped HTML, and at odd positions the name of a value that goes there
+    pre: str  # text before the card's number
+    post: str  # text after it, up to the lines that hold a subscriber's values
+    links: str = ""  # those lines (why-line, links): per subscriber, kept apart from what the builder memoises
+
+    def filled(self, values: dict[str, str]) -> "_Card":
+        html = list(self.html)
+        for i in range(1, len(html), 2):
+            html[i] = escape(values[html[i]])
+        links = self.links
+        for name, value in values.items():
+            links = links.replace(_MARKS[name], value)
+        return _Card(tuple(html), self.pre, self.post, links)
+
+
+def _html_pieces(html: str) -> tuple[str, ...]:
+    """A rendered card's HTML cut at the link marks, each mark replaced by its link's name."""
+    parts = _A_MARK.split(html)
+    parts[1::2] = [_MARK_NAMES[m] for m in parts[1::2]]
+    return tuple(parts)
+
+
+def _joined(cards: list[_Card]) -> Markup:
+    return Markup("".join([piece for c in cards for piece in c.html]))  # every piece escaped already
 
 
 def _subject(total: int, summary: str) -> str:
@@ -181,14 +249,16 @@ def split_loop(env: Environment, source: str, start: str, end: str, *, block_lin
 
 
 @functools.lru_cache(maxsize=8)
-def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
-    # Cached because one send asks for subject, preheader, text and HTML of the same content.
-    whys = content.whys or ("",) * len(content.jobs)
-    jobs = [{**_card(j), "why": _clean_why(why)} for j, why in zip(content.jobs, whys)]
+def _context(content: DigestContent, board_name: str, links: bool = True) -> dict[str, Any]:
+    # Cached because one send asks for subject, preheader, text and HTML of the same content. `links=False` when
+    # the cards come rendered (`Renderer.render`): their links are filled in there.
+    jobs = [_card(j) for j in content.jobs]
+    if links and (content.feedback or content.whys):
+        jobs = [card | values if (values := _values_at(content, i)) else card for i, card in enumerate(jobs)]
+    below = max(content.below_floor, 0)
     total = max(content.total_matches, len(jobs))
     more = total - len(jobs)
     summary = clean_text(content.summary)
-    below = max(content.below_floor, 0)
     intro = f"{_plural(total, 'new job', 'new jobs')} matched your alert this week."
     if more:
         intro += " Here is the best one." if len(jobs) == 1 else f" Here are the top {len(jobs)}."
@@ -216,60 +286,6 @@ def _context(content: DigestContent, board_name: str) -> dict[str, Any]:
 
 # Stands for the cards while the text page renders around them; cleaned values never hold a NUL.
 _CARDS_MARK = "\x00cards\x00"
-# Stands for a card's why-line while the card renders once for every digest that shows it.
-_WHY = "\x00why\x00"
-
-
-@functools.lru_cache(maxsize=16_384)
-def _clean_why(why: str) -> str:
-    return clean_text(why)
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    """One job's card as rendered once per run, with the place of its why-line kept open.
-
-    The text is kept in line-complete pieces (the number's line, the why line, the rest), so the message
-    builder reuses the quoted-printable of each piece it has seen: a card's lines repeat across thousands of
-    digests, its why-line across everyone who asked the same.
-    """
-
-    html_head: str
-    html_tail: str | None  # None: no why-line in this card
-    text_pre: str  # up to the card's number
-    text_post: str  # after the number, to the end of the line before the why-line
-    why_open: str  # the why-line up to the why ("   Why: ")
-    why_close: str  # the rest of that line
-    text_tail: str  # the lines after the why-line
-
-    @classmethod
-    def split(cls, html: str, pre: str, post: str) -> "Card":
-        if _WHY not in html:
-            return cls(html, None, pre, post, "", "", "")
-        html_head, html_tail = html.split(_WHY)
-        before, after = post.split(_WHY)
-        cut = before.rfind("\n") + 1
-        end = after.find("\n") + 1
-        return cls(html_head, html_tail, pre, before[:cut], before[cut:], after[:end], after[end:])
-
-    def html(self, why: str) -> str:
-        """The card's markup with this why-line (cleaned text: escaped here)."""
-        if self.html_tail is None:
-            return self.html_head
-        return "".join((self.html_head, _escaped(why), self.html_tail))
-
-    def text_pieces(self, number: int, why: str) -> tuple[str, ...]:
-        if self.html_tail is None:
-            return (f"{self.text_pre}{number}{self.text_post}",)
-        pieces = (f"{self.text_pre}{number}{self.text_post}", f"{self.why_open}{why}{self.why_close}", self.text_tail)
-        return tuple(p for p in pieces if p)
-
-
-@functools.lru_cache(maxsize=16_384)
-def _escaped(text: str) -> str:
-    return str(escape(text))
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,10 +299,12 @@ class Rendered:
     text_head: str
     text_cards: tuple[str, ...]
     text_tail: str
+    text_links: tuple[str, ...] = ()  # after each card, its subscriber's feedback links (line-aligned too)
 
     @property
     def text(self) -> str:
-        return self.text_head + "".join(self.text_cards) + self.text_tail
+        cards = zip_longest(self.text_cards, self.text_links, fillvalue="")
+        return self.text_head + "".join(card + links for card, links in cards) + self.text_tail
 
 
 class Renderer:
@@ -314,7 +332,7 @@ class Renderer:
         self._html_cards = split_loop(html_env, compiled, "{% for j in jobs %}", "{% endfor %}", block_lines=False)
         text_source = (email_dir / "digest.txt").read_text("utf-8")
         self._text_cards = split_loop(text_env, text_source, "{% for j in jobs %}", "{% endfor %}", block_lines=True)
-        self._card_cache: dict[tuple[JobView, bool], Card] = {}
+        self._card_cache: dict[tuple[JobView, bool, bool], _Card] = {}
 
     def _ctx(self, content: DigestContent) -> dict[str, Any]:
         try:
@@ -322,59 +340,67 @@ class Renderer:
         except TypeError:  # unhashable (a list where the contract says tuple): render uncached
             return _context.__wrapped__(content, self.board_name)
 
-    def _cards(self, content: DigestContent) -> list[tuple["Card", str]]:
-        """Each job's card, rendered once per job (and per whether it has a why-line), with the why-line this
-        digest sets into it (it depends on what the subscriber asked for; see Card)."""
+    def _cards(self, content: DigestContent) -> list[_Card]:
+        """Each job's card, rendered once per job (and per which of a subscriber's values it shows), with this
+        subscriber's why-line and links filled in."""
         out = []
-        whys = content.whys or ("",) * len(content.jobs)
-        cache = self._card_cache
-        for job, why in zip(content.jobs, whys):
-            why = _clean_why(why)
-            card = cache.get((job, bool(why)))
+        for i, job in enumerate(content.jobs):
+            values = _values_at(content, i)
+            shape = (job, "why" in values, "not_for_me_href" in values)
+            card = self._card_cache.get(shape)
             if card is None:
-                if len(cache) > 50_000:  # a run's listings, not a leak across runs
-                    cache.clear()
-                card = cache[(job, bool(why))] = self._render_card(job, bool(why))
-            out.append((card, why))
+                card = self._render_card(shape)
+            out.append(card.filled(values) if values else card)
         return out
 
-    def _render_card(self, job: JobView, has_why: bool) -> "Card":
-        ctx = {"j": _card(job) | {"why": _WHY if has_why else ""}}
-        pre, post = self._text_cards.card_parts
-        return Card.split(self._html_cards.card.render(ctx), pre.render(ctx), post.render(ctx))
+    def _render_card(self, shape: tuple[JobView, bool, bool]) -> _Card:
+        """Render and cache a card; it holds marks where a subscriber's why-line and links go."""
+        if len(self._card_cache) > 50_000:  # a run's listings, not a leak across runs
+            self._card_cache.clear()
+        job, has_why, linked = shape
+        ctx = {"j": _card(job) | (_WHY_MARK if has_why else {}) | (_LINK_MARKS if linked else {})}
+        pre, post = (part.render(ctx) for part in self._text_cards.card_parts)
+        links = ""
+        found = _A_MARK.search(post)
+        if found:  # the lines with a subscriber's values run to the end of the card
+            cut = post.rfind("\n", 0, found.start()) + 1
+            post, links = post[:cut], post[cut:]
+        card = self._card_cache[shape] = _Card(_html_pieces(self._html_cards.card.render(ctx)), pre, post, links)
+        return card
 
     def html(self, content: DigestContent) -> str:
         """Render the HTML part, every listing value escaped."""
         ctx = self._ctx(content)
         if self._html_cards is None:
             return self._html.render(ctx, preheader_pad=_PREHEADER_PAD)
-        return self.html_page(ctx, self._cards(content))
+        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=_joined(self._cards(content)))
 
     def text(self, content: DigestContent) -> str:
         """Render the plain-text part, saying what the HTML says."""
         ctx = self._ctx(content)
         if self._text_cards is None or self._text_cards.card_parts is None:
             return self._text.render(ctx)
-        cards = "".join(p for n, (card, why) in enumerate(self._cards(content), 1) for p in card.text_pieces(n, why))
+        cards = "".join(f"{c.pre}{n}{c.post}{c.links}" for n, c in enumerate(self._cards(content), 1))
         return self._text_cards.page.render(ctx, cards=cards)
 
     def render(self, content: DigestContent) -> Rendered:
         """Subject, preheader, HTML and text of one digest from one context (what a send needs, no cache key)."""
-        ctx = _context.__wrapped__(content, self.board_name)
+        ctx = _context.__wrapped__(content, self.board_name, self._html_cards is None or self._text_cards is None)
         if self._html_cards is None or self._text_cards is None or self._text_cards.card_parts is None:
             return Rendered(ctx["subject"], ctx["preheader"], self.html(content), self.text(content), (), "")
         cards = self._cards(content)
         return Rendered(ctx["subject"], ctx["preheader"], self.html_page(ctx, cards), *self.text_pieces(ctx, cards))
 
-    def html_page(self, ctx: dict[str, Any], cards: list[tuple["Card", str]]) -> str:
+    def html_page(self, ctx: dict[str, Any], cards: list[_Card]) -> str:
         """The HTML page around the rendered cards."""
-        html = Markup("".join([card.html(why) for card, why in cards]))
-        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=html)
+        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=_joined(cards))
 
-    def text_pieces(self, ctx: dict[str, Any], cards: list[tuple["Card", str]]) -> tuple[str, tuple[str, ...], str]:
-        """The text part as (head, the cards' pieces, tail), each ending at a line end."""
+    def text_pieces(self, ctx: dict[str, Any],
+                    cards: list[_Card]) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
+        """The text part as (head, numbered cards, tail, each card's links), each ending at a line end."""
         head, _mark, tail = self._text_cards.page.render(ctx, cards=_CARDS_MARK).partition(_CARDS_MARK)
-        return head, tuple(p for n, (card, why) in enumerate(cards, 1) for p in card.text_pieces(n, why)), tail
+        return (head, tuple(f"{c.pre}{n}{c.post}" for n, c in enumerate(cards, 1)), tail,
+                tuple(c.links for c in cards))
 
     def subject(self, content: DigestContent) -> str:
         """Return the subject line with the number of new matches."""

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from . import ledger, liveness
+from . import ledger, listing_feedback, liveness
 from .cadence import on_their_weeks
 from .compose import Composer, Recipient
 from .db import make_engine
@@ -205,12 +205,13 @@ class ShardRunner:
         ids = [r.id for r in due]
         cutoffs = ledger.previous_cutoffs(s, ids)
         history = ledger.sent_history(s, ids, now - timedelta(weeks=settings.history_weeks))
+        excluded = listing_feedback.exclusions(s, ids)
         plans = []
         for r in due:
             since = window_start(cutoffs.get(r.id), now)
             board_ids, keys = history.get(r.id, ((), ()))
-            match = self.index.match(r.prefs, since, self.index.history(board_ids, keys), settings.max_jobs,
-                                     settings.max_per_company)
+            seen = self.index.history(board_ids, keys) | self.index.excluded(excluded.get(r.id))
+            match = self.index.match(r.prefs, since, seen, settings.max_jobs, settings.max_per_company)
             plans.append((r, since, match))
         if self.ctx.dry_run:
             for r, since, match in plans:

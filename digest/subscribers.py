@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from . import normalise
+from . import listing_feedback, normalise
 from .errors import InputError, NormaliseError, NotFoundError
 from .cadence import CADENCES, DEFAULT as DEFAULT_CADENCE
 from .listings import db_reason, db_unreachable
@@ -346,7 +346,7 @@ def subscriber_json(sub: Subscriber, now: datetime) -> dict:
 
 def export(session: Session, sub: Subscriber, now: datetime) -> dict:
     """Everything held about one person: the subscriber row, every delivery (all its columns) with its
-    listings, and their entry on the suppression list."""
+    listings, their entry on the suppression list, and the jobs and companies they waved away."""
     deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == sub.id).order_by(Delivery.period)).all()
     iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
     plain = lambda v: iso(v) if isinstance(v, datetime) else v  # noqa: E731
@@ -365,7 +365,7 @@ def export(session: Session, sub: Subscriber, now: datetime) -> dict:
         ],
         "suppression": None if listed is None else {"email_hash": listed.email_hash, "reason": listed.reason,
                                                     "suppressed_at": iso(listed.suppressed_at)},
-    }
+    } | listing_feedback.export(session, sub.id)
 
 
 def remove(session: Session, sub: Subscriber) -> None:
@@ -378,6 +378,7 @@ def remove(session: Session, sub: Subscriber) -> None:
         reason = (sub.suppression_reason or "other") if sub.status == "suppressed" else OPTED_OUT
         record_suppression(session, sub.email, reason, sub.suppressed_at or sub.unsubscribed_at or sub.updated_at)
     session.execute(delete(Delivery).where(Delivery.subscriber_id == sub.id))
+    listing_feedback.forget(session, sub.id)
     session.delete(sub)
     session.commit()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest import render
-from digest.content import DigestContent, JobView
+from digest.content import DigestContent, FeedbackLinks, JobView
 from digest.message import encode_text
 from digest.render import Renderer, clean_text, get_renderer, http_url
 
@@ -320,8 +320,10 @@ def test_cards_rendered_once_per_job_give_the_very_bytes_of_the_template_loop(jo
     n = len(make_content(chosen).jobs)
     whys = tuple(["Go · Senior · Europe", "", "<b>Rust</b> & Go · level not stated", "\u202eevil\u200b · Worldwide",
                   "Python"] * 4)[:n]
-    for content in (make_content(chosen), make_content(chosen, total=40), make_content(chosen, to_name="Zoë"),
-                    make_content(chosen, whys=whys, below_floor=3)):
+    linked = make_content(chosen, feedback=feedback_for(make_content(chosen).jobs, skip_first=True))
+    for content in (make_content(chosen), make_content(chosen, total=40), make_content(chosen, to_name="Zoë"), linked,
+                    make_content(chosen, whys=whys, below_floor=3),
+                    make_content(chosen, whys=whys, feedback=linked.feedback)):
         ctx = fresh._ctx(content)
         assert fresh.html(content) == fresh._html.render(ctx, preheader_pad=render._PREHEADER_PAD)
         assert fresh.text(content) == fresh._text.render(ctx)
@@ -330,9 +332,39 @@ def test_cards_rendered_once_per_job_give_the_very_bytes_of_the_template_loop(jo
         assert (rendered.html, rendered.text) == (fresh._html.render(ctx, preheader_pad=render._PREHEADER_PAD),
                                                   fresh._text.render(ctx))
         assert (rendered.subject, rendered.preheader) == (fresh.subject(content), fresh.preheader(content))
-        pieces = [rendered.text_head, *rendered.text_cards, rendered.text_tail]
-        assert len(rendered.text_cards) >= len(content.jobs) and all(p.endswith("\n") for p in pieces[:-1])
+        cards = [piece for pair in zip(rendered.text_cards, rendered.text_links) for piece in pair if piece]
+        pieces = [rendered.text_head, *cards, rendered.text_tail]
+        assert len(rendered.text_cards) == len(content.jobs) and all(p.endswith("\n") for p in pieces[:-1])
         # ... so their quoted-printable, joined, is the quoted-printable of the whole text.
         assert b"".join(encode_text(p) for p in pieces) == encode_text(rendered.text)
     again = make_content(chosen)
     assert fresh.html(again) == fresh.html(again)  # from the card cache now
+    assert fresh.html(linked) == fresh.html(linked)
+    assert (fresh.html(linked) != fresh.html(again)) == any(linked.feedback)  # one job: its card has no links
+
+
+def feedback_for(jobs, skip_first: bool = False) -> tuple[FeedbackLinks | None, ...]:
+    """Per-subscriber feedback links for each card (none for the first, when asked: a listing not from the
+    database has none)."""
+    return tuple(None if skip_first and i == 0 else
+                 FeedbackLinks(f"https://digest.example.com/feedback/nfm{i}-{j.id}",
+                               f"https://digest.example.com/feedback/hide{i}-{j.id}")
+                 for i, j in enumerate(jobs))
+
+
+def test_each_card_has_its_subscribers_feedback_links_in_both_parts(renderer):
+    jobs = tricky_jobs()[:2] + long_jobs(2)
+    content = make_content(jobs, feedback=feedback_for(jobs))
+    html, text = renderer.html(content), renderer.text(content)
+    hrefs = re.findall(r'href="(https://digest\.example\.com/feedback/[^"]+)"', html)
+    assert hrefs == [u for f in content.feedback for u in (f.not_for_me_url, f.hide_company_url)]
+    for job, links in zip(jobs, content.feedback):
+        assert f"Not for me: {links.not_for_me_url}" in text
+        assert re.search(rf"   Hide .+: {re.escape(links.hide_company_url)}\n", text)
+    assert text.count("Not for me:") == html.count(">Not for me</a>") == len(jobs)
+    # Another subscriber, the same cards: their own links, none of the first one's.
+    other = make_content(jobs, feedback=tuple(FeedbackLinks(f.not_for_me_url + "x", f.hide_company_url + "x")
+                                              for f in content.feedback))
+    assert all(f"{f.not_for_me_url}x" in renderer.html(other) and f'{f.not_for_me_url}"' not in renderer.html(other)
+               for f in content.feedback)
+    assert ">Not for me</a>" not in renderer.html(make_content(jobs))  # no links given, none shown

@@ -498,4 +498,6 @@ def test_screenshots_at_phone_and_desktop_width(server, settings, engine, add_li
         _save(SHOTS / f"digest-email-{width}.png", page.screenshot(full_page=True))
     assert sorted(p.name for p in SHOTS.glob("*.png")) == sorted(
         [f"{n}-{s}.png" for n in (*pages, "unsubscribed", "every-two-weeks", "confirmed") for s in ("phone", "desktop")]
-        + ["digest-email-375.png", "digest-email-600.png"])
+        + ["digest-email-375.png", "digest-email-600.png"]
+        + ["feedback-not-for-me-phone.png", "feedback-done-phone.png", "feedback-hide-phone.png",  # written by
+           "preferences-hidden-desktop.png"])  # test_feedback_pages.py

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -382,7 +383,7 @@ def comparable(value):
 
 def test_the_models_name_the_tables_that_hold_a_persons_data():
     found = person_tables()
-    assert {"subscribers", "deliveries", "suppressions"} <= set(found)
+    assert {"subscribers", "deliveries", "suppressions", "not_for_me", "hidden_companies"} <= set(found)
     for name in NOT_A_PERSON:
         assert name in Base.metadata.tables and name not in found
     assert found["suppressions"]["links"] == {"email_hash": "address_hash"}
@@ -412,6 +413,13 @@ def test_export_includes_and_remove_erases_every_table_with_a_persons_data(db_ur
         confirm = mail_link(parse_mail(confirmation.read_bytes()), "confirm")
         assert web.test_client().post(confirm, content_type=FORM).status_code == 200
         operator("run", "--now", NOW.isoformat())
+        # From her digest's cards: one job "not for me" (with a reason) and one company hidden.
+        [digest] = [p for p in outbox.rglob("*.eml") if p.parent.name != "confirm" and ANA in p.read_text().lower()]
+        feedback = re.findall(r"https?://[^/\s]+(/feedback/[A-Za-z0-9_-]+)", parse_mail(digest.read_bytes())
+                              .get_body(("plain",)).get_content())
+        client = web.test_client()
+        assert client.post(feedback[0], data={"reason": "wrong_level"}, content_type=FORM).status_code == 200
+        assert client.post(feedback[1], content_type=FORM).status_code == 200
         week_two = NOW + timedelta(days=7)
         rejected = FailsFor(ANA.lower(), error=lambda m: TransportError(m, "rejected"))
         run(Settings(database_url=db_url, outbox_dir=outbox), week_two, engine=engine, transport=rejected)
@@ -429,7 +437,8 @@ def test_export_includes_and_remove_erases_every_table_with_a_persons_data(db_ur
         with engine.connect() as conn:
             before = rows_of(conn, found, ana_id, ANA)
             others = rows_of(conn, found, bo, BO)
-        assert all(before[name] for name in ("subscribers", "deliveries", "suppressions"))
+        assert all(before[name] for name in ("subscribers", "deliveries", "suppressions", "not_for_me",
+                                             "hidden_companies"))
         assert {d["status"] for d in before["deliveries"]} == {"sent", "rejected"}
 
         exported = json.loads(operator("subscribers", "export", ANA).stdout)
