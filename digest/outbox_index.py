@@ -67,6 +67,7 @@ class OutboxIndex:
         self.directory = Path(directory)
         self.top = self.directory / ".index"
         self.stale = self.top / "stale"
+        self._prepared: dict[str, str] = {}  # folder → its index directory, made in this process
 
     # --- places ---
 
@@ -91,17 +92,23 @@ class OutboxIndex:
         folder's shared lock: a rebuild sees the line and the files together, and a crash between the two
         leaves a line whose file is missing, which the rebuild drops."""
         folder, stem = _split(key)
+        page = page_of(stem)
+        data = self._prepared.get(folder) or self._prepare(folder)
+        with _lock(f"{data}/lock", fcntl.LOCK_SH):
+            line = json.dumps([stem, *header_values(raw), round(time.time(), 3)]) + "\n"
+            _append(f"{data}/{page}.log", line.encode())
+            marker = f"{self.stale}/{quote(folder, safe='')}@{page}"
+            if not os.path.exists(marker):
+                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
+            yield
+
+    def _prepare(self, folder: str) -> str:
+        """Create a folder's index directory once per process (its path kept as a string: no Path per message)."""
         data = self.data_dir(folder)
         data.mkdir(parents=True, exist_ok=True)
         self.stale.mkdir(parents=True, exist_ok=True)
-        page = page_of(stem)
-        with _lock(data / "lock", fcntl.LOCK_SH):
-            line = json.dumps([stem, *header_values(raw), round(time.time(), 3)]) + "\n"
-            _append(data / f"{page}.log", line.encode())
-            marker = self._marker(folder, page)
-            if not marker.exists():
-                marker.touch()
-            yield
+        self._prepared[folder] = str(data)
+        return str(data)
 
     def mark(self, keys: Iterable[str]) -> None:
         """Mark the pages of these messages stale (their files were changed or deleted outside `writing`)."""
@@ -331,7 +338,7 @@ def _page_html(title: str, count: int, up: str, rows: Iterable[str]) -> Iterator
 # --- files ---
 
 @contextmanager
-def _lock(path: Path, how: int) -> Iterator[None]:
+def _lock(path: str | Path, how: int) -> Iterator[None]:
     """An flock on a file that is never replaced (a fresh descriptor each time: threads exclude each other too)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -341,7 +348,7 @@ def _lock(path: Path, how: int) -> Iterator[None]:
         os.close(fd)
 
 
-def _append(path: Path, data: bytes) -> None:
+def _append(path: str | Path, data: bytes) -> None:
     """One write with O_APPEND: concurrent writers' lines never interleave."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:

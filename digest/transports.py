@@ -90,17 +90,21 @@ class OutboxTransport:
             raise ConfigError(f"the outbox {self.directory} cannot be written: {why}")
 
     def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
-        path = self.directory / f"{key}.eml"
+        # Plain strings, not Path: pathlib interns every part, and a run writes a new name per subscriber.
+        path = os.path.join(self.directory, f"{key}.eml")
+        folder, name = os.path.split(path)
         with self.index.writing(key, raw):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(raw)
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                f.write(raw)
             os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one, never half of one
             # A browser cannot show an .eml: keep its HTML part beside it for the index pages.
-            path.with_suffix(".html").write_text(html_part(raw), encoding="utf-8")
+            with open(path[:-4] + ".html", "w", encoding="utf-8") as f:
+                f.write(html_part(raw))
         if self.autoclose:
             self.close()
-        return path.relative_to(self.directory).as_posix()
+        return f"{key}.eml"
 
     def close(self) -> None:
         """Clear killed writers' half-written files and rebuild the index pages written since the last build."""
