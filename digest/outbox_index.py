@@ -23,6 +23,7 @@ at any point leaves a marker that the next build repairs.
 
 from __future__ import annotations
 
+import binascii
 import fcntl
 import heapq
 import html
@@ -105,8 +106,11 @@ class OutboxIndex:
     def _prepare(self, folder: str) -> str:
         """Create a folder's index directory once per process (its path kept as a string: no Path per message)."""
         data = self.data_dir(folder)
+        fresh = not self.directory.is_dir() or not any(not e.name.startswith(".") for e in os.scandir(self.directory))
         data.mkdir(parents=True, exist_ok=True)
         self.stale.mkdir(parents=True, exist_ok=True)
+        if fresh:  # a new outbox: every message it will hold is logged as written, none to adopt
+            (self.top / "format").write_text(FORMAT)
         self._prepared[folder] = str(data)
         return str(data)
 
@@ -298,13 +302,35 @@ def _decoded(r: list) -> list:
 
 
 def _decode(name: str, value: str) -> str:
-    """A header as a mail program shows it (encoded words decoded, an address's name quoted when it must be)."""
-    if "=?" not in value:  # nothing encoded: shown as written (the full parser costs ~0.1 ms a header)
+    """A header as a mail program shows it: encoded words decoded, an address's display name quoted when it
+    must be. Only what is encoded is parsed (the standard parser costs ~0.3 ms a header: a page of a
+    thousand rows would take longer to build than to send)."""
+    if "=?" not in value:
         return value
     try:
-        return str(default.header_factory(name, value))
+        if name == "to":  # a non-ASCII display name: rare, and its quoting is the parser's job
+            return str(default.header_factory(name, value))
+        return _decode_words(value)
     except (ValueError, LookupError, TypeError, IndexError):  # a header the parser cannot read: show it as written
         return value
+
+
+_WORD = re.compile(r"=\?([^?]+)\?([qQbB])\?([^?]*)\?=")
+
+
+def _decode_words(value: str) -> str:
+    """RFC 2047 encoded words decoded; the white space between two adjacent words dropped (RFC 2047 6.2)."""
+    parts, last = [], 0
+    for m in _WORD.finditer(value):
+        between = value[last : m.start()]
+        if not (last and between.isspace()):
+            parts.append(between)
+        charset, kind, text = m.groups()
+        data = binascii.a2b_qp(text, header=True) if kind in "qQ" else binascii.a2b_base64(text)
+        parts.append(data.decode(charset, "replace"))
+        last = m.end()
+    parts.append(value[last:])
+    return "".join(parts)
 
 
 def _when(t: float) -> str:
