@@ -60,9 +60,11 @@ class Composer:
         name, _addr = parseaddr(settings.from_addr)
         self.list_id = f"{name or 'Job digest'} <weekly.{settings.from_domain}>"
         self._views: dict[str, JobView] = {}
-        # Bounded memos (least recently used go first), so memory stays flat however long the list: a numbered
-        # text card's quoted-printable (listings x positions) and the board-search link of a preference set.
-        self._card_text = functools.lru_cache(maxsize=16_384)(encode_text)
+        # Bounded memos (least recently used go first), so memory stays flat however long the list: a card's
+        # quoted-printable in two pieces, its numbered first line (listings x positions, short) and the rest
+        # (one per listing), and the board-search link of a preference set.
+        self._line_text = functools.lru_cache(maxsize=16_384)(encode_text)
+        self._rest_text = functools.lru_cache(maxsize=8_192)(encode_text)
         self._more_url = functools.lru_cache(maxsize=8_192)(self._search_url)
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
@@ -107,8 +109,15 @@ class Composer:
         return f"{self.settings.board_url}/search?{urlencode(query)}"
 
     def text_body(self, head: str, cards: tuple[str, ...], tail: str) -> QuotedPrintable:
-        """The text part encoded: a card's encoding (its number included) is reused from earlier digests."""
-        return QuotedPrintable(b"".join([encode_text(head), *map(self._card_text, cards), encode_text(tail)]))
+        """The text part encoded: a card's encoding is reused from earlier digests."""
+        return QuotedPrintable(b"".join([encode_text(head), *map(self._card_qp, cards), encode_text(tail)]))
+
+    def _card_qp(self, card: str) -> bytes:
+        """A numbered card's quoted-printable, cut after its numbered line: only that short line differs by
+        position, so memory kept per (listing, position) stays small while a run's memos fill up (encoding is
+        line by line, so the pieces join to exactly the encoding of the whole)."""
+        cut = card.find("\n", len(card) - len(card.lstrip("\n"))) + 1
+        return self._line_text(card[:cut]) + self._rest_text(card[cut:])
 
     def content(self, rcpt: Recipient, match: Match, slot_at: datetime, since: datetime) -> DigestContent:
         local = slot_at.astimezone(zone(rcpt.timezone)).date()
