@@ -65,7 +65,7 @@ class Composer:
         # (one per listing), and the board-search link of a preference set.
         self._line_text = functools.lru_cache(maxsize=16_384)(encode_text)
         self._rest_text = functools.lru_cache(maxsize=8_192)(encode_text)
-        self._more_url = functools.lru_cache(maxsize=8_192)(self._search_url)
+        self._more_url = functools.lru_cache(maxsize=2_048)(self._search_url)  # the common sets; the tail is cheap
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
