@@ -60,9 +60,11 @@ class Composer:
         name, _addr = parseaddr(settings.from_addr)
         self.list_id = f"{name or 'Job digest'} <weekly.{settings.from_domain}>"
         self._views: dict[str, JobView] = {}
-        # Bounded memos (least recently used go first), so memory stays flat however long the list: a card's
-        # quoted-printable in two pieces, its numbered first line (listings x positions, short) and the rest
-        # (one per listing), and the board-search link of a preference set.
+        # Bounded memos (least recently used go first), so memory stays flat however long the list: the
+        # commonest numbered cards' quoted-printable whole (full from the first thousand digests on); the others'
+        # in two pieces, the numbered first line (listings x positions, short) and the rest (one per listing);
+        # and the board-search link of a preference set.
+        self._card_text = functools.lru_cache(maxsize=4_096)(self._card_qp)
         self._line_text = functools.lru_cache(maxsize=16_384)(encode_text)
         self._rest_text = functools.lru_cache(maxsize=8_192)(encode_text)
         self._more_url = functools.lru_cache(maxsize=2_048)(self._search_url)  # the common sets; the tail is cheap
@@ -110,7 +112,7 @@ class Composer:
 
     def text_body(self, head: str, cards: tuple[str, ...], tail: str) -> QuotedPrintable:
         """The text part encoded: a card's encoding is reused from earlier digests."""
-        return QuotedPrintable(b"".join([encode_text(head), *map(self._card_qp, cards), encode_text(tail)]))
+        return QuotedPrintable(b"".join([encode_text(head), *map(self._card_text, cards), encode_text(tail)]))
 
     def _card_qp(self, card: str) -> bytes:
         """A numbered card's quoted-printable, cut after its numbered line: only that short line differs by
