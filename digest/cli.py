@@ -426,9 +426,9 @@ def subscribers_remove(app: App, email: str):
     for p in files:
         p.unlink()
     if files:
-        from .transports import write_index
+        from .transports import refresh_index
 
-        write_index(outbox)
+        refresh_index(outbox, sorted({p.relative_to(outbox).with_suffix("").as_posix() for p in files}))
     click.echo(f"removed {shown} and all data held about them" + (f" ({len(files)} outbox files)" if files else "")
                + ("; a hash of the address stays on the suppression list so it is never mailed again"
                   if suppressed_hash_kept else ""))

@@ -67,10 +67,14 @@ class Composer:
         name, _addr = parseaddr(settings.from_addr)
         self.list_id = f"{name or 'Job digest'} <weekly.{settings.from_domain}>"
         self._views: dict[str, JobView] = {}
-        # Bounded memos (least recently used go first), so memory stays flat however long the list: a numbered
-        # text card's quoted-printable (listings x positions) and the board-search link of a preference set.
-        self._card_text = functools.lru_cache(maxsize=16_384)(encode_text)
-        self._more_url = functools.lru_cache(maxsize=8_192)(self._search_url)
+        # Bounded memos (least recently used go first), so memory stays flat however long the list: the
+        # commonest numbered cards' quoted-printable whole (full from the first thousand digests on); the others'
+        # in two pieces, the numbered first line (listings x positions, short) and the rest (one per listing);
+        # and the board-search link of a preference set.
+        self._card_text = functools.lru_cache(maxsize=4_096)(self._card_qp)
+        self._line_text = functools.lru_cache(maxsize=16_384)(encode_text)
+        self._rest_text = functools.lru_cache(maxsize=8_192)(encode_text)
+        self._more_url = functools.lru_cache(maxsize=2_048)(self._search_url)  # the common sets; the tail is cheap
         self._whys: dict[Prefs, dict[str, str]] = {}  # preference set -> board id -> why-line
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
@@ -176,6 +180,13 @@ class Composer:
             parts.append(card_links)
         parts.append(encode_text(tail))
         return QuotedPrintable(b"".join(parts))
+
+    def _card_qp(self, card: str) -> bytes:
+        """A numbered card's quoted-printable, cut after its numbered line: only that short line differs by
+        position, so memory kept per (listing, position) stays small while a run's memos fill up (encoding is
+        line by line, so the pieces join to exactly the encoding of the whole)."""
+        cut = card.find("\n", len(card) - len(card.lstrip("\n"))) + 1
+        return self._line_text(card[:cut]) + self._rest_text(card[cut:])
 
     def content(self, rcpt: Recipient, match: Match, slot_at: datetime, since: datetime) -> DigestContent:
         local = slot_at.astimezone(zone(rcpt.timezone)).date()

@@ -99,7 +99,7 @@ def build_message(envelope: Envelope, text: str | QuotedPrintable, html: str) ->
     boundary = "=_" + hashlib.sha256(message_id.encode("ascii")).hexdigest()[:30]
     headers = [
         _address_header("From", envelope.from_addr),
-        _address_header("To", envelope.to_addr),
+        _address_header.__wrapped__("To", envelope.to_addr),  # one person's: a memo would only hold memory
         _unstructured("Subject", envelope.subject),
         f"Date: {format_datetime(envelope.date)}\r\n",
         f"Message-ID: {message_id}\r\n",

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import binascii
-import html
 import os
 import re
-from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
+from .outbox_index import OutboxIndex
 from .settings import Settings
 
 
@@ -64,7 +61,12 @@ class ClaimTaken(Exception):
 
 
 class OutboxTransport:
-    """Write each message as `<dir>/<key>.eml`; the same key rewrites the same file."""
+    """Write each message as `<dir>/<key>.eml`; the same key rewrites the same file.
+
+    `close()` brings the outbox's index pages up to date (only those of folders written since the last
+    build: see outbox_index.py). A transport that is never closed, such as the web app's, says `autoclose`
+    and brings the index up to date after each message instead.
+    """
 
     name = "outbox"
     # send() takes a fence and asks it at the last moment, between writing the message and making it visible, so
@@ -74,8 +76,10 @@ class OutboxTransport:
     # it sends nothing twice.
     record_batch = 200
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, autoclose: bool = False):
         self.directory = Path(directory)
+        self.index = OutboxIndex(self.directory)
+        self.autoclose = autoclose
 
     def check(self) -> None:
         """Make sure messages can be written here, before a run claims anyone (a misconfigured outbox must not
@@ -94,30 +98,51 @@ class OutboxTransport:
 
     def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None,
              fence: Callable[[], bool] | None = None) -> str:
-        path = self.directory / f"{key}.eml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(raw)
-        if fence is not None and not fence():
-            tmp.unlink()
-            raise ClaimTaken(key)
-        os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one, never half of one
-        # A browser cannot show an .eml: keep its HTML part beside it for outbox/index.html.
-        path.with_suffix(".html").write_text(html_part(raw), encoding="utf-8")
-        return path.relative_to(self.directory).as_posix()
+        # Plain strings, not Path: pathlib interns every part, and a run writes a new name per subscriber.
+        path = os.path.join(self.directory, f"{key}.eml")
+        folder, name = os.path.split(path)
+        with self.index.writing(key, raw):
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                f.write(raw)
+            if fence is not None and not fence():  # asked last: a run stopped meanwhile may have lost the claim
+                os.unlink(tmp)
+                raise ClaimTaken(key)
+            os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one, never half of one
+            # A browser cannot show an .eml: keep its HTML part beside it for the index pages.
+            with open(path[:-4] + ".html", "w", encoding="utf-8") as f:
+                f.write(html_part(raw))
+        if self.autoclose:
+            self.close()
+        return f"{key}.eml"
 
     def close(self) -> None:
-        remove_stale_temp_files(self.directory)
-        write_index(self.directory)
+        """Clear killed writers' half-written files and rebuild the index pages written since the last build."""
+        folders = [self.index.folder_dir(f) for f in self.index.stale_folders()]
+        remove_stale_temp_files(self.directory, folders)
+        self.index.build()
 
 
-def remove_stale_temp_files(directory: Path) -> int:
+def refresh_index(directory: Path, keys: list[str]) -> None:
+    """Bring the index up to date after these messages' files were deleted or changed by hand."""
+    index = OutboxIndex(Path(directory))
+    index.mark(keys)
+    index.build()
+
+
+def remove_stale_temp_files(directory: Path, folders: list[Path] | None = None) -> int:
     """Delete the half-written `.<name>.<pid>.tmp` files of processes that are gone (killed mid-write).
 
-    A temp file is never read as a message; one whose process still runs is being written now and stays.
+    Only in `folders` (those written since the last build: a killed writer marked its folder before it wrote),
+    so closing never lists the whole history; None looks everywhere. A temp file is never read as a message;
+    one whose process still runs is being written now and stays.
     """
     removed = 0
-    for tmp in Path(directory).rglob(".*.tmp"):
+    found = Path(directory).rglob(".*.tmp") if folders is None else (
+        Path(e.path) for f in folders if f.is_dir() for e in os.scandir(f)
+        if e.name.startswith(".") and e.name.endswith(".tmp"))
+    for tmp in list(found):
         pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
         if not pid.isdigit() or _alive(int(pid)):
             continue
@@ -168,10 +193,10 @@ class NullTransport:
         pass
 
 
-def make_transport(settings: Settings) -> Transport:
-    """Return the transport the settings name."""
+def make_transport(settings: Settings, autoclose: bool = False) -> Transport:
+    """Return the transport the settings name (`autoclose`: for a caller that never closes it, e.g. a server)."""
     if settings.transport == "outbox":
-        outbox = OutboxTransport(settings.outbox_dir)
+        outbox = OutboxTransport(settings.outbox_dir, autoclose=autoclose)
         outbox.check()
         return outbox
     if settings.transport == "ses":
@@ -181,44 +206,6 @@ def make_transport(settings: Settings) -> Transport:
     from .errors import ConfigError
 
     raise ConfigError(f"transport {settings.transport!r} is not available in this build")
-
-
-def write_index(directory: Path) -> Path:
-    """Write `index.html` linking every message in the outbox (newest week first) and its HTML view."""
-    rows = []
-    paths = sorted(directory.rglob("*.eml"), key=lambda p: (int(p.stem) if p.stem.isdigit() else 0, p.stem))
-    for path in sorted(paths, key=lambda p: p.parent.name, reverse=True):  # newest week first, then by id
-        head = _headers(path)
-        rel = path.relative_to(directory).as_posix()
-        view = path.with_suffix(".html").relative_to(directory).as_posix()
-        rows.append(
-            f"<tr><td>{html.escape(head.get('date', ''))}</td><td>{html.escape(head.get('to', ''))}</td>"
-            f'<td><a href="{html.escape(view)}">{html.escape(head.get("subject", rel))}</a></td>'
-            f'<td><a href="{html.escape(rel)}">.eml</a></td></tr>'
-        )
-    directory.mkdir(parents=True, exist_ok=True)
-    index = directory / "index.html"
-    index.write_text(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Outbox</title>'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<style>body{font:14px system-ui,sans-serif;margin:2rem;color:#1f2933}"
-        "td,th{padding:.3rem .6rem;border-bottom:1px solid #e4e7eb;text-align:left}</style>"
-        f"</head><body><h1>Outbox: {len(rows)} messages</h1><table>"
-        "<tr><th>Date</th><th>To</th><th>Subject (opens the HTML part)</th><th>Raw</th></tr>"
-        + "".join(rows)
-        + "</table></body></html>",
-        encoding="utf-8",
-    )
-    return index
-
-
-def _headers(path: Path) -> dict[str, str]:
-    """Date, To and Subject of a message, decoded, reading only its header block."""
-    with path.open("rb") as f:
-        data = f.read(16384)
-    end = data.find(b"\r\n\r\n")
-    msg = BytesHeaderParser(policy=compat32).parsebytes(data[: end + 4] if end >= 0 else data)
-    return {k: str(make_header(decode_header(msg.get(k, "")))) for k in ("date", "to", "subject")}
 
 
 _BOUNDARY = re.compile(rb'boundary="?([^";\r\n]+)"?')

@@ -44,7 +44,7 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
     db.ensure_schema(engine)
     app.extensions["digest"] = {
         "settings": settings, "engine": engine, "tax": load_taxonomy(), "clock": clock,
-        "transport": transport or make_transport(settings),
+        "transport": transport or make_transport(settings, autoclose=True),  # never closed: index each mail
     }
 
     @app.teardown_request

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from digest import render
+from digest.compose import Composer
 from digest.content import DigestContent, FeedbackLinks, JobView
 from digest.message import encode_text
 from digest.render import Renderer, clean_text, get_renderer, http_url
+from digest.settings import Settings
+from digest.taxonomy import load_taxonomy
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 XSS = "<script>alert(1)</script><img src=x onerror=alert(1)>"
@@ -337,6 +340,11 @@ def test_cards_rendered_once_per_job_give_the_very_bytes_of_the_template_loop(jo
         assert len(rendered.text_cards) == len(content.jobs) and all(p.endswith("\n") for p in pieces[:-1])
         # ... so their quoted-printable, joined, is the quoted-printable of the whole text.
         assert b"".join(encode_text(p) for p in pieces) == encode_text(rendered.text)
+        # The composer keeps each card's encoding in two memoised pieces (numbered line, rest): still the whole's.
+        composer = Composer(Settings(), load_taxonomy(), fresh)
+        for _twice in (1, 2):
+            assert composer.text_body(rendered.text_head, rendered.text_cards, rendered.text_tail) == encode_text(
+                rendered.text)
     again = make_content(chosen)
     assert fresh.html(again) == fresh.html(again)  # from the card cache now
     assert fresh.html(linked) == fresh.html(linked)

@@ -280,7 +280,9 @@ def test_the_outbox_clears_half_written_files_of_killed_runs_only(tmp_path):
     outbox.send("2026-W48/9", "ana@example.com", b"Subject: hi\r\n\r\nbody\r\n")
     outbox.close()
     assert not stale.exists() and live.exists()
-    assert sorted(p.name for p in week.iterdir()) == [live.name, "9.eml", "9.html"]
+    # The week now holds its index pages too (index.html, page-0.html, .index/): only these are messages or temp.
+    assert sorted(p.name for p in week.iterdir() if p.suffix in (".eml", ".tmp") or p.stem == "9") == [
+        live.name, "9.eml", "9.html"]
     assert ".tmp" not in (tmp_path / "index.html").read_text()
 
 
