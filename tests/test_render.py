@@ -343,8 +343,8 @@ def test_cards_rendered_once_per_job_give_the_very_bytes_of_the_template_loop(jo
         # The composer keeps each card's encoding in two memoised pieces (numbered line, rest): still the whole's.
         composer = Composer(Settings(), load_taxonomy(), fresh)
         for _twice in (1, 2):
-            assert composer.text_body(rendered.text_head, rendered.text_cards, rendered.text_tail) == encode_text(
-                rendered.text)
+            assert composer.text_body(rendered.text_head, rendered.text_cards, rendered.text_tail,
+                                      rendered.text_links) == encode_text(rendered.text)
     again = make_content(chosen)
     assert fresh.html(again) == fresh.html(again)  # from the card cache now
     assert fresh.html(linked) == fresh.html(linked)
