@@ -41,6 +41,8 @@ PAGE_IDS = 1000  # subscriber ids per page: a page holds at most this many diges
 TOP_FOLDERS = 100  # folders on the top page (all of them are on folders.html)
 RECENT = 20  # latest messages on the top page
 FORMAT = "1"  # bump to re-adopt every message on the next build
+LOCK_WAIT = 2.0  # seconds a build waits for a folder's lock before leaving its pages for a later close
+WRITER_WAIT = 0.5  # seconds a message waits for a folder's lock (held by a build) before writing without it
 _ID = re.compile(r"(\d+)(?:-\d{8}T\d{6})?$")  # "123", "123-20261123T090000", "2026-W48-123-20261123T090000"
 _HEADERS = (b"date", b"to", b"subject")
 
@@ -69,6 +71,7 @@ class OutboxIndex:
         self.top = self.directory / ".index"
         self.stale = self.top / "stale"
         self._prepared: dict[str, str] = {}  # folder → its index directory, made in this process
+        self._blocked: dict[str, float] = {}  # folder → until when not to wait for its lock (a stopped holder)
 
     # --- places ---
 
@@ -95,7 +98,13 @@ class OutboxIndex:
         folder, stem = _split(key)
         page = page_of(stem)
         data = self._prepared.get(folder) or self._prepare(folder)
-        with _lock(f"{data}/lock", fcntl.LOCK_SH):
+        # A rebuild holds the folder's lock briefly. One that holds it for long is a stopped process: then write
+        # without it (the line and the marker are one append and one create each; at worst that page's listing
+        # waits for a later close), and stop waiting for it a while.
+        wait = 0.0 if self._blocked.get(folder, 0.0) > time.monotonic() else WRITER_WAIT
+        with _lock(f"{data}/lock", fcntl.LOCK_SH, wait) as locked:
+            if not locked:
+                self._blocked[folder] = time.monotonic() + 30.0
             line = json.dumps([stem, *header_values(raw), round(time.time(), 3)]) + "\n"
             _append(f"{data}/{page}.log", line.encode())
             marker = f"{self.stale}/{quote(folder, safe='')}@{page}"
@@ -148,7 +157,9 @@ class OutboxIndex:
         recent: list[list] = []
         for folder, pages in stale.items():
             recent = heapq.nlargest(RECENT, recent + self._build_folder(folder, pages), key=lambda r: r[-1])
-        with _lock(self.top / "lock", fcntl.LOCK_EX):
+        with _lock(self.top / "lock", fcntl.LOCK_EX) as locked:
+            if not locked:  # another process is building it (or stopped while it did): its markers stay for later
+                return
             folders = _read_json(self.top / "folders.json")
             for marker in [p for p in self.stale.iterdir() if p.name.endswith("@top")]:
                 folder = unquote(marker.name[: -len("@top")])
@@ -169,7 +180,9 @@ class OutboxIndex:
         data = self.data_dir(folder)
         data.mkdir(parents=True, exist_ok=True)
         newest: list[list] = []
-        with _lock(data / "lock", fcntl.LOCK_EX):
+        with _lock(data / "lock", fcntl.LOCK_EX) as locked:
+            if not locked:  # writers or a builder hold it (perhaps a stopped process): the markers wait for later
+                return newest
             self._marker(folder, "top").touch()  # until the top page has the new counts (a crash repairs it)
             counts = _read_json(data / "pages.json")
             for page in sorted(pages):
@@ -366,12 +379,24 @@ def _page_html(title: str, count: int, up: str, rows: Iterable[str]) -> Iterator
 # --- files ---
 
 @contextmanager
-def _lock(path: str | Path, how: int) -> Iterator[None]:
-    """An flock on a file that is never replaced (a fresh descriptor each time: threads exclude each other too)."""
+def _lock(path: str | Path, how: int, wait: float = LOCK_WAIT) -> Iterator[bool]:
+    """An flock on a file that is never replaced (a fresh descriptor each time: threads exclude each other too);
+    yields whether it was taken within `wait` seconds. Never waits for ever: the holder may be a stopped process
+    (SIGSTOP), and a run that takes over its claims must not hang behind its index."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, how)
-        yield
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, how | fcntl.LOCK_NB)
+                locked = True
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    locked = False
+                    break
+                time.sleep(0.01)
+        yield locked
     finally:
         os.close(fd)
 
