@@ -60,7 +60,8 @@ class Heartbeat:
             try:
                 self.beat()
             except SQLAlchemyError as e:  # a busy or briefly unreachable database: the next beat tries again
-                log.warning("heartbeat of run %s could not renew its claims: %s", self.run_id[:8],
+                # INFO, not a warning: a database that stays away fails the run itself, with one clear line.
+                log.info("heartbeat of run %s could not renew its claims: %s", self.run_id[:8],
                             str(e).splitlines()[0])
 
     def __enter__(self) -> "Heartbeat":
