@@ -21,6 +21,9 @@ from .settings import Settings
 from .taxonomy import Taxonomy
 
 
+WHY_MEMO = 1_024  # preference sets whose why-lines are kept (the head of a Zipf-like list covers most digests)
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     """The columns of a subscriber the weekly run needs (a plain row, not an ORM object)."""
@@ -117,7 +120,7 @@ class Composer:
         """Why each listing is in this subscriber's digest (memoised per preference set: many people share one)."""
         known = self._whys.get(prefs)
         if known is None:
-            if len(self._whys) > 8_192:
+            if len(self._whys) >= WHY_MEMO:  # the commonest sets come back soon; memory stays flat at any size
                 self._whys.clear()
             known = self._whys[prefs] = {}
         out = []
