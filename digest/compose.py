@@ -21,7 +21,7 @@ from .settings import Settings
 from .taxonomy import Taxonomy
 
 
-WHY_MEMO = 1_024  # preference sets whose why-lines are kept (the head of a Zipf-like list covers most digests)
+WHY_MEMO = 256  # preference sets whose why-lines are kept (the head of a Zipf-like list covers most digests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class Composer:
         # in two pieces, the numbered first line (listings x positions, short) and the rest (one per listing);
         # and the board-search link of a preference set.
         self._card_text = functools.lru_cache(maxsize=4_096)(self._card_qp)
-        self._line_text = functools.lru_cache(maxsize=16_384)(encode_text)
+        self._line_text = functools.lru_cache(maxsize=8_192)(encode_text)
         self._rest_text = functools.lru_cache(maxsize=8_192)(encode_text)
         self._more_url = functools.lru_cache(maxsize=2_048)(self._search_url)  # the common sets; the tail is cheap
         self._whys: dict[Prefs, dict[str, str]] = {}  # preference set -> board id -> why-line

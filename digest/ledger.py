@@ -132,7 +132,7 @@ class _Driver:
             return None
         out = _STORED.get(value)
         if out is None:
-            if len(_STORED) > 100_000:
+            if len(_STORED) > 4_096:
                 _STORED.clear()
             out = _STORED[value] = self._when(value)
         return out
@@ -151,7 +151,8 @@ class _Driver:
         return self.cursor.fetchall()
 
 
-# Process-wide memo (bounded): the stored form of a datetime (SQLite stores text).
+# Process-wide memo (bounded: a run has few common datetimes - slots, cutoffs - and one window start per
+# subscriber, which a larger bound would only hoard): the stored form of a datetime (SQLite stores text).
 _STORED: dict[datetime, object] = {}
 
 

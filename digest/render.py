@@ -151,7 +151,7 @@ _MARK_NAMES = {mark: name for name, mark in _MARKS.items()}
 _A_MARK = re.compile("(" + "|".join(_MARKS.values()) + ")")
 
 
-@functools.lru_cache(maxsize=16_384)
+@functools.lru_cache(maxsize=2_048)  # the commonest why-lines; the long tail is cheap to clean again
 def _clean_why(why: str) -> str:
     return clean_text(why)
 
