@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from . import db, listing_feedback, subscribers as subs
+from . import audit, db, listing_feedback, subscribers as subs
 from .cadence import CADENCES
 from .errors import DigestError, InputError
 from .listings import import_listings, listing_json
@@ -273,6 +273,8 @@ def subscribers_update(app: App, email, **opts):
         subs.get(s, email)  # only someone who exists: update never adds
         changed: list[str] = []
         sub, _ = subs.upsert(s, data, app.tax, app.settings, app.clock(), changed=changed, source="cli")
+        if changed:
+            audit.record(s, app.clock(), "subscribers update", "subscriber", sub.email, changed=changed)
         s.commit()
         click.echo(f"updated {sub.email}: {', '.join(changed)}" if changed else f"no change for {sub.email}")
 
@@ -317,6 +319,7 @@ def subscribers_revoke(app: App, email: str):
     with app.session() as s:
         sub = subs.get(s, email)
         revoke_links(sub, app.clock())
+        audit.record(s, app.clock(), "subscribers revoke-links", "subscriber", sub.email)
         s.commit()
         click.echo(f"revoked the outstanding links of {sub.email}; new emails carry new links")
 
@@ -418,6 +421,9 @@ def subscribers_remove(app: App, email: str):
         shown, sub_id = sub.email, sub.id
         suppressed_hash_kept = sub.status in ("suppressed", "unsubscribed")
         subs.remove(s, sub)
+        audit.record(s, app.clock(), "subscribers remove", "subscriber",
+                     audit.person_ref(app.settings.secret_keys[0], shown), suppression_kept=suppressed_hash_kept)
+        s.commit()
     # Local outbox copies of their mail are data held about them too.
     outbox = Path(app.settings.outbox_dir)
     files = [p for p in outbox.glob(f"*/{sub_id}.*") if p.suffix in (".eml", ".html")] if outbox.is_dir() else []
@@ -580,6 +586,33 @@ def db_upgrade(app: App):
     except OperationalError as e:
         raise InputError(f"cannot reach the database: {str(e.orig).strip().splitlines()[0]}") from e
     click.echo(f"database at revision {rev}")
+
+
+@main.command("audit")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Newest entries to show.")
+@click.option("--target", help="Only entries about this address, board id or hash.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_app
+def audit_cmd(app: App, limit: int, target: str | None, as_json: bool):
+    """Operator actions that changed a person, a listing or a list entry, newest first.
+
+    A removed person is named by a keyed hash; --target with their address still finds them.
+
+    \b
+    Example:
+      digest audit --target ana@example.com
+    """
+    with app.session() as s:
+        rows = audit.entries(s, limit=limit, target=target, secrets=app.settings.secret_keys)
+    for e in rows:
+        if as_json:
+            click.echo(json.dumps(audit.entry_json(e)))
+        else:
+            detail = " ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
+            click.echo(f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.actor}  {e.command}  {e.target_kind} {e.target}"
+                       + (f"  {detail}" if detail else ""))
+    if not rows and not as_json:
+        click.echo("no audited actions" + (f" for {target}" if target else ""))
 
 
 @main.command("demo")

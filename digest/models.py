@@ -1,4 +1,4 @@
-"""The tables: listings, subscribers, the suppression list, and the delivery ledger."""
+"""The tables: listings, subscribers, the suppression list, the delivery ledger, and the operators' audit log."""
 
 from __future__ import annotations
 
@@ -224,3 +224,19 @@ class HiddenCompany(Base):
     company_key: Mapped[str] = mapped_column(String(300))  # normalise.company_key: folded as repost keys fold it
     company: Mapped[str] = mapped_column(String(300))  # the name as the card showed it, for the preferences page
     created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """One operator action that changed a person, a listing or a list entry (digest.audit).
+
+    A removed person's target is a keyed hash of the address, never the address in clear."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))  # the operating-system user, or DIGEST_OPERATOR
+    command: Mapped[str] = mapped_column(String(100))  # e.g. "subscribers remove"
+    target_kind: Mapped[str] = mapped_column(String(20))  # subscriber/listing/suppression/do-not-contact
+    target: Mapped[str] = mapped_column(String(320))  # address, board id, or "hash:<keyed hash>"
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -372,7 +372,7 @@ def remove(session: Session, sub: Subscriber) -> None:
     """Erase the person: subscriber row, ledger rows and the listings sent to them.
 
     Someone who left or whose mail was suppressed stays on the suppression list as a hash of the address
-    (no address, no name), so that re-importing an old list never mails them again.
+    (no address, no name), so that re-importing an old list never mails them again. The caller commits.
     """
     if sub.status in ("unsubscribed", "suppressed"):
         reason = (sub.suppression_reason or "other") if sub.status == "suppressed" else OPTED_OUT
@@ -380,7 +380,6 @@ def remove(session: Session, sub: Subscriber) -> None:
     session.execute(delete(Delivery).where(Delivery.subscriber_id == sub.id))
     listing_feedback.forget(session, sub.id)
     session.delete(sub)
-    session.commit()
 
 
 def list_subscribers(session: Session, status: str | None = None, now: datetime | None = None) -> Iterator[Subscriber]:

@@ -287,6 +287,7 @@ def all_rows_text(engine) -> str:
 def remove(engine, address: str) -> None:
     with Session(engine) as s:
         subs.remove(s, subs.get(s, address))
+        s.commit()
 
 
 def test_removed_then_reimported_comes_back_suppressed(engine, settings, tax, tmp_path, add_listings, add_subscriber):
