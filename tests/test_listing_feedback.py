@@ -432,6 +432,7 @@ def test_removing_a_subscriber_erases_their_feedback(web, card):
     web.post_form(card["hide"])
     with Session(web.engine) as s:
         remove(s, s.get(Subscriber, card["sid"]))
+        s.commit()
     assert rows(web, NotForMe) == rows(web, HiddenCompany) == []
 
 

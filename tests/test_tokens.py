@@ -217,6 +217,7 @@ def test_every_bad_token_gets_the_same_page(web, add_subscriber):
     gone_tokens = {p: web.token(p, gone) for p in tokens.PURPOSES}
     with Session(web.engine) as s:
         remove(s, s.get(Subscriber, gone))
+        s.commit()
     before = web.dump()
     pairs = []
     for purpose in tokens.PURPOSES:
