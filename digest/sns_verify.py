@@ -101,11 +101,12 @@ class Verifier:
         signature = sns.get("Signature")
         if not isinstance(signature, str) or not signature:
             raise NotVerified("unsigned SNS message (no Signature)")
+        url = check_cert_url(_get(sns, "SigningCertURL"))
         try:
             signature_bytes = base64.b64decode(signature, validate=True)
         except (binascii.Error, ValueError) as e:
             raise NotVerified("the SNS Signature is not base64") from e
-        key = self._key(check_cert_url(_get(sns, "SigningCertURL")))
+        key = self._key(url)
         try:
             key.verify(signature_bytes, string_to_sign(sns), padding.PKCS1v15(), algorithm())
         except InvalidSignature as e:
