@@ -153,6 +153,9 @@ def test_test_send_invocation_shares_the_cli_function(aws, tmp_path, add_listing
     assert out["to"] == "ops@example.org" and out["listings"] == 1
     [(key, msg)] = read_outbox(tmp_path / "outbox").items()
     assert key.startswith("test/") and msg["Subject"].startswith("[TEST] ")
+    # Its links change nothing (tests/test_preview.py follows every one of them).
+    assert msg["List-Unsubscribe"] == "<http://127.0.0.1:8000/test-copy/unsubscribe>"
+    assert "/preferences/" not in msg.get_body(("plain",)).get_content()
 
 
 def test_test_send_for_an_unknown_address_answers_without_raising(aws, tmp_path, caplog):
