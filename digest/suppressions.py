@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, subscribers as subs
 from .errors import InputError
-from .models import Subscriber, Suppression
+from .models import Suppression
 
 
 @dataclass(frozen=True)
