@@ -41,6 +41,16 @@ def test_template_worker_mapping_reports_batch_failures_with_a_concurrency_cap(t
     assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
 
 
+def test_template_lets_only_the_ses_events_topic_invoke_the_feedback_function(template):
+    resources = template["Resources"]
+    (permission,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"
+                     and r["Properties"].get("Principal") == "sns.amazonaws.com"]
+    assert permission["SourceArn"] == {"Ref": "SesEventsTopic"}
+    assert permission["FunctionName"]["Fn::GetAtt"][0] == "SesEventsLambdaFunction"
+    env = resources["SesEventsLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["DIGEST_SNS_TOPIC_ARN"] == {"Ref": "SesEventsTopic"}
+
+
 def test_template_carries_no_secret_values(template):
     for name, function in _functions(template).items():
         env = function["Properties"]["Environment"]["Variables"]

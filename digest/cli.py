@@ -636,8 +636,10 @@ def demo_cmd(app: App, now: datetime | None, database: str):
 
 
 from .feedback import feedback_command  # noqa: E402  (a command defined beside its core function)
+from .suppressions import suppressions_group  # noqa: E402
 
 main.add_command(feedback_command)
+main.add_command(suppressions_group)
 
 
 def _plugin_commands() -> None:

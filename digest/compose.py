@@ -191,23 +191,39 @@ class Composer:
         cut = card.find("\n", len(card) - len(card.lstrip("\n"))) + 1
         return self._line_text(card[:cut]) + self._rest_text(card[cut:])
 
-    def content(self, rcpt: Recipient, match: Match, slot_at: datetime, since: datetime) -> DigestContent:
+    def content(self, rcpt: Recipient, match: Match, slot_at: datetime, since: datetime,
+                test_copy: bool = False) -> DigestContent:
+        """What the digest says; a test copy's links for the subscriber lead to a page that changes nothing."""
         local = slot_at.astimezone(zone(rcpt.timezone)).date()
         monday = local - timedelta(days=local.weekday())
+        if test_copy:
+            inert = self.test_copy_url
+            links = inert("preferences"), inert("unsubscribe")
+            feedback = tuple(FeedbackLinks(inert("not-for-me"), inert("hide-company")) if l.listing_id else None
+                             for l in match.listings)
+        else:
+            links = self.link("preferences", rcpt), self.link("unsubscribe", rcpt)
+            feedback = tuple(self.feedback_links(rcpt, l) for l in match.listings)
         return DigestContent(
             to_email=rcpt.email, to_name=rcpt.name, jobs=tuple(self.job_view(l) for l in match.listings),
             total_matches=match.total, more_url=self.more_url(rcpt, since),
-            preferences_url=self.link("preferences", rcpt), unsubscribe_url=self.link("unsubscribe", rcpt),
+            preferences_url=links[0], unsubscribe_url=links[1],
             board_url=self.settings.board_url, week_label=f"week of {monday:%b} {monday.day}, {monday.year}",
             summary=self.summary(rcpt), whys=self.whys(match.listings, rcpt.prefs),
-            below_floor=match.below_floor,
-            feedback=tuple(self.feedback_links(rcpt, l) for l in match.listings),
+            below_floor=match.below_floor, feedback=feedback,
         )
+
+    def test_copy_url(self, link: str) -> str:
+        """Where a test copy's preferences, unsubscribe and card links go: a page saying it is a test copy.
+
+        Seed lists and deliverability services open, and sometimes post to, every link of what they receive;
+        a test copy carrying the subscriber's own links would let them change the real subscriber."""
+        return f"{self.settings.base_url}/test-copy/{link}"
 
     def compose(self, rcpt: Recipient, match: Match, period: str, slot_at: datetime, since: datetime,
                 date_: datetime, to: str | None = None, subject_prefix: str = "") -> Composed:
         """Render and assemble one digest; `to` and `subject_prefix` serve test sends."""
-        content = self.content(rcpt, match, slot_at, since)
+        content = self.content(rcpt, match, slot_at, since, test_copy=to is not None)
         rendered = self.renderer.render(content)
         key = f"{period}/{rcpt.id}"
         subject = subject_prefix + rendered.subject
@@ -215,9 +231,9 @@ class Composer:
         envelope = Envelope(
             from_addr=self.settings.from_addr, to_addr=to_addr, subject=subject, date=date_,
             message_id=message_id_for(key + ("/test" if to else ""), self.settings.from_domain),
-            # A test copy's mail-client unsubscribe button must not unsubscribe the real subscriber: its
-            # header points at a page that changes nothing (the body keeps the subscriber's links to look at).
-            list_unsubscribe_url=f"{self.settings.base_url}/unsubscribe/test-copy" if to else content.unsubscribe_url,
+            # A test copy's mail-client unsubscribe button must not unsubscribe the real subscriber: like every
+            # link of the copy, its header points at a page that changes nothing.
+            list_unsubscribe_url=content.unsubscribe_url,
             list_id=self.list_id,
             extra_headers=(("Feedback-ID", f"{'test' if to else 'weekly'}:{period}:{self.settings.from_domain}"),),
         )

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from .jsontext import loads
 from .models import Run
 from .run import RunContext, Shard, ShardRunner, Summary, plan, run
 from .settings import Settings
@@ -36,7 +37,7 @@ class ShardMessage:
 
     @classmethod
     def from_json(cls, body: str) -> "ShardMessage":
-        data = json.loads(body)
+        data = loads(body)
         msg = cls(run_id=str(data["run_id"]), now=str(data["now"]), lo=int(data["lo"]), hi=int(data["hi"]))
         msg.instant  # refuse a malformed time here, not half way through the shard  # noqa: B018
         return msg

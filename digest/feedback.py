@@ -2,29 +2,32 @@
 
 Both shapes SES sends are read: identity notifications (`notificationType`) and configuration-set event
 publishing (`eventType`), inside a Lambda SNS event, an SNS notification body, or bare. A record that is not
-one of them is logged and skipped; the rest of the batch still applies. Logs carry subscriber ids or
-address hashes, never an address.
+one of them is logged and skipped; the rest of the batch still applies. The SNS function first checks each
+message's topic and signature (digest.sns_verify); every path then believes a bounce or complaint only about a
+mail this service sent to that address (digest.sent_mail). Logs carry subscriber ids or address hashes, never
+an address.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import subscribers as subs
+from . import sent_mail, subscribers as subs
 from .errors import DigestError, InputError
+from .jsontext import BadJSON, loads
 from .models import Subscriber
 from .readers import Rejected, read_records
+from .sns_verify import NotVerified
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class Skipped:
 
     where: str
     reason: str  # never echoes an address
+    refused: bool = False  # an SNS message whose topic or signature did not check out
 
 
 Item = FeedbackEvent | Skipped
@@ -71,7 +75,8 @@ class FeedbackReport:
     transient_counted: int = 0
     ignored: int = 0  # nothing to do: deliveries, opens, ..., repeats, addresses already suppressed
     unknown: int = 0  # records skipped: malformed or not an SES notification
-    not_found: int = 0  # recipients with no subscriber (a bounce or complaint still lists their hash)
+    refused: int = 0  # SNS messages dropped unread: wrong topic, unsigned, or a signature that does not match
+    not_ours: int = 0  # recipients of no mail this service sent under that id: dropped
     skipped: list[Skipped] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -79,17 +84,22 @@ class FeedbackReport:
         plural = "" if self.notifications == 1 else "s"
         return (f"{self.notifications} notification{plural}: suppressed {self.suppressed} (unsubscribed by "
                 f"complaint {self.unsubscribed}), transient bounces counted {self.transient_counted}, "
-                f"ignored {self.ignored}, unknown {self.unknown}, no such subscriber {self.not_found}")
+                f"ignored {self.ignored}, unknown {self.unknown}, not sent by this service {self.not_ours}"
+                + (f", refused {self.refused}" if self.refused else ""))
 
 
 # --- parsing ------------------------------------------------------------------------------------------------
 
-def parse_sns_event(event: Any, where: str = "") -> list[Item]:
-    """Read a Lambda SNS event ({"Records": [{"EventSource": "aws:sns", "Sns": {...}}]})."""
+Verify = Callable[[dict], None]  # raises NotVerified: digest.sns_verify.Verifier.verify
+
+
+def parse_sns_event(event: Any, where: str = "", verify: Verify | None = None) -> list[Item]:
+    """Read a Lambda SNS event ({"Records": [{"EventSource": "aws:sns", "Sns": {...}}]}); with `verify`, a
+    record whose topic or signature does not check out is skipped unread."""
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
         return [Skipped(where or "event", "not an SNS event (no Records list)")]
-    return [_sns_record(rec, f"{where} record {i}".strip()) for i, rec in enumerate(records, 1)]
+    return [_sns_record(rec, f"{where} record {i}".strip(), verify) for i, rec in enumerate(records, 1)]
 
 
 def parse_item(obj: Any, where: str) -> list[Item]:
@@ -105,11 +115,16 @@ def parse_item(obj: Any, where: str) -> list[Item]:
     return [parse_notification(obj, where)]
 
 
-def _sns_record(rec: Any, where: str) -> Item:
+def _sns_record(rec: Any, where: str, verify: Verify | None = None) -> Item:
     if not isinstance(rec, dict) or not isinstance(rec.get("Sns"), dict):
         return Skipped(where, "not an SNS record (no Sns object)")
     if rec.get("EventSource", "aws:sns") != "aws:sns":
         return Skipped(where, f"not an SNS record (EventSource {_safe(rec.get('EventSource'))})")
+    if verify is not None:
+        try:
+            verify(rec["Sns"])
+        except NotVerified as e:
+            return Skipped(where, f"not believed: {e}", refused=True)
     return _sns_message(rec["Sns"], where)
 
 
@@ -128,11 +143,9 @@ def parse_notification(message: Any, where: str) -> Item:
     """Read one SES notification, in either shape, given as its JSON text (the SNS Message) or as a dict."""
     if isinstance(message, (str, bytes)):
         try:
-            message = json.loads(message)
-        except json.JSONDecodeError as e:
-            return Skipped(where, f"the SNS Message is not JSON ({e.msg} at column {e.colno})")
-        except (RecursionError, UnicodeDecodeError):
-            return Skipped(where, "the SNS Message is not readable JSON")
+            message = loads(message)
+        except BadJSON as e:
+            return Skipped(where, f"the SNS Message is not JSON ({e})")
     if not isinstance(message, dict):
         return Skipped(where, "the SES notification is not a JSON object")
     kind = message.get("eventType", message.get("notificationType"))
@@ -209,9 +222,13 @@ def apply_events(session: Session, events: Iterable[Item], now: datetime,
     for ev in events:
         report.notifications += 1
         if isinstance(ev, Skipped):
-            report.unknown += 1
             report.skipped.append(ev)
-            log.warning("feedback record skipped", extra={"where": ev.where, "reason": ev.reason})
+            if ev.refused:
+                report.refused += 1
+                log.warning("SNS message refused: dropped", extra={"where": ev.where, "reason": ev.reason})
+            else:
+                report.unknown += 1
+                log.warning("feedback record skipped", extra={"where": ev.where, "reason": ev.reason})
         elif ev.effect is None:
             report.ignored += 1
             log.debug("feedback ignored", extra={"where": ev.where, "feedback": ev.kind})
@@ -225,15 +242,17 @@ def apply_events(session: Session, events: Iterable[Item], now: datetime,
 def _apply(session: Session, ev: FeedbackEvent, address: str, now: datetime, limit: int,
            report: FeedbackReport) -> None:
     fields = {"where": ev.where, "feedback": ev.kind, "detail": ev.detail}
-    if ev.effect in ("bounce", "complaint"):
-        subs.record_suppression(session, address, ev.effect, now)
     # Locked: two notifications for one person in concurrent batches must not lose a bounce count.
     sub = session.scalar(select(Subscriber).where(Subscriber.email_key == address).with_for_update())
-    if sub is None:
-        report.not_found += 1
-        log.info("feedback for no subscriber", extra=fields | {"address_hash": subs.address_hash(address)[:16]})
+    if sub is None or not sent_mail.sent_to(session, sub, ev.message_id):
+        # A forged or misdirected notice must not suppress anyone: only mail we sent to them counts.
+        report.not_ours += 1
+        log.warning("feedback about a mail this service did not send to that address: dropped",
+                    extra=fields | {"address_hash": subs.address_hash(address)[:16]})
         return
     fields["subscriber_id"] = sub.id
+    if ev.effect in ("bounce", "complaint"):
+        subs.record_suppression(session, address, ev.effect, now)
     reason = ev.effect
     if ev.effect == "transient":
         if sub.status == "suppressed" or (ev.message_id and ev.message_id == sub.bounced_message_id):
@@ -290,7 +309,8 @@ def feedback_command(path: str):
 
     The file is a JSON array, JSON Lines or one JSON object; each item is a Lambda SNS event or record, an SNS
     notification body, or a bare SES notification (identity notifications or configuration-set events).
-    Permanent bounces and complaints suppress the address at once, transient bounces after 3.
+    Permanent bounces and complaints suppress the address at once, transient bounces after 3 - but only about a
+    mail this service sent to that address (its SES message id is in the ledger); anything else is dropped.
 
     \b
     Example:

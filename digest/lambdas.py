@@ -2,7 +2,7 @@
 
 schedule        EventBridge, hourly: plan the run, send inline or enqueue shards on SQS
 worker          SQS: send one shard per message, partial batch failures reported
-ses_events      SNS: SES bounce and complaint notifications → suppression
+ses_events      SNS: SES bounce and complaint notifications → suppression (signed, our topic, our mail only)
 import_listings S3: a listings file dropped under incoming/ → import, report written beside it
 test_send       operator invoke: {"subscriber": EMAIL, "to": ADDRESS}
 (the web app's handler is subscribers.lambda_handler.handler)
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from . import db
 from .aws_settings import lambda_settings
-from .errors import DigestError
+from .errors import DigestError, InputError
 from .fanout import ShardMessage, dispatch, send_shard
 from .run import Summary
 from .taxonomy import load_taxonomy
@@ -43,13 +43,20 @@ def clock() -> datetime:
 
 
 class _State(dict):
-    """Settings and engine built at cold start; the transport only when a function first sends."""
+    """Settings and engine built at cold start; the transport only when a function first sends, the SNS verifier
+    when the feedback function first runs (it keeps the signing certificates it fetches for the container's life)."""
 
     def __missing__(self, key: str):
-        if key != "transport":
+        if key == "transport":
+            self["transport"] = make_transport(self["settings"])
+        elif key == "sns":
+            from .sns_verify import Verifier, fetch_certificate
+
+            settings = self["settings"]
+            self["sns"] = Verifier(settings.sns_topic_arn, settings.sns_cert_fetcher or fetch_certificate)
+        else:
             raise KeyError(key)
-        self["transport"] = make_transport(self["settings"])
-        return self["transport"]
+        return self[key]
 
 
 @lru_cache(maxsize=1)
@@ -140,11 +147,16 @@ def import_listings(event: dict, context: Any) -> dict:
         key = unquote_plus(record["s3"]["object"]["key"])
         if key.endswith(REPORT_SUFFIX):
             continue  # our own output: never import it
-        body, failure = _import_one(s3, bucket, key, st)
+        body = _import_one(s3, bucket, key, st)
         s3.put_object(Bucket=bucket, Key=key + REPORT_SUFFIX, Body=json.dumps(body, indent=2).encode(),
                       ContentType="application/json")
-        if failure is not None:
-            raise failure  # the report says why; the failed invocation shows in metrics and alarms
+        if "error" in body:
+            # A file that cannot be read at all is the same file on every retry: the report says why, the
+            # ListingFilesRefused metric raises the alarm, and nothing is retried into the failed-events queue.
+            logger.error("listings file refused", extra={"file": key, "reason": body["error"]})
+            metrics.add_metric(name="ListingFilesRefused", unit=MetricUnit.Count, value=1)
+            reports.append(body)
+            continue
         metrics.add_metric(name="ListingsImported", unit=MetricUnit.Count, value=body["imported"])
         metrics.add_metric(name="ListingsRejected", unit=MetricUnit.Count, value=len(body["rejected"]))
         logger.info("listings imported", extra={"report": {k: v for k, v in body.items() if k not in ("rejected", "warnings")}})
@@ -152,7 +164,7 @@ def import_listings(event: dict, context: Any) -> dict:
     return {"reports": reports}
 
 
-def _import_one(s3: Any, bucket: str, key: str, st: dict) -> tuple[dict, Exception | None]:
+def _import_one(s3: Any, bucket: str, key: str, st: dict) -> dict:
     from .listings import import_listings as run_import
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,31 +173,36 @@ def _import_one(s3: Any, bucket: str, key: str, st: dict) -> tuple[dict, Excepti
         with Session(st["engine"]) as s:
             try:
                 report = run_import(s, path, st["tax"], clock(), clock=clock)
-            except DigestError as e:  # a file we cannot read at all (type, encoding) still gets a report
+            except InputError as e:  # a file we cannot read at all (type, encoding) still gets a report
                 # The message names the temporary copy; the operator knows the file by its key.
                 return {"file": key, "error": str(e).replace(path, key), "imported": 0, "rejected": [],
-                        "warnings": []}, e
+                        "warnings": []}
     return {"file": key, "imported": report.imported, "inserted": report.inserted, "updated": report.updated,
             "unchanged": report.unchanged,
             "rejected": [{"line": r.line, "id": r.key, "reason": r.reason} for r in report.rejected],
-            "warnings": [{"line": w.line, "id": w.key, "reason": w.reason} for w in report.warnings]}, None
+            "warnings": [{"line": w.line, "id": w.key, "reason": w.reason} for w in report.warnings]}
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def ses_events(event: dict, context: Any) -> dict:
-    """SNS: SES bounce, complaint and delivery notifications; bad records are logged and skipped."""
+    """SNS: SES bounce, complaint and delivery notifications. A message that is not signed by SNS for the configured
+    topic, or not about a mail this service sent to that address, is logged and dropped: never raised, so SNS does
+    not retry it into the failed-events queue."""
     from dataclasses import asdict
 
     from .feedback import apply_events, parse_sns_event
 
     st = state()
+    if not st["settings"].sns_topic_arn:
+        logger.error("DIGEST_SNS_TOPIC_ARN is not set: every SNS message is dropped")
     with Session(st["engine"]) as s, s.begin():
-        report = apply_events(s, parse_sns_event(event), clock())
+        report = apply_events(s, parse_sns_event(event, verify=st["sns"].verify), clock())
     data = asdict(report)
     data["skipped"] = len(report.skipped)
     for name, value in (("Suppressed", report.suppressed), ("Unsubscribed", report.unsubscribed),
-                        ("TransientBounces", report.transient_counted)):
+                        ("TransientBounces", report.transient_counted), ("FeedbackRefused", report.refused),
+                        ("FeedbackNotOurs", report.not_ours)):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     logger.info("ses feedback", extra={"report": data})
     return data

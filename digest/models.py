@@ -182,6 +182,20 @@ class Delivery(Base):
     listings: Mapped[list | None] = mapped_column(JSON)
 
 
+class SentNotice(Base):
+    """Mail other than the digest that went to a subscriber (the confirmation), so that SES feedback about it can
+    be matched to what this service sent, as the deliveries ledger matches the digests."""
+
+    __tablename__ = "sent_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # confirm
+    message_id: Mapped[str | None] = mapped_column(String(255))  # the Message-ID header, "<...@domain>"
+    transport_id: Mapped[str | None] = mapped_column(String(255))  # what the carrier answered: SES's MessageId
+    sent_at: Mapped[datetime]
+
+
 class Run(Base):
     """What one `digest run` did, for operators."""
 

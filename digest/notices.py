@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from . import tokens
 from .compose import display_address
@@ -19,6 +19,7 @@ from .errors import DigestError
 from .message import build_message, message_id_for
 from .models import Subscriber
 from .render import clean_text, compile_mjml
+from .sent_mail import record_notice
 from .settings import Settings
 from .taxonomy import Taxonomy
 from .transports import Transport, TransportError
@@ -76,8 +77,11 @@ def send_confirmation(settings: Settings, tax: Taxonomy, transport: Transport, s
     if sub.confirm_sent_at is not None and now - sub.confirm_sent_at < CONFIRM_EVERY:
         return False
     raw = confirmation_message(settings, tax, sub, now)
-    transport.send(f"confirm/{sub.id}-{now:%Y%m%dT%H%M%S}", sub.email, raw)
+    sent_id = transport.send(f"confirm/{sub.id}-{now:%Y%m%dT%H%M%S}", sub.email, raw)
     sub.confirm_sent_at = now
+    session = object_session(sub)
+    if session is not None:  # kept so SES feedback about this mail is believed (digest.sent_mail)
+        record_notice(session, sub, "confirm", raw, sent_id, now)
     return True
 
 

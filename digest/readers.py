@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Iterator, Sequence
 
 from .errors import InputError
+from .jsontext import BadJSON, loads, raw_decode
 
 csv.field_size_limit(64 * 1024 * 1024)  # read an absurd cell whole, so the record is rejected, not the file
 
@@ -53,8 +53,6 @@ class Warned:
         return f"{where}: warning: {_printable(self.reason)}"
 
 
-TOO_DEEP = "nested too deeply to be a record"
-BIG_INT_DIGITS = 100  # longer integers stay text: int() refuses 4,300 digits, and no field needs more than this
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 
 
@@ -116,14 +114,6 @@ def read_records(path: str, fields: Sequence[str] = ()) -> Iterator[Record | Rej
     yield from records
 
 
-def _loads(text: str):
-    return json.loads(text, parse_int=_int)
-
-
-def _int(digits: str) -> int | str:
-    return int(digits) if len(digits.lstrip("-")) <= BIG_INT_DIGITS else digits
-
-
 def _jsonl(text: str) -> Iterator[Record | Rejected]:
     # Split on "\n" only: str.splitlines() also breaks at U+2028, U+0085 and friends, which JSON allows raw
     # inside strings (a description pasted from a web page), and would turn one good record into two bad ones.
@@ -131,12 +121,9 @@ def _jsonl(text: str) -> Iterator[Record | Rejected]:
         if not line.strip():
             continue
         try:
-            obj = _loads(line)
-        except json.JSONDecodeError as e:
-            yield Rejected(n, f"malformed JSON: {e.msg} at column {e.colno}")
-            continue
-        except RecursionError:
-            yield Rejected(n, f"malformed JSON: {TOO_DEEP}")
+            obj = loads(line)
+        except BadJSON as e:
+            yield Rejected(n, f"malformed JSON: {e}")
             continue
         if isinstance(obj, dict):
             yield Record(n, obj)
@@ -145,7 +132,6 @@ def _jsonl(text: str) -> Iterator[Record | Rejected]:
 
 
 def _json_array(text: str) -> Iterator[Record | Rejected]:
-    decoder = json.JSONDecoder(parse_int=_int)
     i = _skip_ws(text, 0)
     if text[i : i + 1] != "[":
         yield Rejected(1, "expected a JSON array ([...]) of objects")
@@ -157,12 +143,9 @@ def _json_array(text: str) -> Iterator[Record | Rejected]:
     while True:
         line = lines.at(i)
         try:
-            obj, i = decoder.raw_decode(text, i)
-        except json.JSONDecodeError as e:
-            yield Rejected(e.lineno, f"malformed JSON: {e.msg} at column {e.colno}; the rest of the file was not read")
-            return
-        except RecursionError:
-            yield Rejected(line, f"malformed JSON: {TOO_DEEP}; the rest of the file was not read")
+            obj, i = raw_decode(text, i)
+        except BadJSON as e:
+            yield Rejected(e.lineno or line, f"malformed JSON: {e}; the rest of the file was not read")
             return
         if isinstance(obj, dict):
             yield Record(line, obj)
@@ -193,8 +176,8 @@ class _LineCounter:
 def _single_object(text: str) -> Iterator[Record | Rejected] | None:
     """Read a text holding one (maybe pretty-printed) JSON object as one record; None when it is not one."""
     try:
-        obj = _loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        obj = loads(text)
+    except BadJSON:
         return None
     if not isinstance(obj, dict):
         return None

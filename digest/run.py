@@ -23,6 +23,7 @@ from .listings_index import load_index
 from .matching import ListingIndex
 from .models import Run, Subscriber
 from .schedule import SlotCache, resume_at
+from .sent_mail import header_message_id
 from .settings import Settings
 from .taxonomy import load_taxonomy
 from .transports import ClaimTaken, NullTransport, Transport, TransportError, make_transport
@@ -399,15 +400,7 @@ class ShardRunner:
         except OSError as e:  # the outbox could not write: a retryable failure of this row
             summary.count_failure("unavailable")
             return ledger.Outcome(delivery_id, r.id, ok=False, error=f"{type(e).__name__}: {e}")
-        return ledger.Outcome(delivery_id, r.id, ok=True, message_id=_message_id(msg.raw), transport_id=transport_id)
-
-
-def _message_id(raw: bytes) -> str | None:
-    start = raw.find(b"\r\nMessage-ID: ")
-    if start < 0:
-        return None
-    end = raw.find(b"\r\n", start + 2)
-    return raw[start + 14 : end].decode("ascii", "replace")
+        return ledger.Outcome(delivery_id, r.id, ok=True, message_id=header_message_id(msg.raw), transport_id=transport_id)
 
 
 # --- local orchestration: in this process, or N worker processes running the same shard function ---

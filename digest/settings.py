@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
@@ -13,6 +14,7 @@ from .errors import ConfigError
 DEV_SECRET_KEY = "dev-insecure-key-change-me"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SNS_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
 
 
 def _default_templates_dir() -> Path:
@@ -46,6 +48,10 @@ class Settings:
     signup_window: int = 3600  # seconds
     trusted_proxies: int = 0  # proxies in front of the app whose X-Forwarded-For entries are believed
     templates_dir: Path = field(default_factory=_default_templates_dir)
+    # The SNS topic SES publishes bounces and complaints to: messages from any other topic are dropped.
+    sns_topic_arn: str | None = None
+    # Downloads an SNS signing certificate (digest.sns_verify.fetch_certificate when None); tests hand in theirs.
+    sns_cert_fetcher: Callable[[str], bytes] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -75,6 +81,7 @@ class Settings:
             signup_window=_int(get, "DIGEST_SIGNUP_WINDOW", cls.signup_window),
             trusted_proxies=_int(get, "DIGEST_TRUSTED_PROXIES", cls.trusted_proxies),
             templates_dir=Path(get("DIGEST_TEMPLATES_DIR") or _default_templates_dir()),
+            sns_topic_arn=get("DIGEST_SNS_TOPIC_ARN", "").strip() or None,
         )
         settings.validate()
         return settings
@@ -97,6 +104,9 @@ class Settings:
             raise ConfigError(f"DIGEST_SIGNUP_WINDOW must be 1-604800 seconds, not {self.signup_window}")
         if not 0 <= self.trusted_proxies <= 10:
             raise ConfigError(f"DIGEST_TRUSTED_PROXIES must be 0-10, not {self.trusted_proxies}")
+        if self.sns_topic_arn and not SNS_ARN.fullmatch(self.sns_topic_arn):
+            raise ConfigError(f"DIGEST_SNS_TOPIC_ARN must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), "
+                              f"not {self.sns_topic_arn!r}")
         try:
             ZoneInfo(self.default_timezone)
         except (ZoneInfoNotFoundError, ValueError, OSError) as e:

@@ -20,7 +20,7 @@ from .errors import InputError, NormaliseError, NotFoundError
 from .cadence import CADENCES, DEFAULT as DEFAULT_CADENCE
 from .listings import db_reason, db_unreachable
 from .validation import describe_errors, drop_nulls_and_refuse_nul
-from .models import Delivery, Subscriber, Suppression
+from .models import Delivery, SentNotice, Subscriber, Suppression
 from .readers import Rejected, read_records
 from .schedule import zone
 from .settings import WEEKDAYS, Settings
@@ -346,7 +346,8 @@ def subscriber_json(sub: Subscriber, now: datetime) -> dict:
 
 def export(session: Session, sub: Subscriber, now: datetime) -> dict:
     """Everything held about one person: the subscriber row, every delivery (all its columns) with its
-    listings, their entry on the suppression list, and the jobs and companies they waved away."""
+    listings, the other mails sent to them, their entry on the suppression list, and the jobs and companies they
+    waved away."""
     deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == sub.id).order_by(Delivery.period)).all()
     iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
     plain = lambda v: iso(v) if isinstance(v, datetime) else v  # noqa: E731
@@ -363,6 +364,9 @@ def export(session: Session, sub: Subscriber, now: datetime) -> dict:
             | {"listings": [board_id for board_id, _key in d.listings or ()]}
             for d in deliveries
         ],
+        "sent_notices": [{"kind": n.kind, "message_id": n.message_id, "transport_id": n.transport_id,
+                     "sent_at": iso(n.sent_at)} for n in session.scalars(
+                         select(SentNotice).where(SentNotice.subscriber_id == sub.id).order_by(SentNotice.id))],
         "suppression": None if listed is None else {"email_hash": listed.email_hash, "reason": listed.reason,
                                                     "suppressed_at": iso(listed.suppressed_at)},
     } | listing_feedback.export(session, sub.id)
@@ -378,6 +382,7 @@ def remove(session: Session, sub: Subscriber) -> None:
         reason = (sub.suppression_reason or "other") if sub.status == "suppressed" else OPTED_OUT
         record_suppression(session, sub.email, reason, sub.suppressed_at or sub.unsubscribed_at or sub.updated_at)
     session.execute(delete(Delivery).where(Delivery.subscriber_id == sub.id))
+    session.execute(delete(SentNotice).where(SentNotice.subscriber_id == sub.id))
     listing_feedback.forget(session, sub.id)
     session.delete(sub)
 

@@ -76,7 +76,7 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
                                     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         return response
 
-    from . import feedback_pages  # noqa: F401  (its routes join the blueprint)
+    from . import feedback_pages, test_copy  # noqa: F401  (their routes join the blueprint)
     from .views import bp
 
     app.register_blueprint(bp)

@@ -25,6 +25,7 @@ from digest.models import Subscriber, Suppression
 from digest.run import run
 
 from .conftest import NOW, listing, read_outbox
+from .sns_helpers import record_sent
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ses"
 SHAPES = ["notification", "event"]  # identity notifications (notificationType), event publishing (eventType)
@@ -66,6 +67,12 @@ def another_mail(message: dict, n: int) -> dict:
     message = copy.deepcopy(message)
     message["mail"]["messageId"] = message["mail"]["messageId"][:-6] + f"{n:06d}"
     return message
+
+
+def mailed(engine, address: str, *messages: dict) -> None:
+    """The ledger holds the mails these notifications are about: this service sent them to `address`."""
+    for message in messages:
+        record_sent(engine, address, message["mail"]["messageId"])
 
 
 def feed(engine, event: dict, now=NOW):
@@ -137,11 +144,13 @@ def test_a_bounce_and_a_complaint_stop_their_digests_while_others_still_get_thei
     add_listings(listing("py-1"))
     for address in ("gone@example.com", "angry@example.com", "happy@example.com"):
         add_subscriber(address)
+    mailed(engine, "gone@example.com", ses(f"{shape}-bounce-permanent"))
+    mailed(engine, "angry@example.com", ses(f"{shape}-complaint"))
     later = NOW + timedelta(hours=2)
     report = feed(engine, lambda_event(ses(f"{shape}-bounce-permanent"), ses(f"{shape}-complaint"),
                                        ses(f"{shape}-delivery")), now=later)
     assert (report.notifications, report.suppressed, report.unsubscribed, report.ignored, report.unknown,
-            report.not_found) == (3, 2, 1, 1, 0, 0)
+            report.not_ours) == (3, 2, 1, 1, 0, 0)
 
     gone, angry, happy = (row(engine, a) for a in ("gone@example.com", "angry@example.com", "happy@example.com"))
     assert (gone.status, gone.suppression_reason, gone.suppressed_at, gone.unsubscribed_at) == (
@@ -156,6 +165,8 @@ def test_the_same_notification_again_changes_nothing(engine, add_subscriber):
     """SNS delivers at least once: a repeated batch must leave the same state and counts of nothing new."""
     add_subscriber("gone@example.com")
     add_subscriber("angry@example.com")
+    mailed(engine, "gone@example.com", ses("event-bounce-permanent"))
+    mailed(engine, "angry@example.com", ses("event-complaint"))
     event = lambda_event(ses("event-bounce-permanent"), ses("event-complaint"))
     feed(engine, event)
     again = feed(engine, event, now=NOW + timedelta(hours=1))
@@ -170,6 +181,7 @@ def test_transient_bounces_are_counted_then_suppressed_at_the_threshold(
     add_subscriber("full@example.com")
     add_subscriber("happy@example.com")
     bounce = ses(f"{shape}-bounce-transient")
+    mailed(engine, "full@example.com", *(another_mail(bounce, n) for n in range(1, TRANSIENT_LIMIT + 1)))
     assert TRANSIENT_LIMIT == 3
     for n in range(1, TRANSIENT_LIMIT):
         report = feed(engine, lambda_event(another_mail(bounce, n)))
@@ -191,6 +203,7 @@ def test_one_bounce_in_both_shapes_and_redelivered_counts_once(engine, add_subsc
     add_subscriber("full@example.com")
     identity, event = ses("notification-bounce-transient"), ses("event-bounce-transient")
     event["mail"]["messageId"] = identity["mail"]["messageId"]
+    mailed(engine, "full@example.com", identity)
     report = feed(engine, lambda_event(identity, event, identity))
     assert (report.transient_counted, report.ignored) == (1, 2)
     assert row(engine, "full@example.com").bounce_count == 1
@@ -200,6 +213,8 @@ def test_unknown_and_malformed_records_are_skipped_and_the_rest_of_the_batch_app
         engine, add_subscriber, caplog):
     add_subscriber("gone@example.com")
     add_subscriber("angry@example.com")
+    mailed(engine, "gone@example.com", ses("notification-bounce-permanent"))
+    mailed(engine, "angry@example.com", ses("event-complaint"))
     odd_bounce = ses("event-bounce-permanent")
     odd_bounce["bounce"]["bounceType"] = "Soft-ish"
     no_recipients = ses("notification-complaint")
@@ -269,6 +284,8 @@ def test_a_confirmed_reimport_or_a_web_sign_up_keeps_them_suppressed(
     add_listings(listing("py-1"))
     for address in ("gone@example.com", "angry@example.com", "happy@example.com"):
         add_subscriber(address)
+    mailed(engine, "gone@example.com", ses("event-bounce-permanent"))
+    mailed(engine, "angry@example.com", ses("notification-complaint"))
     feed(engine, lambda_event(ses("event-bounce-permanent"), ses("notification-complaint")))
 
     reimport(engine, tax, settings, tmp_path, "Gone@example.com", "angry@example.com")
@@ -295,6 +312,9 @@ def test_removed_then_reimported_comes_back_suppressed(engine, settings, tax, tm
     for address in ("gone@example.com", "angry@example.com", "full@example.com", "happy@example.com"):
         add_subscriber(address)
     bounce = ses("notification-bounce-transient")
+    mailed(engine, "gone@example.com", ses("notification-bounce-permanent"))
+    mailed(engine, "angry@example.com", ses("event-complaint"))
+    mailed(engine, "full@example.com", *(another_mail(bounce, n) for n in range(TRANSIENT_LIMIT)))
     feed(engine, lambda_event(ses("notification-bounce-permanent"), ses("event-complaint"),
                               *(another_mail(bounce, n) for n in range(TRANSIENT_LIMIT))))
     for address in ("gone@example.com", "angry@example.com", "full@example.com"):
@@ -328,12 +348,14 @@ def test_someone_who_unsubscribed_is_not_reactivated_by_a_reimport_after_removal
     assert sign_up(engine, tax, settings, "left@example.com") == "pending"
 
 
-def test_a_bounce_for_an_address_with_no_subscriber_is_listed_for_later(engine, settings, tax, tmp_path):
+def test_a_bounce_for_an_address_with_no_subscriber_is_not_about_our_mail_and_changes_nothing(
+        engine, settings, tax, tmp_path):
     report = feed(engine, lambda_event(ses("event-bounce-permanent"), ses("event-bounce-transient")))
-    assert (report.not_found, report.suppressed, report.transient_counted) == (2, 0, 0)
+    assert (report.not_ours, report.suppressed, report.transient_counted) == (2, 0, 0)
+    with Session(engine) as s:
+        assert s.scalars(select(Suppression)).all() == []
     reimport(engine, tax, settings, tmp_path, "gone@example.com", "full@example.com")
-    assert row(engine, "gone@example.com").status == "suppressed"
-    assert row(engine, "full@example.com").status == "active"  # one soft bounce is no reason to refuse them
+    assert row(engine, "gone@example.com").status == row(engine, "full@example.com").status == "active"
 
 
 def test_migration_0003_keeps_existing_subscribers_with_no_bounces(engine, add_subscriber):
@@ -363,22 +385,24 @@ def digest_feedback(db_url, tmp_path, *args: str):
 def test_digest_feedback_reads_a_file_and_prints_one_line(form, db_url, engine, tmp_path, add_subscriber):
     add_subscriber("gone@example.com")
     add_subscriber("angry@example.com")
+    mailed(engine, "gone@example.com", ses("event-bounce-permanent"), ses("notification-bounce-permanent"))
+    mailed(engine, "angry@example.com", ses("notification-complaint"), ses("event-complaint"))
     path = tmp_path / ("feedback.jsonl" if form == "jsonl" else "feedback.json")
     if form == "json-array":  # Lambda SNS records and a bare notification side by side
         path.write_text(json.dumps([sns_record(ses("event-bounce-permanent")), ses("notification-complaint"),
                                     sns_record(ses("event-delivery"))], indent=2), encoding="utf-8")
         expected = "3 notifications: suppressed 2 (unsubscribed by complaint 1), transient bounces counted 0, " \
-                   "ignored 1, unknown 0, no such subscriber 0"
+                   "ignored 1, unknown 0, not sent by this service 0"
     elif form == "jsonl":  # SNS HTTPS bodies, one per line, one of them cut short
         lines = [json.dumps(sns_body(ses("notification-bounce-permanent"))), '{"Type": "Notification", "Mess',
                  json.dumps(sns_body(ses("event-complaint")))]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         expected = "3 notifications: suppressed 2 (unsubscribed by complaint 1), transient bounces counted 0, " \
-                   "ignored 0, unknown 1, no such subscriber 0"
+                   "ignored 0, unknown 1, not sent by this service 0"
     else:  # the stored Lambda event, whole
         path.write_text((FIXTURES / "lambda-sns-event.json").read_text("utf-8"), encoding="utf-8")
         expected = "2 notifications: suppressed 1 (unsubscribed by complaint 0), transient bounces counted 0, " \
-                   "ignored 1, unknown 0, no such subscriber 0"
+                   "ignored 1, unknown 0, not sent by this service 0"
     result = digest_feedback(db_url, tmp_path, str(path))
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{path}: {expected}\n"

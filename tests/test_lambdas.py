@@ -17,6 +17,7 @@ from digest.subscribers import import_subscribers
 
 from .conftest import NOW, listing, read_outbox
 from .lambda_events import REGION, FakeContext, scheduled_event, sqs_event
+from .sns_helpers import TOPIC, record_sent, sign_event, signer
 
 @pytest.fixture
 def aws(monkeypatch, db_url, tmp_path):
@@ -119,13 +120,14 @@ def test_listings_dropped_in_s3_are_imported_with_a_report_beside_them(aws, engi
     assert again == {"reports": []}
 
 
-def test_an_unreadable_file_gets_a_report_and_a_failed_invocation(aws):
+def test_an_unreadable_file_gets_a_report_and_is_not_retried(aws):
+    """The same file would fail every retry: the report and the ListingFilesRefused metric say so instead."""
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="jobdigest-listings")
     s3.put_object(Bucket="jobdigest-listings", Key="incoming/export.xlsx", Body=b"PK\x03\x04")
-    with pytest.raises(Exception, match="unknown file type"):
-        lambdas.import_listings(s3_event("jobdigest-listings", "incoming/export.xlsx"), FakeContext())
+    result = lambdas.import_listings(s3_event("jobdigest-listings", "incoming/export.xlsx"), FakeContext())
     report = json.loads(s3.get_object(Bucket="jobdigest-listings", Key="incoming/export.xlsx.report.json")["Body"].read())
+    assert result == {"reports": [report]}
     assert "unknown file type" in report["error"]
     assert report["error"].startswith("incoming/export.xlsx: ")  # the key the operator knows, not a temp path
 
@@ -136,9 +138,9 @@ def test_an_empty_file_or_another_boards_csv_is_one_line_in_the_report(aws):
     for key, body, message in [("incoming/empty.jsonl", b"", "the file is empty"),
                                ("incoming/other.csv", b"job_title;employer\nEngineer;Acme\n", "names none of the fields")]:
         s3.put_object(Bucket="jobdigest-listings", Key=key, Body=body)
-        with pytest.raises(Exception, match=message):
-            lambdas.import_listings(s3_event("jobdigest-listings", key), FakeContext())
+        result = lambdas.import_listings(s3_event("jobdigest-listings", key), FakeContext())
         report = json.loads(s3.get_object(Bucket="jobdigest-listings", Key=f"{key}.report.json")["Body"].read())
+        assert result == {"reports": [report]}
         assert report["error"].startswith(f"{key}: ") and message in report["error"]
         assert (report["imported"], report["rejected"], report["warnings"]) == (0, [], [])
 
@@ -151,6 +153,9 @@ def test_test_send_invocation_shares_the_cli_function(aws, tmp_path, add_listing
     assert out["to"] == "ops@example.org" and out["listings"] == 1
     [(key, msg)] = read_outbox(tmp_path / "outbox").items()
     assert key.startswith("test/") and msg["Subject"].startswith("[TEST] ")
+    # Its links change nothing (tests/test_preview.py follows every one of them).
+    assert msg["List-Unsubscribe"] == "<http://127.0.0.1:8000/test-copy/unsubscribe>"
+    assert "/preferences/" not in msg.get_body(("plain",)).get_content()
 
 
 def test_test_send_for_an_unknown_address_answers_without_raising(aws, tmp_path, caplog):
@@ -185,8 +190,15 @@ def test_settings_come_from_parameter_store(aws, monkeypatch, db_url):
     assert settings.from_domain == "jobs.example.com"
 
 
-def test_ses_bounce_through_sns_suppresses_and_the_next_run_skips_them(aws, engine, tmp_path, add_listings,
-                                                                        add_subscriber):
+def believe_sns(monkeypatch, topic: str = TOPIC) -> None:
+    """The deployed function's settings: our topic (as serverless.yml passes it) and the test's certificate."""
+    monkeypatch.setenv("DIGEST_SNS_TOPIC_ARN", topic)
+    st = lambdas.state()
+    st["settings"] = st["settings"].with_(sns_cert_fetcher=signer().fetch)
+
+
+def test_ses_bounce_through_sns_suppresses_and_the_next_run_skips_them(aws, monkeypatch, engine, tmp_path,
+                                                                        add_listings, add_subscriber):
     from pathlib import Path
 
     from digest.models import Subscriber
@@ -195,7 +207,9 @@ def test_ses_bounce_through_sns_suppresses_and_the_next_run_skips_them(aws, engi
     gone = add_subscriber("gone@example.com")
     stays = add_subscriber("stays@example.com")
     event = json.loads((Path(__file__).parent / "fixtures/ses/lambda-sns-event.json").read_text())
-    report = lambdas.ses_events(event, FakeContext())
+    record_sent(engine, "gone@example.com", json.loads(event["Records"][0]["Sns"]["Message"])["mail"]["messageId"])
+    believe_sns(monkeypatch)
+    report = lambdas.ses_events(sign_event(event), FakeContext())
     assert report["suppressed"] == 1 and report["ignored"] == 1  # the bounce; the delivery is ignored
     with Session(engine) as s:
         assert s.get(Subscriber, gone).status == "suppressed"

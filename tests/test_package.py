@@ -174,6 +174,16 @@ def test_ses_events_reach_the_topic_the_feedback_function_listens_to(config):
     assert policy["Principal"] == {"Service": "ses.amazonaws.com"} and "Condition" in policy
 
 
+def test_the_feedback_function_believes_only_its_own_topic(config):
+    """It is told the topic's ARN (messages of any other topic are dropped, digest.sns_verify), and the README
+    says how it reaches SNS's signing certificate from private subnets."""
+    function = config["functions"]["sesEvents"]
+    assert function["environment"]["DIGEST_SNS_TOPIC_ARN"] == {"Ref": "SesEventsTopic"}
+    text = SERVERLESS_YML.read_text()
+    assert "NAT gateway" in text and "sns.<region>.amazonaws.com" in text
+    assert "NAT gateway" in (ROOT / "README.md").read_text()
+
+
 def test_no_secret_is_written_in_serverless_yml(config):
     environments = [config["provider"]["environment"]] + [f.get("environment", {}) for f in config["functions"].values()]
     for env in environments:

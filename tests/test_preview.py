@@ -83,21 +83,42 @@ def test_remove_also_erases_their_outbox_copies(engine, settings, add_listings, 
     assert not list(settings.outbox_dir.rglob(f"{gone}.html"))
 
 
-def test_a_test_copys_unsubscribe_button_cannot_unsubscribe_the_subscriber(engine, settings, add_listings,
-                                                                            add_subscriber):
-    from flask import Flask  # noqa: F401  (the web app is what the header's URL would reach)
+def test_no_link_of_a_test_copy_can_change_the_real_subscriber(engine, settings, add_listings, add_subscriber):
+    """A seed list or deliverability service opens and posts to every link of what it receives, the
+    List-Unsubscribe one-click included: every one of them answers with the test-copy page, changing nothing."""
+    import re
 
-    from digest.models import Subscriber
+    from digest.models import HiddenCompany, NotForMe, Subscriber
     from subscribers.app import create_app
 
-    add_listings(listing("a"))
-    sid = add_subscriber("ana@example.com")
+    from .web_helpers import FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, parse_mail
+
+    add_listings(listing("a", title="Senior Python Engineer"), listing("b", title="Python Developer"))
+    sid = add_subscriber("ana@example.com", stack=["python"])
     assert invoke(settings, "test-send", "ana@example.com", "--to", "ops@example.org", "--now", NOW.isoformat()).exit_code == 0
     [(_key, msg)] = read_outbox(settings.outbox_dir).items()
-    assert msg["Feedback-ID"].startswith("test:")
-    header_url = msg["List-Unsubscribe"].strip("<>")
+    raw = msg.as_bytes()
+    body = parse_mail(raw)
+    texts = body.get_body(("plain",)).get_content() + body.get_body(("html",)).get_content()
+    ours = re.escape(settings.base_url)
+    links = set(re.findall(rf"{ours}(/[^\s\"'<>)]*)", texts)) | {msg["List-Unsubscribe"].strip("<>")[len(settings.base_url):]}
+    assert links == {"/test-copy/preferences", "/test-copy/unsubscribe", "/test-copy/not-for-me",
+                     "/test-copy/hide-company"}
+
+    def person():
+        with Session(engine) as s:
+            sub = s.get(Subscriber, sid)
+            return ((sub.status, sub.stack, sub.levels, sub.regions, sub.cadence, sub.paused_until, sub.unsubscribed_at,
+                     sub.token_version, sub.updated_at),
+                    s.scalar(select(func.count()).select_from(NotForMe)),
+                    s.scalar(select(func.count()).select_from(HiddenCompany)))
+
+    before = person()
     client = create_app(settings, engine).test_client()
-    answer = client.post(header_url.replace(settings.base_url, ""), data={"List-Unsubscribe": "One-Click"})
-    assert answer.status_code == 404  # a page that changes nothing
-    with Session(engine) as s:
-        assert s.get(Subscriber, sid).status == "active"
+    for path in sorted(links):
+        for answer in (client.get(path), client.post(path, data=ONE_CLICK, content_type=FORM),
+                       client.post(path, data=ONE_CLICK_MULTIPART, content_type=MULTIPART),
+                       client.post(path, data={"reason": "not_interested", "stack": "go", "pause": "4"})):
+            assert answer.status_code == 200 and b"test copy" in answer.data, path
+    assert person() == before
+    assert client.get("/test-copy/anything-else").status_code == 404

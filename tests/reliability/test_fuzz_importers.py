@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from digest import db
 from digest.listings import import_listings
-from digest.models import Base
+from digest.models import Base, SentNotice, Subscriber
 from digest.subscribers import SubscriberIn, record_suppression, upsert
 from digest.settings import Settings
 from digest.taxonomy import load_taxonomy
@@ -538,13 +538,13 @@ def run_subscriber_import(written: Written, db_url, engine, tmp_path) -> None:
     example_dir = Path(tempfile.mkdtemp(dir=tmp_path))
     seed_subscribers(engine)
     before = rows(engine, "subscribers", "email_key")
-    others = other_tables(engine, "subscribers", "suppressions")
+    others = other_tables(engine, "subscribers", "suppressions", "sent_notices")  # confirmations are recorded
     suppressions = other_tables(engine)["suppressions"]
     path, stdin = write(example_dir, written)
     answer = read_answer(digest(db_url, example_dir, "subscribers", "import", path, input=stdin), path,
                          SUBSCRIBER_SUMMARY)
     after = rows(engine, "subscribers", "email_key")
-    assert other_tables(engine, "subscribers", "suppressions") == others
+    assert other_tables(engine, "subscribers", "suppressions", "sent_notices") == others
     assert other_tables(engine)["suppressions"] == suppressions  # an import never lifts or adds a suppression
     outcome(answer)
     mails = sorted((example_dir / "outbox").glob("confirm/*.eml"))
@@ -572,6 +572,10 @@ def run_subscriber_import(written: Written, db_url, engine, tmp_path) -> None:
     recipients = sorted(email.parser.BytesParser(policy=strict).parsebytes(m.read_bytes())["To"].addresses[0]
                         .addr_spec.lower() for m in mails)
     assert recipients == sorted(ascii_address(after[k]["email"]) for k in pending)
+    # Each confirmation is recorded by its carrier id, so SES feedback about it is believed (digest.sent_mail).
+    with Session(engine) as s:
+        noticed = sorted(s.scalars(select(Subscriber.email_key).join(SentNotice, SentNotice.subscriber_id == Subscriber.id)))
+    assert noticed == pending
     if not written.complete:
         return
     accepted = accepted_records(written, answer)

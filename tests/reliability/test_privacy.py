@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from digest import db, lambdas, tokens
 from digest.errors import ConfigError
-from digest.models import Base, Subscriber
+from digest.models import Base, Delivery, Subscriber
 from digest.run import run
 from digest.settings import Settings
 from digest.ses import CLIENT_CONFIG, make_ses_transport
@@ -32,6 +32,7 @@ from subscribers.app import create_app
 from ..conftest import NOW, listing
 from ..test_cli import digest as cli
 from ..lambda_events import FakeContext, scheduled_event
+from ..sns_helpers import TOPIC, sign_event, signer
 from ..web_helpers import FORM, ONE_CLICK, FakeClock, mail_link, parse_mail
 
 SECRET_KEY, OLD_KEY = "sk-privacy-7f3c9a1e", "sk-privacy-old-52ab"
@@ -122,6 +123,13 @@ def notification(fixture: str, address: str, message_id: str) -> dict:
     return data
 
 
+def sent_id(engine, address: str) -> str:
+    """The carrier's id of the digest the ledger says went to this address (SES feedback names it)."""
+    with Session(engine) as s:
+        return s.scalars(select(Delivery.transport_id).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                         .where(Subscriber.email_key == address.lower(), Delivery.status == "sent")).first()
+
+
 class FailsFor(RecordingTransport):
     """Refuses one address the way a provider does: naming it in the error."""
 
@@ -182,10 +190,21 @@ def aws_steps(settings: Settings, engine, monkeypatch, tmp_path: Path) -> None:
     assert summary.sent >= 1 and summary.failed_rejected == 1
 
     monkeypatch.setenv("DIGEST_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="shards")["QueueUrl"])
+    monkeypatch.setenv("DIGEST_SNS_TOPIC_ARN", TOPIC)
     lambdas.state.cache_clear()
     try:
-        sns = (FIXTURES / "lambda-sns-event.json").read_text().replace("gone@example.com", GUS)
-        assert lambdas.ses_events(json.loads(sns.replace("happy@example.com", ANA)), FakeContext())["suppressed"] == 1
+        st = lambdas.state()
+        st["settings"] = st["settings"].with_(sns_cert_fetcher=signer().fetch)
+        # A bounce for someone SES just carried a digest to (its SES id from the ledger), signed as SNS signs it.
+        with Session(engine) as s:
+            victim, ses_id = s.execute(
+                select(Subscriber.email_key, Delivery.transport_id).join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                .where(Delivery.status == "sent", Delivery.sent_at > NOW + timedelta(days=6),
+                       Subscriber.email_key != ANA)).first()
+        sns = (FIXTURES / "lambda-sns-event.json").read_text().replace("gone@example.com", victim)
+        sns = sns.replace("0102018c2a5b1c2d-6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d-000000", ses_id)
+        event = sign_event(json.loads(sns.replace("happy@example.com", ANA)))
+        assert lambdas.ses_events(event, FakeContext())["suppressed"] == 1
         sent = lambdas.test_send({"subscriber": ANA.upper(), "to": OPS, "now": "2026-12-07T09:00:00Z"}, FakeContext())
         assert sent["listings"] >= 1
         assert lambdas.schedule(scheduled_event("2026-12-07T09:00:00Z"), FakeContext())["due"] >= 1
@@ -232,8 +251,8 @@ def test_a_week_of_operations_logs_no_address_and_no_secret(db_url, tmp_path, ca
         operator("test-send", ANA, "--to", OPS, "--now", NOW.isoformat())
         operator("run", "--now", NOW.isoformat())
         operator("feedback", write(tmp_path / "feedback.jsonl", [
-            notification("notification-bounce-transient.json", EVE, "m-eve"),
-            notification("notification-complaint.json", FAY, "m-fay"),
+            notification("notification-bounce-transient.json", EVE, sent_id(engine, EVE)),
+            notification("notification-complaint.json", FAY, sent_id(engine, FAY)),
             notification("notification-bounce-permanent.json", STRANGER, "m-stranger"),
         ]))
         with mock_aws():
@@ -424,8 +443,8 @@ def test_export_includes_and_remove_erases_every_table_with_a_persons_data(db_ur
         rejected = FailsFor(ANA.lower(), error=lambda m: TransportError(m, "rejected"))
         run(Settings(database_url=db_url, outbox_dir=outbox), week_two, engine=engine, transport=rejected)
         operator("feedback", write(tmp_path / "feedback.jsonl", [
-            notification("notification-bounce-transient.json", ANA, "m-transient"),
-            notification("notification-complaint.json", ANA, "m-complaint"),
+            notification("notification-bounce-transient.json", ANA, sent_id(engine, ANA)),
+            notification("notification-complaint.json", ANA, sent_id(engine, ANA)),
         ]), now=week_two)
         with Session(engine) as s:
             ana = s.scalar(select(Subscriber).where(Subscriber.email_key == ANA))
