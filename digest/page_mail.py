@@ -91,11 +91,12 @@ def _handle_once(session: Session, settings: Settings, tax: Taxonomy, transport:
             sub = subs.find(session, email)
             result = "nothing" if sub is None else (send_links(session, settings, transport, sub, now) or "sent")
     except TransportError as e:
+        log.warning("page mail not sent", extra={"request": kind, "reason": e.kind})
+        result = "failed"
+    if result not in ("sent", "nothing"):
+        # Refused or failed: keep nothing of it (no row for a new address, no sign-up no mail carries).
         session.rollback()
         session.execute(delete(MailRequest).where(MailRequest.id == request_id))
-        session.commit()
-        log.warning("page mail not sent", extra={"request": kind, "reason": e.kind})
-        return Outcome(kind, "failed")
     session.commit()
     return Outcome(kind, result)
 
