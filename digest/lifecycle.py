@@ -48,8 +48,8 @@ def confirmable(session: Session, settings: Settings, token: str, now: datetime)
         signup = session.get(Signup, claims.signup_id)
         if signup is None or signup.subscriber_id != sub.id:
             raise TokenError("sign-up withdrawn")  # they unsubscribed (or refused contact) since, or it was purged
-        if signup.confirmed_at is not None and sub.status != "active":
-            raise TokenError("confirmed, then left")
+        if signup.confirmed_at is not None and sub.status == "unsubscribed":
+            raise TokenError("confirmed, then left")  # (leaving withdraws sign-ups; this holds if one was missed)
     elif sub.status == "unsubscribed":
         # They left after this link was sent: a replay cannot undo it.
         raise TokenError("unsubscribed since")
