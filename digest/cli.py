@@ -403,7 +403,11 @@ def subscribers_export(app: App, email: str):
       digest subscribers export ana@example.com > ana.json
     """
     with app.session() as s:
-        click.echo(json.dumps(subs.export(s, subs.get(s, email), app.clock()), ensure_ascii=False, indent=2))
+        from .page_mail import export as page_mail_export
+
+        sub = subs.get(s, email)
+        held = subs.export(s, sub, app.clock()) | page_mail_export(s, app.settings, sub)
+        click.echo(json.dumps(held, ensure_ascii=False, indent=2))
 
 
 @subscribers.command("remove")
@@ -424,20 +428,57 @@ def subscribers_remove(app: App, email: str):
         audit.record(s, app.clock(), "subscribers remove", "subscriber",
                      audit.person_ref(app.settings.secret_keys[0], shown), suppression_kept=suppressed_hash_kept)
         s.commit()
-    # Local outbox copies of their mail are data held about them too.
-    outbox = Path(app.settings.outbox_dir)
-    files = [p for p in outbox.glob(f"*/{sub_id}.*") if p.suffix in (".eml", ".html")] if outbox.is_dir() else []
-    files += [p for p in outbox.glob(f"test/*-{sub_id}-*.*")] if outbox.is_dir() else []
-    files += [p for p in outbox.glob(f"confirm/{sub_id}-*.*")] if outbox.is_dir() else []
+    files = _forget_outbox(app.settings, [sub_id])
+    click.echo(f"removed {shown} and all data held about them" + (f" ({len(files)} outbox files)" if files else "")
+               + ("; a hash of the address stays on the suppression list so it is never mailed again"
+                  if suppressed_hash_kept else ""))
+
+
+def _forget_outbox(settings: Settings, ids: list[int]) -> list[Path]:
+    """Delete the local outbox copies of mail to these people (data held about them too); return them."""
+    outbox = Path(settings.outbox_dir)
+    if not ids or not outbox.is_dir():
+        return []
+    files = []
+    for sub_id in ids:
+        files += [p for p in outbox.glob(f"*/{sub_id}.*") if p.suffix in (".eml", ".html")]
+        files += [p for p in outbox.glob(f"test/*-{sub_id}-*.*")]
+        files += [p for p in outbox.glob(f"confirm/{sub_id}-*.*")] + [p for p in outbox.glob(f"links/{sub_id}-*.*")]
     for p in files:
         p.unlink()
     if files:
         from .transports import refresh_index
 
         refresh_index(outbox, sorted({p.relative_to(outbox).with_suffix("").as_posix() for p in files}))
-    click.echo(f"removed {shown} and all data held about them" + (f" ({len(files)} outbox files)" if files else "")
-               + ("; a hash of the address stays on the suppression list so it is never mailed again"
-                  if suppressed_hash_kept else ""))
+    return files
+
+
+@subscribers.command("purge-pending")
+@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True,
+              help="Forget sign-ups unconfirmed for this many days.")
+@now_option
+@pass_app
+def subscribers_purge_pending(app: App, days: int, now: datetime | None):
+    """Erase people who signed up but never confirmed (also done by every `digest run`).
+
+    Their lifetime count of confirmation mails stays, as a keyed hash: a purge is no fresh allowance.
+
+    \b
+    Example:
+      digest subscribers purge-pending --days 30
+    """
+    click.echo(_purge_pending(app, now or app.clock(), days) or f"no unconfirmed sign-ups older than {days} days")
+
+
+def _purge_pending(app: App, now: datetime, days: int = 30) -> str | None:
+    from .lifecycle import purge_pending
+
+    with app.session() as s:
+        ids = purge_pending(s, now, days)
+        s.commit()
+    files = _forget_outbox(app.settings, ids)
+    return None if not ids else (f"purged {len(ids)} unconfirmed sign-up{'s' if len(ids) != 1 else ''} older than {days} days"
+            + (f" ({len(files)} outbox files)" if files else ""))
 
 
 def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run: bool = False, workers: int = 1):
@@ -493,6 +534,8 @@ def run_cmd(app: App, now: datetime | None, dry_run: bool, workers: int):
     """
     now = now or app.clock()
     summary = _run_with_progress(app.settings, app.engine, now, app.clock, dry_run=dry_run, workers=workers)
+    if not dry_run and (purged := _purge_pending(app, now)):
+        click.echo(purged)
     if summary.stopped:
         sys.exit(3)
     if summary.failed:
@@ -635,10 +678,12 @@ def demo_cmd(app: App, now: datetime | None, database: str):
     _run_with_progress(settings, engine, now, app.clock)
 
 
-from .feedback import feedback_command  # noqa: E402  (a command defined beside its core function)
+from .contact_cli import do_not_contact  # noqa: E402  (commands defined beside their core functions)
+from .feedback import feedback_command  # noqa: E402
 from .suppressions import suppressions_group  # noqa: E402
 
 main.add_command(feedback_command)
+main.add_command(do_not_contact)
 main.add_command(suppressions_group)
 
 

@@ -5,6 +5,7 @@ worker          SQS: send one shard per message, partial batch failures reported
 ses_events      SNS: SES bounce and complaint notifications → suppression (signed, our topic, our mail only)
 import_listings S3: a listings file dropped under incoming/ → import, report written beside it
 test_send       operator invoke: {"subscriber": EMAIL, "to": ADDRESS}
+page_mail       SQS: the mail a subscriber page asked for (sign-up, renewal, /manage), sent after its answer
 (the web app's handler is subscribers.lambda_handler.handler)
 """
 
@@ -100,6 +101,7 @@ def schedule(event: dict, context: Any) -> dict:
         transport=lambda: st["transport"], clock=clock,
     )
     suppressed = _suppressed_count(st["engine"])
+    _stranded_page_mail(st)
     if result.inline is not None:
         return _record_summary("run", result.inline, started, run_id=result.run_id, inline=True, suppressed=suppressed)
     metrics.add_metric(name="ShardsQueued", unit=MetricUnit.Count, value=result.shards)
@@ -227,3 +229,41 @@ def test_send(event: dict, context: Any) -> dict:
         return {"error": str(e)}
     return {"subscriber_id": p.message.key.split("/")[-1], "to": p.message.to, "listings": len(p.match.listings),
             "message_id": sent_id, "period": p.slot.period}
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def page_mail(event: dict, context: Any) -> dict:
+    """SQS: the mail a subscriber page asked for (sign-up, renewal, /manage), after its answer."""
+    st = state()
+
+    def handle(record) -> None:
+        _handle_page_mail(st, int(json.loads(record.body)["mail_request"]))
+
+    return process_partial_response(event=event, record_handler=handle, processor=BatchProcessor(EventType.SQS),
+                                    context=context)
+
+
+def _handle_page_mail(st: dict, request_id: int) -> str:
+    """Handle one stored page-mail request; a refusal by the hourly budget is a metric the alarm watches."""
+    from .page_mail import handle
+
+    with Session(st["engine"], expire_on_commit=False) as s:
+        outcome = handle(s, st["settings"], st["tax"], st["transport"], request_id, clock)
+    logger.info("page mail", extra={"request": outcome.kind, "result": outcome.result})
+    if outcome.result == "sent":
+        metrics.add_metric(name="PageMailSent", unit=MetricUnit.Count, value=1)
+    elif outcome.result == "over-budget":
+        metrics.add_metric(name="PageMailOverBudget", unit=MetricUnit.Count, value=1)
+    return outcome.result
+
+
+def _stranded_page_mail(st: dict) -> int:
+    """Page mail whose wake-up never reached the queue (the request is stored first): the planner sends it."""
+    from .page_mail import STRANDED, waiting
+
+    with Session(st["engine"]) as s:
+        ids = waiting(s, older_than=clock() - STRANDED)
+    for request_id in ids:
+        _handle_page_mail(st, request_id)
+    return len(ids)

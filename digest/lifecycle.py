@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from . import contact
 from . import subscribers as subs
 from .cadence import CADENCES
-from .models import Subscriber
+from .models import Signup, Subscriber
 from .settings import Settings
 from .taxonomy import Taxonomy
 from .tokens import Claims, TokenError, check_fresh, verify
@@ -38,56 +39,115 @@ def subscriber_for(session: Session, settings: Settings, token: str, purpose: st
     return sub, claims
 
 
-def confirmable(session: Session, settings: Settings, token: str, now: datetime) -> Subscriber:
-    """The subscriber a fresh confirmation token is for; TokenExpired carries an old one's claims."""
+def confirmable(session: Session, settings: Settings, token: str, now: datetime) -> tuple[Subscriber, Signup | None]:
+    """The subscriber a fresh confirmation token is for, and the sign-up it confirms (None for links made before
+    sign-ups were stored); TokenExpired carries an old one's claims."""
     sub, claims = subscriber_for(session, settings, token, "confirm")
-    if sub.status == "unsubscribed":
-        # They left after this link was sent (a sign-up again makes them pending): a replay cannot undo it.
+    signup = None
+    if claims.signup_id is not None:
+        signup = session.get(Signup, claims.signup_id)
+        if signup is None or signup.subscriber_id != sub.id:
+            raise TokenError("sign-up withdrawn")  # they unsubscribed (or refused contact) since, or it was purged
+        if signup.confirmed_at is not None and sub.status == "unsubscribed":
+            raise TokenError("confirmed, then left")  # (leaving withdraws sign-ups; this holds if one was missed)
+    elif sub.status == "unsubscribed":
+        # They left after this link was sent: a replay cannot undo it.
         raise TokenError("unsubscribed since")
     check_fresh(claims, now, CONFIRM_TTL)
-    return sub
+    return sub, signup
 
 
 def sign_up(session: Session, data: subs.SubscriberIn, tax: Taxonomy, settings: Settings,
             now: datetime) -> Subscriber | None:
-    """Record a sign-up from the public form; return whom to send a confirmation mail, if anyone.
+    """Record a sign-up from the public form; return whom to offer a confirmation mail, if anyone.
 
-    Never reveals or changes an existing subscription: an active person's preferences stay theirs
-    (anyone can type any address), and a suppressed address gets nothing, even after its row was removed
-    (nothing is stored for it then). Someone who unsubscribed may come back through the confirmation mail.
+    Never reveals or changes an existing subscription: anyone can type any address, so a pending or unsubscribed
+    person keeps their row as it is (the sign-up's preferences wait in a `Signup` until its link is clicked), an
+    active person's preferences stay theirs, and a suppressed address gets nothing, even after its row was removed
+    (nothing is stored for it then). A new address gets a pending row with the sign-up's preferences.
+    Whether the mail may go at all (do-not-contact, caps, budget) is digest.contact's to say.
     """
     existing = subs.find(session, data.email)
     if existing is None:
         listed = subs.suppression_of(session, data.email)
         if listed is not None and listed.reason != subs.OPTED_OUT:
             return None
-        try:
-            sub, _ = subs.upsert(session, data.model_copy(update={"confirmed": False}), tax, settings, now,
-                                 source="web")
-            if sub.status == "pending":
-                return sub
-            existing = sub  # back from the suppression list as unsubscribed: answered below
-        except IntegrityError:
-            # A double click raced this insert and won: start over (nothing else happened in this
-            # transaction) and answer as for an address that exists.
-            session.rollback()
-            existing = subs.find(session, data.email)
-            if existing is None:
-                raise
-    if existing.status == "pending":
-        return existing
-    if existing.status == "unsubscribed":
-        subs.upsert(session, data.model_copy(update={"confirmed": False}), tax, settings, now)
-        existing.status = "pending"
-        return existing
-    return None
+        # Back from the suppression list as unsubscribed (they left, then were removed): offered below.
+        existing, _ = subs.upsert(session, data.model_copy(update={"confirmed": False}), tax, settings, now,
+                                  source="web")
+    return existing if existing.status in ("pending", "unsubscribed") else None
 
 
-def confirm(sub: Subscriber, now: datetime) -> None:
-    """Activate a pending subscriber (confirming twice is harmless)."""
+def offer(session: Session, sub: Subscriber, data: subs.SubscriberIn, now: datetime) -> Signup:
+    """Keep a sign-up's preferences for the confirmation mail that carries its id."""
+    signup = Signup(subscriber_id=sub.id, preferences=data.model_dump(mode="json", exclude={"confirmed"}),
+                    created_at=now)
+    session.add(signup)
+    session.flush()
+    return signup
+
+
+def confirm(session: Session, sub: Subscriber, signup: Signup | None, tax: Taxonomy, settings: Settings,
+            now: datetime) -> None:
+    """Activate the subscriber with the preferences of the sign-up the link was sent for (a link confirmed
+    before changes nothing again: confirming twice is harmless)."""
+    if signup is not None and signup.confirmed_at is None:
+        data = subs.SubscriberIn.model_validate(signup.preferences | {"email": sub.email, "confirmed": False})
+        subs.upsert(session, data, tax, settings, now)
+        signup.confirmed_at = now
+        if sub.status == "unsubscribed":
+            sub.status, sub.unsubscribed_at, sub.unsubscribe_reason = "pending", None, None
     if sub.status == "pending":
         sub.status, sub.confirmed_at, sub.unsubscribed_at, sub.unsubscribe_reason = "active", now, None, None
         sub.updated_at = now
+
+
+def awaits_consent(session: Session, sub: Subscriber) -> bool:
+    """Whether the person has a sign-up they never confirmed (pending, or signed up again after leaving): their
+    unsubscribe link then means "never email this address", as the confirmation mail says."""
+    return sub.status == "pending" or session.scalar(
+        select(Signup.id).where(Signup.subscriber_id == sub.id, Signup.confirmed_at.is_(None)).limit(1)) is not None
+
+
+def leave(session: Session, settings: Settings, sub: Subscriber, now: datetime, reason: str | None = None) -> bool:
+    """Unsubscribe through a mail's link, withdrawing every sign-up (old confirmation links stop working). For
+    someone who `awaits_consent` it means "never email this address": the address goes on the do-not-contact
+    list. Return whether it did; an active subscriber who leaves may still come back by signing up again."""
+    never = awaits_consent(session, sub)
+    if never:
+        never_contact(session, settings, sub.email, "link", now)
+    session.execute(delete(Signup).where(Signup.subscriber_id == sub.id))
+    unsubscribe(sub, now, reason)
+    return never
+
+
+def never_contact(session: Session, settings: Settings, email: str, source: str, now: datetime) -> bool:
+    """Put the address on the do-not-contact list, withdraw its open sign-ups (their links stop working) and
+    unsubscribe its row if it has one. Return False if it was listed already. The caller commits."""
+    sub = subs.find(session, email)
+    if sub is not None:
+        session.execute(delete(Signup).where(Signup.subscriber_id == sub.id, Signup.confirmed_at.is_(None)))
+        unsubscribe(sub, now)
+    return contact.add(session, settings, email, source, now)
+
+
+PENDING_DAYS = 30  # an unconfirmed sign-up is forgotten after this many days without a new confirmation mail
+
+
+def purge_pending(session: Session, now: datetime, days: int = PENDING_DAYS) -> list[int]:
+    """Erase pending subscribers who never confirmed and had no confirmation mail for `days`; drop sign-ups as
+    old whose link nobody clicked. Return the ids of the people erased. The lifetime counts stay
+    (contact_counts), so a purge never gives an address a fresh allowance. The caller commits."""
+    cutoff = now - timedelta(days=days)
+    stale = session.scalars(select(Subscriber).where(
+        Subscriber.status == "pending", Subscriber.created_at < cutoff,
+        or_(Subscriber.confirm_sent_at.is_(None), Subscriber.confirm_sent_at < cutoff))).all()
+    ids = [sub.id for sub in stale]
+    for sub in stale:
+        subs.remove(session, sub)
+    session.execute(delete(Signup).where(Signup.created_at < cutoff, Signup.confirmed_at.is_(None)))
+    session.flush()
+    return ids
 
 
 def unsubscribe(sub: Subscriber, now: datetime, reason: str | None = None) -> None:

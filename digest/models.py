@@ -1,4 +1,5 @@
-"""The tables: listings, subscribers, the suppression list, the delivery ledger, and the operators' audit log."""
+"""The tables: listings, subscribers, the suppression list, the delivery ledger, the operators' audit log, and what
+the public pages may mail (do-not-contact, lifetime counts, stored sign-ups, mail waiting to leave)."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ class Subscriber(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
-    confirm_sent_at: Mapped[datetime | None]  # last confirmation mail: at most one per address per 10 minutes
+    confirm_sent_at: Mapped[datetime | None]  # last confirmation mail (the caps are counted in contact_counts)
     unsubscribed_at: Mapped[datetime | None]
     unsubscribe_reason: Mapped[str | None] = mapped_column(String(20))  # found-job/too-many/not-relevant/other
     source: Mapped[str | None] = mapped_column(String(50))
@@ -190,7 +191,7 @@ class SentNotice(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # confirm
+    kind: Mapped[str] = mapped_column(String(20))  # confirm, links
     message_id: Mapped[str | None] = mapped_column(String(255))  # the Message-ID header, "<...@domain>"
     transport_id: Mapped[str | None] = mapped_column(String(255))  # what the carrier answered: SES's MessageId
     sent_at: Mapped[datetime]
@@ -254,3 +255,51 @@ class AuditEntry(Base):
     target_kind: Mapped[str] = mapped_column(String(20))  # subscriber/listing/suppression/do-not-contact
     target: Mapped[str] = mapped_column(String(320))  # address, board id, or "hash:<keyed hash>"
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class DoNotContact(Base):
+    """An address that asked never to be mailed, under a keyed hash (digest.contact): lifted only by an operator."""
+
+    __tablename__ = "do_not_contact"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC-SHA256 hex under a signing key
+    source: Mapped[str] = mapped_column(String(20))  # link (the person, through a mail's link) / operator
+    created_at: Mapped[datetime]
+
+
+class ContactCount(Base):
+    """How many mails of one kind the public pages ever sent an address, under a keyed hash: it outlives the
+    subscriber row (purged, removed), so the lifetime cap holds."""
+
+    __tablename__ = "contact_counts"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # confirm / links
+    sent: Mapped[int] = mapped_column(Integer)
+    last_sent_at: Mapped[datetime]
+
+
+class Signup(Base):
+    """The preferences one sign-up asked for; its confirmation link names it, so confirming applies these."""
+
+    __tablename__ = "signups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    preferences: Mapped[dict] = mapped_column(JSON)  # a SubscriberIn, as JSON
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+
+
+class MailRequest(Base):
+    """A page's request for mail, stored with its answer and handled after it (digest.page_mail)."""
+
+    __tablename__ = "mail_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # signup / renew / manage
+    email: Mapped[str | None] = mapped_column(String(320))
+    subscriber_id: Mapped[int | None] = mapped_column(Integer)  # renewals: the expired link's subscriber
+    signup_id: Mapped[int | None] = mapped_column(Integer)  # renewals: the expired link's sign-up
+    payload: Mapped[dict | None] = mapped_column(JSON)  # sign-ups: the form's SubscriberIn
+    created_at: Mapped[datetime]

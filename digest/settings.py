@@ -46,6 +46,8 @@ class Settings:
     history_weeks: int = 26
     signup_limit: int = 10  # sign-up and confirmation-renewal POSTs per client network per window; 0 = no limit
     signup_window: int = 3600  # seconds
+    confirm_cap: int = 3  # confirmation mails one address may ever get from the pages (and /manage link mails)
+    confirm_budget: int = 100  # mails the public pages may send in any hour, all addresses together
     trusted_proxies: int = 0  # proxies in front of the app whose X-Forwarded-For entries are believed
     templates_dir: Path = field(default_factory=_default_templates_dir)
     # The SNS topic SES publishes bounces and complaints to: messages from any other topic are dropped.
@@ -79,6 +81,8 @@ class Settings:
             history_weeks=_int(get, "DIGEST_HISTORY_WEEKS", cls.history_weeks),
             signup_limit=_int(get, "DIGEST_SIGNUP_LIMIT", cls.signup_limit),
             signup_window=_int(get, "DIGEST_SIGNUP_WINDOW", cls.signup_window),
+            confirm_cap=_int(get, "DIGEST_CONFIRM_CAP", cls.confirm_cap),
+            confirm_budget=_int(get, "DIGEST_CONFIRM_BUDGET", cls.confirm_budget),
             trusted_proxies=_int(get, "DIGEST_TRUSTED_PROXIES", cls.trusted_proxies),
             templates_dir=Path(get("DIGEST_TEMPLATES_DIR") or _default_templates_dir()),
             sns_topic_arn=get("DIGEST_SNS_TOPIC_ARN", "").strip() or None,
@@ -102,6 +106,10 @@ class Settings:
             raise ConfigError(f"DIGEST_SIGNUP_LIMIT must be 0-100000 (0 = no limit), not {self.signup_limit}")
         if not 1 <= self.signup_window <= 7 * 86400:
             raise ConfigError(f"DIGEST_SIGNUP_WINDOW must be 1-604800 seconds, not {self.signup_window}")
+        if not 1 <= self.confirm_cap <= 20:
+            raise ConfigError(f"DIGEST_CONFIRM_CAP must be 1-20 mails per address, not {self.confirm_cap}")
+        if not 1 <= self.confirm_budget <= 1_000_000:
+            raise ConfigError(f"DIGEST_CONFIRM_BUDGET must be 1-1000000 mails per hour, not {self.confirm_budget}")
         if not 0 <= self.trusted_proxies <= 10:
             raise ConfigError(f"DIGEST_TRUSTED_PROXIES must be 0-10, not {self.trusted_proxies}")
         if self.sns_topic_arn and not SNS_ARN.fullmatch(self.sns_topic_arn):

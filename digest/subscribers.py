@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from . import listing_feedback, normalise
+from . import contact, listing_feedback, normalise
 from .errors import InputError, NormaliseError, NotFoundError
 from .cadence import CADENCES, DEFAULT as DEFAULT_CADENCE
 from .listings import db_reason, db_unreachable
@@ -221,7 +221,9 @@ def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settin
             send_hour=settings.send_hour, bounce_count=0,
         )
         listed = suppression_of(session, data.email)
-        if listed is not None and listed.reason == OPTED_OUT:
+        if listed is None and contact.listed(session, settings, data.email) is not None:
+            sub.status, sub.confirmed_at, sub.unsubscribed_at = "unsubscribed", None, now  # asked never to be mailed
+        elif listed is not None and listed.reason == OPTED_OUT:
             sub.status, sub.confirmed_at, sub.unsubscribed_at = "unsubscribed", None, listed.suppressed_at
         elif listed is not None:
             sub.status, sub.confirmed_at = "suppressed", None

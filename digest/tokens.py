@@ -22,6 +22,10 @@ _LAYOUT = struct.Struct(">BBIQHI")  # format, purpose, key id, subscriber id, to
 _FORMAT = 1
 _LISTING_LAYOUT = struct.Struct(">BBIIHI")  # format, purpose, key id, subscriber id, token version, listing id
 _LISTING_FORMAT = 2
+# Confirmation links name the sign-up they confirm (its stored preferences), so the latest sign-up decides, not the
+# first. Format 1 confirmation links (no sign-up) keep working for the subscriber row as it is.
+_CONFIRM_LAYOUT = struct.Struct(">BBIQHII")  # format 1's fields, then the sign-up id
+_CONFIRM_FORMAT = 3
 _MAC_BYTES = 12
 
 
@@ -35,6 +39,7 @@ class Claims:
     purpose: str
     version: int
     issued_at: datetime | None
+    signup_id: int | None = None  # confirmation links since sign-ups are stored: the sign-up they confirm
 
 
 def key_id(key: str) -> int:
@@ -66,9 +71,15 @@ def _pads(key: str):
 
 
 def sign(keys: tuple[str, ...], purpose: str, subscriber_id: int, version: int,
-         issued_at: datetime | None = None) -> str:
-    """Make a URL-safe token for one subscriber and purpose, signed with the first key."""
+         issued_at: datetime | None = None, signup_id: int | None = None) -> str:
+    """Make a URL-safe token for one subscriber and purpose, signed with the first key (a confirmation may name
+    the sign-up it confirms)."""
     minutes = int(issued_at.timestamp() // 60) if issued_at else 0
+    if signup_id is not None:
+        if purpose != "confirm":
+            raise ValueError("only confirmation links name a sign-up")
+        return _seal(keys[0], _CONFIRM_LAYOUT, _CONFIRM_FORMAT, PURPOSES[purpose], subscriber_id, version, minutes,
+                     signup_id)
     return _seal(keys[0], _LAYOUT, _FORMAT, PURPOSES[purpose], subscriber_id, version, minutes)
 
 
@@ -78,8 +89,8 @@ def sign_listing(keys: tuple[str, ...], purpose: str, subscriber_id: int, versio
                  listing_id)
 
 
-def _seal(key: str, layout: struct.Struct, fmt: int, code: int, subscriber_id: int, version: int, last: int) -> str:
-    body = layout.pack(fmt, code, _key_id(key), subscriber_id, version, last)
+def _seal(key: str, layout: struct.Struct, fmt: int, code: int, subscriber_id: int, version: int, *rest: int) -> str:
+    body = layout.pack(fmt, code, _key_id(key), subscriber_id, version, *rest)
     return _encode(body + _mac(key, body))
 
 
@@ -92,9 +103,13 @@ def _encode(raw: bytes) -> str:
 
 def verify(keys: tuple[str, ...], token: str, purpose: str) -> Claims:
     """Check a token against every configured key (rotation) and return what it says."""
-    sub_id, version, minutes = _open(keys, token, _LAYOUT, _FORMAT, PURPOSES[purpose])
+    signup_id = None
+    if purpose == "confirm" and len(_decode(token)) == _CONFIRM_LAYOUT.size + _MAC_BYTES:
+        sub_id, version, minutes, signup_id = _open(keys, token, _CONFIRM_LAYOUT, _CONFIRM_FORMAT, PURPOSES[purpose])
+    else:
+        sub_id, version, minutes = _open(keys, token, _LAYOUT, _FORMAT, PURPOSES[purpose])
     issued = datetime.fromtimestamp(minutes * 60, UTC) if minutes else None
-    return Claims(subscriber_id=sub_id, purpose=purpose, version=version, issued_at=issued)
+    return Claims(subscriber_id=sub_id, purpose=purpose, version=version, issued_at=issued, signup_id=signup_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,19 +144,19 @@ def _decode(token: str) -> bytes:
 
 
 def _open(keys: tuple[str, ...], token: str, layout: struct.Struct, fmt_wanted: int,
-          code_wanted: int) -> tuple[int, int, int]:
-    """Verify a token's spelling, key, MAC, format and purpose; return (subscriber id, version, last field)."""
+          code_wanted: int) -> tuple[int, ...]:
+    """Verify a token's spelling, key, MAC, format and purpose; return (subscriber id, version, the rest...)."""
     raw = _decode(token)
     if len(raw) != layout.size + _MAC_BYTES or _encode(raw) != token:
         raise TokenError("malformed token")  # one spelling per token: no padding, no '+'/'/', no spare bits
     body, mac = raw[: layout.size], raw[layout.size :]
-    fmt, code, kid, sub_id, version, last = layout.unpack(body)
+    fmt, code, kid, *fields = layout.unpack(body)
     key = next((k for k in keys if key_id(k) == kid), None)
     if fmt != fmt_wanted or key is None or not hmac.compare_digest(mac, _mac(key, body)):
         raise TokenError("invalid token")
     if code != code_wanted:
         raise TokenError("token for another purpose")
-    return sub_id, version, last
+    return tuple(fields)
 
 
 class TokenExpired(TokenError):

@@ -18,6 +18,8 @@ from digest.settings import Settings
 from digest.taxonomy import load_taxonomy
 from digest.transports import Transport, make_transport
 
+from .mailer import Mailer, ThreadMailer
+
 MAX_BODY = 64 * 1024  # the largest honest form is a few KB
 
 MESSAGES = {
@@ -33,8 +35,10 @@ MESSAGES = {
 
 
 def create_app(settings: Settings, engine: Engine | None = None, transport: Transport | None = None,
-               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Flask:
-    """Build the app over the engine's core; everything it needs is passed in here."""
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC), mailer: Mailer | None = None,
+               mail_delay: float = 0.05) -> Flask:
+    """Build the app over the engine's core; everything it needs is passed in here. Page mail leaves through
+    `mailer` (default: a background thread of this process, `mail_delay` seconds after each answer)."""
     # Static files (the sign-up form's timezone script) are served from our own origin: the CSP allows
     # scripts from 'self' only, never inline ones.
     app = Flask(__name__, template_folder=str(settings.templates_dir / "pages"),
@@ -42,10 +46,12 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, MAX_FORM_MEMORY_SIZE=MAX_BODY)
     engine = engine or db.make_engine(settings.database_url)
     db.ensure_schema(engine)
-    app.extensions["digest"] = {
-        "settings": settings, "engine": engine, "tax": load_taxonomy(), "clock": clock,
-        "transport": transport or make_transport(settings, autoclose=True),  # never closed: index each mail
+    tax = load_taxonomy()
+    transport = transport or make_transport(settings, autoclose=True)  # never closed: index each mail
+    core = app.extensions["digest"] = {
+        "settings": settings, "engine": engine, "tax": tax, "clock": clock, "transport": transport,
     }
+    core["mailer"] = mailer or ThreadMailer(core, delay=mail_delay)
 
     @app.teardown_request
     def _close_session(_exc):

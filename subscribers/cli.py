@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 
@@ -27,8 +29,19 @@ def serve(host: str, port: int, threads: int):
         server = create_server(app, host=host, port=port, threads=threads, ident="jobdigest")
     except (OSError, ValueError) as e:  # ValueError: waitress cannot resolve the host
         raise click.ClickException(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from e
+    mailer = app.extensions["digest"]["mailer"]
+    mailer.start()  # also takes up page mail an earlier process stored but never sent
+    signal.signal(signal.SIGTERM, _stop)  # a service manager's stop is a clean shutdown too
     click.echo(f"serving on http://{host}:{port} (Ctrl-C stops)", err=True)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
+    finally:
+        server.close()
+        mailer.close()  # the mail pages accepted before the stop still leaves
+        click.echo(f"stopped; {mailer.handled} page mail requests handled", err=True)
+
+
+def _stop(_signum, _frame):
+    raise KeyboardInterrupt

@@ -84,6 +84,18 @@ def signup(form: MultiDict, tax: Taxonomy) -> SubscriberIn:
     return data
 
 
+def email_only(form: MultiDict) -> str:
+    """The address of the /manage form, in normal form, or raise FormError."""
+    errors: list[str] = []
+    raw = _single(form, "email", errors) or ""
+    if not raw and not errors:
+        errors.append("email: please give your email address")
+    data = _model({"email": raw}, errors) if not errors else None
+    if errors or data is None:
+        raise FormError(errors)
+    return data.email
+
+
 def preferences(form: MultiDict, tax: Taxonomy, email: str, today: date) -> Preferences:
     """Validate the preferences form, or raise FormError; nothing is saved either way."""
     errors: list[str] = []

@@ -11,13 +11,11 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, abort, render_template, request
 
-from digest import cadence, lifecycle
-from digest.notices import send_confirmation
+from digest import cadence, lifecycle, page_mail
 from digest.schedule import slot_label, zone
 from digest.settings import WEEKDAYS
 from digest.subscribers import local_status
 from digest.tokens import TokenError, TokenExpired
-from digest.transports import TransportError
 
 from . import forms, limits
 from .app import core, error_page, session
@@ -86,46 +84,53 @@ def subscribe():
         data = forms.signup(request.form, c["tax"])
     except forms.FormError as e:
         return render_template("subscribe.html", form=request.form, errors=e.messages, **choices()), 400
-    s, now = session(), c["clock"]()
-    sub = lifecycle.sign_up(s, data, c["tax"], c["settings"], now)
     if (refused := over_limit()) is not None:
         return refused
-    if sub is not None:
-        s.flush()
-        confirm_mail(sub, now)
-    s.commit()
-    # The same answer whether the address was new, pending, active or suppressed.
+    # Stored, answered, then handled after the answer (digest.page_mail): the same work and the same answer
+    # whether the address is new, pending, active, unsubscribed or never to be mailed.
+    _mail_after_answer(lambda s, now: page_mail.enqueue(s, "signup", now, email=data.email, data=data))
     return render_template("check_inbox.html", email=data.email)
 
 
+def _mail_after_answer(store) -> None:
+    """Store a request for page mail with the request's transaction, then hand it to the mailer."""
+    c = core()
+    s = session()
+    request_id = store(s, c["clock"]()).id
+    s.commit()
+    c["mailer"].submit(request_id)
+
+
 def _confirmable(token: str, now):
-    """The subscriber a confirmation link names, or the answer for a link that no longer works."""
+    """The subscriber a confirmation link names and its sign-up, or the answer for a link that no longer works."""
     try:
         return lifecycle.confirmable(session(), core()["settings"], token, now), None
     except TokenExpired:
-        return None, (render_template("confirm_expired.html", token=token), 410)
+        return (None, None), (render_template("confirm_expired.html", token=token), 410)
     except TokenError:
         abort(404)
 
 
 @bp.get("/confirm/<token>")
 def confirm_page(token: str):
-    sub, refused = _confirmable(token, core()["clock"]())
+    (sub, signup), refused = _confirmable(token, core()["clock"]())
     if refused:
         return refused
-    return render_template("confirm.html", token=token, done=sub.status == "active")
+    done = sub.status == "active" and (signup is None or signup.confirmed_at is not None)
+    return render_template("confirm.html", token=token, done=done)
 
 
 @bp.post("/confirm/<token>")
 def confirm(token: str):
     require_form()
-    s, now = session(), core()["clock"]()
-    sub, refused = _confirmable(token, now)
+    c = core()
+    s, now = session(), c["clock"]()
+    (sub, signup), refused = _confirmable(token, now)
     if refused:
         return refused
     if sub.status == "suppressed":
         return _suppressed()
-    lifecycle.confirm(sub, now)
+    lifecycle.confirm(s, sub, signup, c["tax"], c["settings"], now)
     s.commit()
     return render_template("confirmed.html", preferences_url=_link("preferences", sub),
                            first_digest=slot_label(cadence.next_digest(s, sub, now).at, sub.timezone),
@@ -134,30 +139,39 @@ def confirm(token: str):
 
 @bp.post("/confirm/<token>/renew")
 def confirm_renew(token: str):
-    """Send a fresh confirmation link for an expired one (the old link still proves the mailbox)."""
+    """Send a fresh confirmation link for an expired one (the old link still proves the mailbox), after the
+    answer and within the address's caps, for the same sign-up."""
     require_form()
     c = core()
-    s, now = session(), c["clock"]()
     try:
-        sub, _ = lifecycle.subscriber_for(s, c["settings"], token, "confirm")
+        sub, claims = lifecycle.subscriber_for(session(), c["settings"], token, "confirm")
     except TokenError:
         abort(404)
     if (refused := over_limit()) is not None:
         return refused
-    confirm_mail(sub, now)
-    s.commit()
+    _mail_after_answer(lambda s, now: page_mail.enqueue(s, "renew", now, subscriber_id=sub.id,
+                                                        signup_id=claims.signup_id))
     return render_template("check_inbox.html", email=sub.email)
 
 
-def confirm_mail(sub, now) -> None:
-    """Send the confirmation mail if it is due. A carrier failure is logged, not shown: only a new or pending
-    address causes a mail, so a failure page would tell them apart. The mail is not marked sent, so the next
-    sign-up sends it."""
-    c = core()
+@bp.get("/manage")
+def manage_form():
+    return render_template("manage.html", form={}, errors=[])
+
+
+@bp.post("/manage")
+def manage():
+    """Lost links: mail a subscriber their preferences and unsubscribe links. The same answer, the same work and
+    the same time whatever the address; the mail (if any) leaves after the answer, within the same caps."""
+    require_form()
     try:
-        send_confirmation(c["settings"], c["tax"], c["transport"], sub, now)
-    except TransportError as e:
-        log.warning("confirmation mail not sent", extra={"subscriber": sub.id, "kind": e.kind})
+        email = forms.email_only(request.form)
+    except forms.FormError as e:
+        return render_template("manage.html", form=request.form, errors=e.messages), 400
+    if (refused := over_limit()) is not None:
+        return refused
+    _mail_after_answer(lambda s, now: page_mail.enqueue(s, "manage", now, email=email))
+    return render_template("manage_sent.html", email=email)
 
 
 @bp.get("/preferences/<token>")
@@ -194,6 +208,8 @@ def preferences(token: str):
 @bp.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str):
     sub, current = load_unsubscribe(token)
+    if lifecycle.awaits_consent(session(), sub):  # from a confirmation mail: "never email this address"
+        return render_template("unsubscribe.html", token=token, sub=sub, done=False, never=True, reasons={})
     return render_template("unsubscribe.html", token=token, sub=sub, done=sub.status == "unsubscribed",
                            **_offers(sub, current))
 
@@ -210,9 +226,11 @@ def unsubscribe(token: str):
         return render_template("unsubscribe.html", token=token, sub=sub, done=sub.status == "unsubscribed",
                                errors=e.messages, **_offers(sub, current)), 400
     c = core()
-    lifecycle.unsubscribe(sub, c["clock"](), reason)
+    now = c["clock"]()
+    never = lifecycle.leave(session(), c["settings"], sub, now, reason)  # maybe "never email this address"
     session().commit()
-    return render_template("unsubscribe.html", token=token, sub=sub, done=True, **_offers(sub, current))
+    offers = _offers(sub, current) | ({"can_undo": False, "preferences_url": None} if never else {})
+    return render_template("unsubscribe.html", token=token, sub=sub, done=True, never=never, **offers)
 
 
 @bp.post("/unsubscribe/<token>/fortnightly")

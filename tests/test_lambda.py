@@ -17,6 +17,7 @@ from .web_helpers import FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, Page, 
 
 KEY = "lambda-test-key"
 HOST = "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
+PAGE_MAIL_QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/jobdigest-test-page-mail"
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ def handler(monkeypatch, db_url, tmp_path):
     monkeypatch.setenv("DIGEST_TRANSPORT", "outbox")
     monkeypatch.setenv("DIGEST_OUTBOX_DIR", str(tmp_path / "outbox"))
     monkeypatch.setenv("DIGEST_BASE_URL", f"https://{HOST}")
+    monkeypatch.setenv("DIGEST_PAGE_MAIL_QUEUE_URL", PAGE_MAIL_QUEUE)
     engines = []
     make_engine = db.make_engine
 

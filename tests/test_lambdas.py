@@ -227,3 +227,32 @@ def test_a_base_url_that_cannot_go_into_a_header_as_it_is_is_refused_at_start(ur
     with pytest.raises(ConfigError, match="DIGEST_BASE_URL must be a plain ASCII URL"):
         Settings.from_env({"DIGEST_BASE_URL": url})
     assert Settings.from_env({"DIGEST_BASE_URL": "https://subscribe.jobs.example.com/"}).base_url.endswith(".com")
+
+
+def test_a_sign_up_on_lambda_is_queued_and_mailed_by_the_page_mail_function(aws, monkeypatch, engine):
+    """The web function answers and queues the request's id; pageMail sends the confirmation, once."""
+    import base64
+    import importlib
+    import sys
+
+    sqs, _shards = aws
+    page_mail_queue = sqs.create_queue(QueueName="jobdigest-page-mail")["QueueUrl"]
+    monkeypatch.setenv("DIGEST_PAGE_MAIL_QUEUE_URL", page_mail_queue)
+    name = "subscribers.lambda_handler"
+    web = (importlib.reload(sys.modules[name]) if name in sys.modules else importlib.import_module(name)).handler
+    body = b"email=lambda%40example.com&stack=go&timezone=UTC"
+    event = {"version": "2.0", "routeKey": "$default", "rawPath": "/subscribe", "rawQueryString": "",
+             "headers": {"host": "example.execute-api.eu-west-1.amazonaws.com", "content-length": str(len(body)),
+                         "content-type": "application/x-www-form-urlencoded"},
+             "requestContext": {"http": {"method": "POST", "path": "/subscribe", "protocol": "HTTP/1.1",
+                                         "sourceIp": "203.0.113.9"}, "stage": "$default"},
+             "isBase64Encoded": True, "body": base64.b64encode(body).decode()}
+    assert web(event, FakeContext())["statusCode"] == 200
+    assert read_outbox(lambdas.state()["settings"].outbox_dir) == {}  # nothing sent inside the request
+    bodies = drain(sqs, page_mail_queue)
+    assert [json.loads(b) for b in bodies] == [{"mail_request": 1}]
+    assert lambdas.page_mail(sqs_event(bodies), FakeContext()) == {"batchItemFailures": []}
+    sent = read_outbox(lambdas.state()["settings"].outbox_dir)
+    assert [str(m["To"]) for m in sent.values()] == ["lambda@example.com"]
+    assert lambdas.page_mail(sqs_event(bodies), FakeContext()) == {"batchItemFailures": []}  # a duplicate: gone
+    assert len(read_outbox(lambdas.state()["settings"].outbox_dir)) == 1

@@ -26,6 +26,7 @@ HANDLERS = {
     "sesEvents": "digest.lambdas.ses_events",
     "importListings": "digest.lambdas.import_listings",
     "testSend": "digest.lambdas.test_send",
+    "pageMail": "digest.lambdas.page_mail",
 }
 SECRET_SETTINGS = ("DIGEST_DATABASE_URL", "DIGEST_SECRET_KEYS")
 
@@ -150,6 +151,20 @@ def test_shard_queue_has_a_dead_letter_queue_and_outlasts_the_worker(config):
     worker_timeout = int(resolve(config, config["functions"]["worker"]["timeout"]))
     assert int(resolve(config, queue["VisibilityTimeout"])) >= 6 * worker_timeout  # AWS's advice for SQS triggers
     assert worker_timeout <= 900
+
+
+def test_page_mail_leaves_through_its_queue_and_the_budget_has_an_alarm(config):
+    """The web function only queues (it may not send through SES); pageMail sends, fed by that queue."""
+    web_env = config["functions"]["web"]["environment"]
+    assert web_env["DIGEST_PAGE_MAIL_QUEUE_URL"] == {"Ref": "PageMailQueue"}
+    (event,) = config["functions"]["pageMail"]["events"]
+    assert event["sqs"]["arn"] == {"Fn::GetAtt": ["PageMailQueue", "Arn"]}
+    assert event["sqs"]["functionResponseType"] == "ReportBatchItemFailures"
+    resources = config["resources"]["Resources"]
+    assert {"Ref": "SesSendPolicy"} not in resources["WebRole"]["Properties"]["ManagedPolicyArns"]
+    assert {"Ref": "SesSendPolicy"} in resources["PageMailRole"]["Properties"]["ManagedPolicyArns"]
+    alarm = resources["PageMailOverBudgetAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("JobDigest", "PageMailOverBudget")
 
 
 def test_import_trigger_cannot_fire_on_anything_but_listing_files_under_incoming(config):

@@ -18,11 +18,10 @@ from digest.run import run
 from digest.settings import Settings
 from digest.subscribers import remove
 from digest.transports import RecordingTransport
-from subscribers.app import create_app
 
 from .conftest import NOW, listing
 from .web_helpers import (
-    FORM, ONE_CLICK, FakeClock, Page, mail_link, parse_mail,
+    FORM, ONE_CLICK, FakeClock, Page, mail_link, make_app, parse_mail,
     web,  # noqa: F401  (fixture)
 )
 
@@ -217,7 +216,7 @@ def test_every_bad_token_gets_the_same_page(web, add_subscriber):
     gone_tokens = {p: web.token(p, gone) for p in tokens.PURPOSES}
     with Session(web.engine) as s:
         remove(s, s.get(Subscriber, gone))
-        s.commit()
+        s.commit()  # remove() leaves the commit to its caller
     before = web.dump()
     pairs = []
     for purpose in tokens.PURPOSES:
@@ -281,7 +280,7 @@ def test_key_rotation_in_the_app(settings, engine, add_subscriber):
 
     def app_with(*keys):
         transport = RecordingTransport()
-        app = create_app(settings.with_(secret_keys=keys), engine, transport=transport, clock=FakeClock())
+        app = make_app(settings.with_(secret_keys=keys), engine, transport=transport, clock=FakeClock())
         return app.test_client(use_cookies=False), transport
 
     client, transport = app_with("new-key", "old-key")

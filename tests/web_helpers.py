@@ -126,12 +126,29 @@ def dump(engine: Engine) -> dict[str, list]:
     return out
 
 
+class DrainingClient(FlaskClient):
+    """A test client that waits, after each request, for the mail the page asked for (sent after the answer)."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        self.application.extensions["digest"]["mailer"].drain()
+        return response
+
+
+def make_app(settings: Settings, engine: Engine, transport=None, clock=None) -> Flask:
+    """The real app whose test clients see page mail as sent once a request returns (no delay after answers)."""
+    app = create_app(settings, engine, transport=transport, clock=clock or FakeClock(), mail_delay=0)
+    app.test_client_class = DrainingClient
+    return app
+
+
 @pytest.fixture
-def web(settings, engine) -> Web:
+def web(settings, engine):
     clock = FakeClock()
     transport = RecordingTransport()
-    app = create_app(settings, engine, transport=transport, clock=clock)
-    return Web(app, app.test_client(use_cookies=False), transport, clock, engine, settings)
+    app = make_app(settings, engine, transport=transport, clock=clock)
+    yield Web(app, app.test_client(use_cookies=False), transport, clock, engine, settings)
+    app.extensions["digest"]["mailer"].close()
 
 
 class Page(HTMLParser):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import time
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -77,9 +78,15 @@ def digests(settings, to: str) -> dict[str, EmailMessage]:
             if not key.startswith("confirm/") and to in str(msg["To"])}
 
 
-def confirmations(settings, to: str) -> list[EmailMessage]:
-    return [msg for key, msg in read_outbox(settings.outbox_dir).items()
-            if key.startswith("confirm/") and to in str(msg["To"])]
+def confirmations(settings, to: str, folder: str = "confirm", wait: float = 10) -> list[EmailMessage]:
+    """The mail the pages sent `to` (it leaves just after the answer: wait for it a little)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = [msg for key, msg in read_outbox(settings.outbox_dir).items()
+                 if key.startswith(f"{folder}/") and to in str(msg["To"])]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def subscriber(engine, address: str) -> Subscriber:
@@ -247,9 +254,9 @@ def test_sign_up_confirm_from_the_mail_and_receive_the_next_digest(server, setti
     page.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
     check_page(page, "check inbox", axe=js)
+    (mail,) = confirmations(settings, "dana@example.com")  # (it leaves after the answer)
     assert subscriber(engine, "dana@example.com").status == "pending"
 
-    (mail,) = confirmations(settings, "dana@example.com")
     parser = _Anchors()
     parser.feed(html_part(mail))
     confirm_urls = {href for _, href in parser.links if href.startswith(f"{server}/confirm/")}
@@ -291,10 +298,9 @@ def test_sign_up_guesses_the_timezone_and_the_confirmed_page_names_the_first_dig
     page.get_by_role("group", name="Kind of employer").get_by_label("Startup", exact=True).check()
     page.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    (mail,) = confirmations(settings, "tz@example.com")  # (it leaves after the answer)
     sub = subscriber(engine, "tz@example.com")
     assert (sub.timezone, sub.roles, sub.employers) == ("America/New_York" if js else "UTC", ["data"], ["startup"])
-
-    (mail,) = confirmations(settings, "tz@example.com")
     parser = _Anchors()
     parser.feed(html_part(mail))
     page.goto(next(href for _, href in parser.links if href.startswith(f"{server}/confirm/")))
@@ -401,6 +407,21 @@ def test_every_other_page_passes_axe(server, settings, add_subscriber, page):
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
     assert len(confirmations(settings, "eve@example.com")) == 1
 
+    page.goto(f"{server}/unsubscribe/{tokens.sign(keys, 'unsubscribe', pending, 1)}")  # the mail's "never" link
+    expect(page.get_by_role("heading", level=1)).to_have_text("Never email this address?")
+    check_page(page, "never email this address")
+    page.get_by_role("button", name="Never email this address").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("We will not email this address again")
+    check_page(page, "never emailed again")
+
+    page.goto(f"{server}/manage")
+    check_page(page, "manage")
+    page.get_by_label("Email address").fill("ana@example.com")
+    page.get_by_role("button", name="Email me my links").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    check_page(page, "manage (sent)")
+    assert len(confirmations(settings, "ana@example.com", folder="links")) == 1
+
     for path in (f"/preferences/{prefs[:-3]}", f"/unsubscribe/{prefs}", "/no/such/page"):
         response = page.goto(f"{server}{path}")
         assert response.status == 404, path
@@ -409,7 +430,7 @@ def test_every_other_page_passes_axe(server, settings, add_subscriber, page):
 
     page.emulate_media(color_scheme="dark")  # the pages have a dark palette: its contrast counts too
     for name, path in (("subscribe", "/subscribe"), ("preferences", f"/preferences/{prefs}"),
-                       ("unsubscribe", f"/unsubscribe/{unsub}")):
+                       ("unsubscribe", f"/unsubscribe/{unsub}"), ("manage", "/manage")):
         page.goto(f"{server}{path}")
         check_page(page, f"{name} (dark)")
 

@@ -1,7 +1,7 @@
 """sent notices: the confirmation mails this service sent, by SES message id, so SES feedback is matched to them
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import digest.models
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
