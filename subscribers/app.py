@@ -22,6 +22,7 @@ MAX_BODY = 64 * 1024  # the largest honest form is a few KB
 
 MESSAGES = {
     400: ("That did not work", "The request could not be understood. Please go back and try again."),
+    403: ("Not allowed", "This page cannot be used that way."),
     404: ("This link is not valid", "The link may be incomplete or no longer in use. Links from our emails "
                                    "work when opened exactly as they arrived."),
     405: ("Not allowed", "This page cannot be used that way."),
@@ -55,7 +56,10 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
 
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
-        return error_page(e.code or 500)
+        page, status = error_page(e.code or 500)
+        # The page replaces werkzeug's, not its headers: a 405 keeps `Allow` (RFC 9110 requires it).
+        kept = {k: v for k, v in e.get_headers() if k.lower() == "allow"}
+        return page, status, kept
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):  # the one place an unknown failure becomes a page, logged in full
@@ -71,15 +75,17 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors for browsers without CSP 2
         response.headers.setdefault("Content-Security-Policy",
                                     "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
                                     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         return response
 
-    from . import feedback_pages  # noqa: F401  (its routes join the blueprint)
+    from . import feedback_pages, origins  # noqa: F401  (feedback_pages: its routes join the blueprint)
     from .views import bp
 
     app.register_blueprint(bp)
+    origins.install(app, settings)
     return app
 
 
