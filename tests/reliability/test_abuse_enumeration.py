@@ -62,6 +62,7 @@ def put_in_state(site: Web, add_subscriber, address: str, state: str) -> None:
     if state.startswith("removed"):
         with Session(site.engine) as s:
             remove(s, s.get(Subscriber, sid))
+            s.commit()  # (remove leaves the commit to its caller)
     if state == "removed-after-bounce":
         with Session(site.engine) as s:  # (remove keeps the hash; make sure it is there either way)
             record_suppression(s, address, "bounce", NOW - timedelta(days=5))
@@ -138,6 +139,7 @@ def test_the_same_address_answers_alike_in_every_state_byte_for_byte(site, add_s
         seen[state] = answer()
     with Session(site.engine) as s:
         remove(s, s.get(Subscriber, sid))
+        s.commit()  # (remove leaves the commit to its caller)
     seen["removed-after-complaint"] = answer()
     assert {state for state, a in seen.items() if a != first} == set()
     assert first[0] == 200
@@ -166,6 +168,7 @@ def test_links_for_someone_unknown_or_removed_answer_alike(site, add_subscriber)
                           for p in tokens.PURPOSES}
         with Session(site.engine) as s:
             remove(s, s.get(Subscriber, sid))
+            s.commit()  # (remove leaves the commit to its caller)
     nobody = {p: [site.token(p, 10**9), site.token(p, 10**9, issued_at=NOW - timedelta(days=30))]
               for p in tokens.PURPOSES}
     before = site.dump()
