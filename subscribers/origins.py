@@ -13,6 +13,7 @@ and /confirm, /preferences and /unsubscribe already need the link's secret.
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 
@@ -25,15 +26,33 @@ log = logging.getLogger(__name__)
 
 def allowed(origin: str | None, fetch_site: str | None, settings: Settings) -> bool:
     """Whether a form post with these headers may go on."""
-    if origin is not None:  # "null" too (a sandboxed frame, a redirect across sites): it names no page of ours
+    fetch_site = (fetch_site or "").strip().lower()
+    if origin is not None and origin.strip() == "null":
+        # Sent by a page under `Referrer-Policy: no-referrer` (ours behind a link, or a board's), a sandboxed frame
+        # or a redirect across sites: only the browser's own word that the page is ours lets it through.
+        return fetch_site == "same-origin"
+    if origin is not None:
+        # A browser sends scheme://host[:port] and nothing more; anything else names no page of ours either.
+        parts = urlsplit(origin.strip())
+        if parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+            return False
         own = origin_of(origin)
         return own is not None and (own == settings.own_origin or own in settings.signup_origins)
-    return (fetch_site or "").strip().lower() not in ("cross-site", "same-site")
+    return fetch_site not in ("cross-site", "same-site")
 
 
 def install(app: Flask, settings: Settings) -> None:
     """Refuse cross-site POSTs to CHECKED_ENDPOINTS before their view runs (nothing is read, counted or sent)."""
     from .app import error_page  # (app imports this module)
+
+    @app.after_request
+    def _referrer_to_ourselves(response):
+        # A page with no token in its URL (the sign-up form) may name itself to us: under the app-wide
+        # "no-referrer" a browser posts its form with `Origin: null`, which says nothing. Pages behind a link keep
+        # "no-referrer" (their URL is a capability); "same-origin" never sends anything to another site either.
+        if not request.view_args:
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
     @app.before_request
     def _refuse_cross_site():

@@ -98,7 +98,11 @@ def sign_up(site, address: str, **headers):
     {"Origin": "https://evil.example"},
     {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
     {"Origin": "null"},  # a sandboxed frame, a data: page
+    {"Origin": "null", "Sec-Fetch-Site": "cross-site"},  # a page under no-referrer elsewhere
     {"Origin": "http://127.0.0.1:8000.evil.example"},
+    {"Origin": "http://127.0.0.1:8000@evil.example"},
+    {"Origin": "http://evil.example@127.0.0.1:8000"},  # no browser sends these: a forged header
+    {"Origin": "http://127.0.0.1:8000/subscribe"},
     {"Origin": "https://127.0.0.1:8000"},  # another scheme is another origin
     {"Origin": "https://jobs.example.com:8443"},  # another port too
     {"Sec-Fetch-Site": "cross-site"},
@@ -121,6 +125,7 @@ def test_a_cross_site_sign_up_is_refused_with_a_clear_page_and_nothing_done(site
     {"Origin": BOARD, "Sec-Fetch-Site": "cross-site"},  # the board's own page embeds the form
     {"Origin": "https://jobs.example.com:443"},
     {"Sec-Fetch-Site": "same-origin"},
+    {"Origin": "null", "Sec-Fetch-Site": "same-origin"},  # our page under a no-referrer policy
     {"Sec-Fetch-Site": "none"},  # typed or bookmarked
     {},  # curl, a script, an old client: no browser, no forgery to stop
 ])
@@ -137,6 +142,17 @@ def test_the_check_is_keyed_on_endpoints_so_manage_gets_it_too(site):
     # Every other POST route is untouched: their tokens protect them, and mail clients post one-click.
     rules = {r.endpoint for r in site.app.url_map.iter_rules() if "POST" in r.methods}
     assert rules - CHECKED_ENDPOINTS and "pages.unsubscribe" in rules
+
+
+def test_the_sign_up_page_lets_the_browser_name_it_and_token_pages_do_not(site, add_subscriber):
+    """Under "no-referrer" browsers post a form with `Origin: null`; the sign-up page (no token in its URL) uses
+    "same-origin" so our own form carries our origin, and still sends nothing to other sites."""
+    for path in ("/", "/subscribe"):
+        assert site.client.get(path).headers["Referrer-Policy"] == "same-origin"
+    assert sign_up(site, "bad-address").headers["Referrer-Policy"] == "same-origin"  # the form again, with errors
+    sid = add_subscriber("token@example.com")
+    for purpose in ("preferences", "unsubscribe"):
+        assert site.client.get(f"/{purpose}/{site.token(purpose, sid)}").headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_token_routes_accept_posts_from_anywhere(site, add_subscriber):
