@@ -30,7 +30,7 @@ from digest.settings import Settings
 from subscribers.cli import SERVER_LIMITS
 
 from ..conftest import write_artifact
-from ..e2e.conftest import browser, free_port, serving as serve_process  # noqa: F401  (browser: a fixture)
+from ..e2e.conftest import free_port, serving as serve_process
 from ..web_helpers import FORM, ONE_CLICK, Page
 
 KEY = "abuse-web-signing-key-0123456789abcdef"
@@ -279,30 +279,3 @@ def test_cross_site_sign_ups_are_refused_and_one_click_unsubscribe_still_works(d
     assert stored(db_url, "leaving@example.com").status == "unsubscribed"
     FIGURES["cross_site"] = {"refused": len(attacks), "allowed": len(allowed), "one_click_foreign_origin": 200}
 
-
-def serve_html(body: str):
-    """A Playwright route handler answering every request with `body` (a page "on" that site, no network)."""
-    return lambda route: route.fulfill(status=200, content_type="text/html", body=body)
-
-
-def test_a_real_browser_posting_from_another_site_is_refused(sqlite_url, tmp_path, browser):
-    """Chromium submits a sign-up form from a page on another site, and from the board's page."""
-    board = "http://jobs.example.com"
-    with serving(sqlite_url, tmp_path, DIGEST_SIGNUP_ORIGINS=board) as served:
-        form = (f'<!doctype html><html lang="en"><title>x</title><form method="post" action="{served.base}/subscribe">'
-                f'<input name="email" value="{{}}"><input name="timezone" value="UTC"><button>Go</button></form>')
-        context = browser.new_context()
-        try:
-            page = context.new_page()
-            for site, address in (("http://evil.example", "forged@example.com"), (board, "embedded@example.com")):
-                page.route(f"{site}/**", serve_html(form.format(address)))
-                page.goto(f"{site}/page")
-                with page.expect_navigation():
-                    page.click("button")
-                FIGURES.setdefault("browser", {})[site] = page.locator("h1").inner_text()
-        finally:
-            context.close()
-    assert FIGURES["browser"] == {"http://evil.example": "This form cannot be sent from another site",
-                                  board: "Check your inbox"}
-    assert stored(sqlite_url, "forged@example.com") is None
-    assert stored(sqlite_url, "embedded@example.com").status == "pending"
