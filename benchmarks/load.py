@@ -41,7 +41,7 @@ from digest.models import Subscriber
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "load.json"
-KEY = "load-benchmark-key"
+KEY = "load-benchmark-signing-key-0123456789abcdef"
 ONE_CLICK = b"List-Unsubscribe=One-Click"  # RFC 8058: the body a mail client's unsubscribe button sends
 FORM = "application/x-www-form-urlencoded"
 SERVER_PROBLEMS = ("database is locked", "Traceback", "unhandled error")

@@ -118,3 +118,15 @@ def test_the_zip_keeps_the_data_the_listing_reader_needs(tmp_path):
                           text=True, cwd=pkg.parent.parent, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["['uk']", "['asia']", "PLN", "TRY"]
+
+
+def test_template_throttles_the_http_api_and_reserves_the_web_functions_concurrency(template):
+    resources = template["Resources"]
+    (stage,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    settings = stage["DefaultRouteSettings"]
+    assert 1 <= settings["ThrottlingRateLimit"] <= settings["ThrottlingBurstLimit"]
+    (api,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+    assert api["DisableExecuteApiEndpoint"] == {"Fn::If": ["WebOnlyOnDomain", True, False]}
+    web = resources["WebLambdaFunction"]["Properties"]
+    assert web["ReservedConcurrentExecutions"] >= 1
+    assert "ReservedConcurrentExecutions" not in resources["WorkerLambdaFunction"]["Properties"]

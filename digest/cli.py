@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from functools import cached_property
@@ -71,6 +72,23 @@ def parse_now(_ctx, _param, value: str | None) -> datetime | None:
     except ValueError as e:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-23T08:00:00Z") from e
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+# Stored text (a name, an address from an import) must not drive the operator's terminal: control characters
+# (C0 with ESC and BEL, DEL, C1 with CSI), bidi overrides and isolates, and line separators are shown escaped.
+UNSAFE_FOR_TERMINAL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def terminal_text(text: str) -> str:
+    """`text` with every character that could move the cursor, recolour or reorder a line written as `\\x1b`, `\\u202e`."""
+    return UNSAFE_FOR_TERMINAL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def terminal_json(data, indent: int | None = None) -> str:
+    """JSON for a terminal: the same values, with those characters as `\\uXXXX` escapes. (json escapes C0 inside
+    strings itself, so a raw C0 character left in its output is layout: the newlines of `indent`.)"""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return UNSAFE_FOR_TERMINAL.sub(lambda m: m.group() if m.group() < " " else f"\\u{ord(m.group()):04x}", text)
 
 
 now_option = click.option("--now", callback=parse_now, metavar="ISO8601",
@@ -364,10 +382,11 @@ def subscribers_list(app: App, status: str | None, as_json: bool):
     with app.session() as s:
         for sub in subs.list_subscribers(s, status, now):
             if as_json:
-                click.echo(json.dumps(subs.subscriber_json(sub, now), ensure_ascii=False))
+                click.echo(terminal_json(subs.subscriber_json(sub, now)))
             else:
-                click.echo(f"{sub.email}\t{subs.local_status(sub, now)}\t{','.join(sub.stack) or 'any'}"
-                           f"\t{sub.timezone} {WEEKDAYS[sub.send_day][:3]} {sub.send_hour:02d}:00")
+                click.echo(f"{terminal_text(sub.email)}\t{subs.local_status(sub, now)}\t"
+                           f"{terminal_text(','.join(sub.stack) or 'any')}"
+                           f"\t{terminal_text(sub.timezone)} {WEEKDAYS[sub.send_day][:3]} {sub.send_hour:02d}:00")
 
 
 @subscribers.command("show")
@@ -386,10 +405,10 @@ def subscribers_show(app: App, email: str, as_json: bool):
         data = subs.subscriber_json(sub, app.clock())
         data["hidden_companies"] = [row.company for row in listing_feedback.hidden_companies(s, sub.id)]
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
+        click.echo(terminal_json(data))
     else:
         for k, v in data.items():
-            click.echo(f"{k:16} {', '.join(v) if isinstance(v, list) else v}")
+            click.echo(f"{k:16} {terminal_text(', '.join(v) if isinstance(v, list) else str(v))}")
 
 
 @subscribers.command("export")
@@ -407,7 +426,7 @@ def subscribers_export(app: App, email: str):
 
         sub = subs.get(s, email)
         held = subs.export(s, sub, app.clock()) | page_mail_export(s, app.settings, sub)
-        click.echo(json.dumps(held, ensure_ascii=False, indent=2))
+        click.echo(terminal_json(held, indent=2))
 
 
 @subscribers.command("remove")

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .errors import ConfigError
 
-DEV_SECRET_KEY = "dev-insecure-key-change-me"
+# Long enough for the key rule below, so a fresh checkout runs; refused by the ses transport and by `digest serve`
+# on anything but loopback.
+DEV_SECRET_KEY = "dev-insecure-key-change-me-never-use-it-in-production"
+MIN_KEY_BYTES = 32  # HMAC-SHA256 keys: 256 bits, as the hash
+MAKE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SNS_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
@@ -48,7 +55,10 @@ class Settings:
     signup_window: int = 3600  # seconds
     confirm_cap: int = 3  # confirmation mails one address may ever get from the pages (and /manage link mails)
     confirm_budget: int = 100  # mails the public pages may send in any hour, all addresses together
-    trusted_proxies: int = 0  # proxies in front of the app whose X-Forwarded-For entries are believed
+    # The proxies in front of `digest serve` (addresses or networks) whose X-Forwarded-For entries are believed.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # Origins besides DIGEST_BASE_URL's whose pages may post the sign-up form ("https://jobs.example.com").
+    signup_origins: tuple[str, ...] = ()
     templates_dir: Path = field(default_factory=_default_templates_dir)
     # The SNS topic SES publishes bounces and complaints to: messages from any other topic are dropped.
     sns_topic_arn: str | None = None
@@ -83,7 +93,8 @@ class Settings:
             signup_window=_int(get, "DIGEST_SIGNUP_WINDOW", cls.signup_window),
             confirm_cap=_int(get, "DIGEST_CONFIRM_CAP", cls.confirm_cap),
             confirm_budget=_int(get, "DIGEST_CONFIRM_BUDGET", cls.confirm_budget),
-            trusted_proxies=_int(get, "DIGEST_TRUSTED_PROXIES", cls.trusted_proxies),
+            trusted_proxies=_networks(get("DIGEST_TRUSTED_PROXIES")),
+            signup_origins=_origins(get("DIGEST_SIGNUP_ORIGINS")),
             templates_dir=Path(get("DIGEST_TEMPLATES_DIR") or _default_templates_dir()),
             sns_topic_arn=get("DIGEST_SNS_TOPIC_ARN", "").strip() or None,
         )
@@ -110,15 +121,15 @@ class Settings:
             raise ConfigError(f"DIGEST_CONFIRM_CAP must be 1-20 mails per address, not {self.confirm_cap}")
         if not 1 <= self.confirm_budget <= 1_000_000:
             raise ConfigError(f"DIGEST_CONFIRM_BUDGET must be 1-1000000 mails per hour, not {self.confirm_budget}")
-        if not 0 <= self.trusted_proxies <= 10:
-            raise ConfigError(f"DIGEST_TRUSTED_PROXIES must be 0-10, not {self.trusted_proxies}")
         if self.sns_topic_arn and not SNS_ARN.fullmatch(self.sns_topic_arn):
             raise ConfigError(f"DIGEST_SNS_TOPIC_ARN must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), "
                               f"not {self.sns_topic_arn!r}")
-        try:
-            ZoneInfo(self.default_timezone)
-        except (ZoneInfoNotFoundError, ValueError, OSError) as e:
-            raise ConfigError(f"DIGEST_DEFAULT_TIMEZONE {self.default_timezone!r} is not an IANA timezone") from e
+        for n, key in enumerate(self.secret_keys, start=1):
+            if len(key.encode()) < MIN_KEY_BYTES:  # never the key itself in the message
+                raise ConfigError(f"DIGEST_SECRET_KEYS: key {n} is {len(key.encode())} bytes; each key must be at "
+                                  f"least {MIN_KEY_BYTES} bytes. Make one with: {MAKE_KEY}")
+        if not is_zone_name(self.default_timezone):
+            raise ConfigError(f"DIGEST_DEFAULT_TIMEZONE {self.default_timezone!r} is not an IANA timezone")
         for name in ("base_url", "board_url"):
             url = getattr(self, name)
             if not url.startswith(("http://", "https://")):
@@ -126,6 +137,11 @@ class Settings:
             if not url.isascii() or not url.isprintable() or any(c in url for c in " <>,\"") or "=?" in url:
                 # It goes into every message's links and List-Unsubscribe header as it is.
                 raise ConfigError(f"DIGEST_{name.upper()} must be a plain ASCII URL (no spaces, quotes, <>, commas or =?)")
+
+    @property
+    def own_origin(self) -> str:
+        """The origin of DIGEST_BASE_URL: where the app's own pages are served from."""
+        return origin_of(self.base_url) or ""
 
     @property
     def from_domain(self) -> str:
@@ -155,3 +171,72 @@ def _rate(raw: str | None) -> float | None:
     if not 0 < rate < float("inf"):
         raise ConfigError(f"DIGEST_SES_RATE must be above 0, not {raw!r}")
     return rate
+
+
+def _networks(raw: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """DIGEST_TRUSTED_PROXIES: comma-separated addresses or networks ("10.0.0.0/8,127.0.0.1"); empty or 0 = none."""
+    items = [item.strip() for item in (raw or "").split(",") if item.strip()]
+    if items == ["0"]:
+        return ()  # the old default, "no proxy"
+    out = []
+    for item in items:
+        if item.isdigit():
+            raise ConfigError(f"DIGEST_TRUSTED_PROXIES is the proxies' addresses or networks now, not a count "
+                              f"({item!r}): for example DIGEST_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1")
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as e:
+            raise ConfigError(f"DIGEST_TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                              f"(for example 10.0.0.0/8,127.0.0.1)") from e
+    return tuple(out)
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, lower-case, default port left out; None when it has none."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    """DIGEST_SIGNUP_ORIGINS: comma-separated origins, each `https://host[:port]` with no path."""
+    out = []
+    for item in (raw or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        origin = origin_of(item)
+        if origin is None or urlsplit(item).path not in ("", "/") or urlsplit(item).query or "@" in item:
+            raise ConfigError(f"DIGEST_SIGNUP_ORIGINS: {item!r} is not an origin (scheme://host[:port], no path), "
+                              f"for example https://jobs.example.com")
+        out.append(origin)
+    return tuple(out)
+
+
+# Files and folders of the zone database that ZoneInfo opens but that are no place on Earth: the POSIX default
+# rules, the leap-second ("right/") and duplicate ("posix/") trees, "Factory" (the "Local time zone must be set"
+# zone) and "localtime" (whatever the machine is set to).
+NOT_ZONES = frozenset({"posixrules", "Factory", "localtime"})
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_zone_name(name: str) -> bool:
+    """Whether `name` is an IANA timezone a person can live in ("Europe/Berlin", "UTC", "US/Eastern")."""
+    if not name or name in NOT_ZONES or name.startswith(("posix/", "right/")) or name not in _zone_names():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True

@@ -24,6 +24,7 @@ MAX_BODY = 64 * 1024  # the largest honest form is a few KB
 
 MESSAGES = {
     400: ("That did not work", "The request could not be understood. Please go back and try again."),
+    403: ("Not allowed", "This page cannot be used that way."),
     404: ("This link is not valid", "The link may be incomplete or no longer in use. Links from our emails "
                                    "work when opened exactly as they arrived."),
     405: ("Not allowed", "This page cannot be used that way."),
@@ -61,7 +62,10 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
 
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
-        return error_page(e.code or 500)
+        page, status = error_page(e.code or 500)
+        # The page replaces werkzeug's, not its headers: a 405 keeps `Allow` (RFC 9110 requires it).
+        kept = {k: v for k, v in e.get_headers() if k.lower() == "allow"}
+        return page, status, kept
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):  # the one place an unknown failure becomes a page, logged in full
@@ -77,15 +81,17 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors for browsers without CSP 2
         response.headers.setdefault("Content-Security-Policy",
                                     "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
                                     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         return response
 
-    from . import feedback_pages, test_copy  # noqa: F401  (their routes join the blueprint)
+    from . import feedback_pages, origins, test_copy  # noqa: F401  (their routes and checks join the blueprint)
     from .views import bp
 
     app.register_blueprint(bp)
+    origins.install(app, settings)
     return app
 
 

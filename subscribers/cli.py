@@ -1,10 +1,37 @@
-"""`digest serve`: the web app on a real local HTTP server (waitress), registered as a digest plugin command."""
+"""`digest serve`: the web app on a real local HTTP server (waitress), registered as a digest plugin command.
+
+For one machine, on loopback or behind a reverse proxy; production is API Gateway (README "The subscriber
+pages"). The limits below keep a careless or slow client from holding the server: waitress would otherwise
+buffer up to 1 GiB of body before Flask's limit is applied, and its 100 connections can be held open by idle
+half-sent requests for 2 minutes each.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 
 import click
+
+# Passed to waitress.create_server, with max_request_body_size = the app's MAX_BODY (64 KB): a bigger body is
+# refused with 413 as soon as its Content-Length (or its chunks so far) say so, never buffered to a temp file.
+SERVER_LIMITS = dict(
+    max_request_header_size=32 * 1024,  # our requests carry no cookies; a browser's headers are a few KB
+    channel_timeout=5,  # seconds a connection may sit idle (keep-alive, or a request that stopped arriving)
+    cleanup_interval=1,  # how often idle connections are looked for: one is closed 5-6 s after its last byte
+    connection_limit=200,  # then new connections wait in the listen backlog until idle ones are closed
+    backlog=1024,
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` can only be reached from this machine."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 @click.command("serve")
@@ -14,19 +41,28 @@ import click
 def serve(host: str, port: int, threads: int):
     """Serve the subscriber pages (sign up, confirm, preferences, unsubscribe).
 
+    For one machine, on loopback or behind a reverse proxy (set DIGEST_TRUSTED_PROXIES to its address); in
+    production the pages run on API Gateway. Anything but loopback needs a signing key of your own.
+
     \b
     Example:
       DIGEST_BASE_URL=http://127.0.0.1:8000 digest serve --port 8000
     """
-    from digest.settings import Settings
+    from digest.settings import DEV_SECRET_KEY, MAKE_KEY, Settings
 
-    from .app import create_app
+    from .app import MAX_BODY, create_app
 
     from waitress.server import create_server
 
-    app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    if DEV_SECRET_KEY in settings.secret_keys and not is_loopback(host):
+        raise click.ClickException(
+            f"refusing to serve on {host} with the development signing key: anyone could forge links. Set "
+            f"DIGEST_SECRET_KEYS to a key of your own (make one with: {MAKE_KEY}), or serve on 127.0.0.1")
+    app = create_app(settings)
     try:  # bind first, so a port in use or an impossible host is one line, not a traceback
-        server = create_server(app, host=host, port=port, threads=threads, ident="jobdigest")
+        server = create_server(app, host=host, port=port, threads=threads, ident="jobdigest",
+                               max_request_body_size=MAX_BODY, **SERVER_LIMITS)
     except (OSError, ValueError) as e:  # ValueError: waitress cannot resolve the host
         raise click.ClickException(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from e
     mailer = app.extensions["digest"]["mailer"]

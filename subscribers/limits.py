@@ -1,6 +1,6 @@
 """Rate limits per client network, counted in the database so they hold across threads, processes and Lambdas.
 
-The client is stored only as a keyed hash of its network (an IPv4 address, an IPv6 /64), and a row lives only
+The client is stored only as a keyed hash of its network (an IPv4 address, an IPv6 /56), and a row lives only
 as long as the window it counts in.
 """
 
@@ -28,26 +28,45 @@ class Decision:
     retry_after: int = 0  # seconds until the oldest counted request leaves the window
 
 
-def client_ip(environ: Mapping, trusted_proxies: int = 0) -> str:
-    """The client's IP: the connection's peer, or the address the outermost of N trusted proxies saw.
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_ip(environ: Mapping, trusted_proxies: tuple[Network, ...] = ()) -> str:
+    """The client's IP: the connection's peer, or, when the peer is a trusted proxy, the first hop from the right
+    of X-Forwarded-For that is not one.
 
     On API Gateway the peer is the request context's source IP (apig-wsgi takes REMOTE_ADDR from the
-    client-supplied X-Forwarded-For for REST API events); X-Forwarded-For counts only behind trusted proxies.
+    client-supplied X-Forwarded-For for REST API events). A direct request (the peer is no trusted proxy) never
+    reads the header: anyone can write it.
     """
     context = environ.get("apig_wsgi.request_context") or {}
-    peer = ((context.get("http") or {}).get("sourceIp") or (context.get("identity") or {}).get("sourceIp")
-            or environ.get("REMOTE_ADDR") or "")
-    if trusted_proxies <= 0:
+    gateway = (context.get("http") or {}).get("sourceIp") or (context.get("identity") or {}).get("sourceIp")
+    peer = gateway or environ.get("REMOTE_ADDR") or ""
+    if not _trusted(peer, trusted_proxies):
         return peer
     chain = [hop.strip() for hop in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-    if chain and chain[-1] == peer:
+    if gateway and chain and chain[-1] == peer:
         chain.pop()  # API Gateway appends the peer it saw; count it once
-    chain.append(peer)
-    return chain[-(trusted_proxies + 1)] if len(chain) > trusted_proxies else chain[0]
+    hop = peer
+    while chain and _trusted(hop, trusted_proxies):
+        hop = chain.pop()  # written by a proxy we trust: the address it saw
+    return hop
+
+
+def _trusted(ip: str, networks: tuple[Network, ...]) -> bool:
+    if not networks:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip.strip().split("%", 1)[0])
+    except ValueError:
+        return False
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in networks)
 
 
 def network(ip: str) -> str:
-    """The unit a limit counts: an IPv4 address, or the /64 an IPv6 host can pick addresses from."""
+    """The unit a limit counts: an IPv4 address, or the /56 an IPv6 customer is commonly given (RIPE-690)."""
     try:
         addr = ipaddress.ip_address(ip.strip().split("%", 1)[0])
     except ValueError:
@@ -55,7 +74,7 @@ def network(ip: str) -> str:
     if addr.version == 6 and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     if addr.version == 6:
-        return str(ipaddress.ip_network(f"{addr}/64", strict=False))
+        return str(ipaddress.ip_network(f"{addr}/56", strict=False))
     return str(addr)
 
 

@@ -291,9 +291,9 @@ def load_offer(token: str):
 
 
 def _offers(sub, current: bool) -> dict:
-    """What an unsubscribe page may offer besides unsubscribing (nothing through a revoked link), and the
-    reasons it asks about."""
-    return dict(preferences_url=_link("preferences", sub) if current else None,
+    """What an unsubscribe page may offer besides unsubscribing (nothing, and not even the address, through a
+    revoked link), and the reasons it asks about."""
+    return dict(current=current, preferences_url=_link("preferences", sub) if current else None,
                 can_undo=current and lifecycle.can_undo(sub, core()["clock"]()),
                 fortnightly=sub.cadence != "fortnightly", reasons=lifecycle.UNSUBSCRIBE_REASONS)
 

@@ -15,7 +15,7 @@ from digest.models import Subscriber
 
 from .web_helpers import FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, Page, dump
 
-KEY = "lambda-test-key"
+KEY = "lambda-test-key-0123456789abcdef0123"
 HOST = "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
 PAGE_MAIL_QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/jobdigest-test-page-mail"
 

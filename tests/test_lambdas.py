@@ -177,7 +177,7 @@ def test_settings_never_show_the_database_password_or_the_keys():
 
 def test_settings_come_from_parameter_store(aws, monkeypatch, db_url):
     ssm = boto3.client("ssm")
-    for name, value in (("database-url", db_url), ("secret-keys", "k-2026-11,k-2026-05"),
+    for name, value in (("database-url", db_url), ("secret-keys", "k-2026-11-0123456789abcdef0123456789,k-2026-05-0123456789abcdef0123456789"),
                         ("from", "Backend Jobs Weekly <digest@jobs.example.com>"),
                         ("base-url", "https://subscribe.jobs.example.com")):
         ssm.put_parameter(Name=f"/jobdigest/ci/{name}", Value=value, Type="SecureString")
@@ -185,7 +185,7 @@ def test_settings_come_from_parameter_store(aws, monkeypatch, db_url):
     monkeypatch.setenv("DIGEST_DATABASE_URL", "sqlite:///must-be-overridden.db")
     settings = lambdas.lambda_settings()
     assert settings.database_url == db_url
-    assert settings.secret_keys == ("k-2026-11", "k-2026-05")
+    assert settings.secret_keys == ("k-2026-11-0123456789abcdef0123456789", "k-2026-05-0123456789abcdef0123456789")
     assert settings.base_url == "https://subscribe.jobs.example.com"
     assert settings.from_domain == "jobs.example.com"
 

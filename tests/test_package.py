@@ -210,3 +210,18 @@ def test_no_secret_is_written_in_serverless_yml(config):
     assert not re.search(r"postgres(ql)?(\+\w+)?://", text)
     assert not re.search(r"\bAKIA[0-9A-Z]{16}\b", text)
     assert not re.search(r"(?i)(password|passwd|secret_?key)\s*:", text)
+
+
+def test_the_web_function_is_throttled_and_reserved_and_its_domain_can_stand_alone(config):
+    web = config["functions"]["web"]
+    assert 1 <= int(resolve(config, web["reservedConcurrency"])) <= 100
+    extensions = config["resources"]["extensions"]
+    throttle = extensions["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
+    rate, burst = int(resolve(config, throttle["ThrottlingRateLimit"])), int(resolve(config, throttle["ThrottlingBurstLimit"]))
+    assert 1 <= rate <= burst <= 5000
+    # The execute-api URL is turned off only when the custom domain exists (and the parameter says so).
+    assert extensions["HttpApi"]["Properties"]["DisableExecuteApiEndpoint"] == {
+        "Fn::If": ["WebOnlyOnDomain", True, False]}
+    conditions = config["resources"]["Conditions"]
+    assert {"Fn::Condition": "HasWebDomain"} in conditions["WebOnlyOnDomain"]["Fn::And"]  # (`!Condition`, as read here)
+    assert resolve(config, config["resources"]["Parameters"]["WebDisableExecuteApi"]["Default"]) == "true"

@@ -135,14 +135,14 @@ def test_another_subscriber_cannot_be_named_without_the_key():
 
 
 def test_key_rotation_keeps_old_links_and_signs_with_the_first_key():
-    settings = Settings.from_env({"DIGEST_SECRET_KEYS": " new-key , old-key "})
-    assert settings.secret_keys == ("new-key", "old-key")
-    old = tokens.sign(("old-key",), "unsubscribe", 5, 1)
+    settings = Settings.from_env({"DIGEST_SECRET_KEYS": " new-key-0123456789abcdef0123456789 , old-key-0123456789abcdef0123456789 "})
+    assert settings.secret_keys == ("new-key-0123456789abcdef0123456789", "old-key-0123456789abcdef0123456789")
+    old = tokens.sign(("old-key-0123456789abcdef0123456789",), "unsubscribe", 5, 1)
     assert tokens.verify(settings.secret_keys, old, "unsubscribe").subscriber_id == 5
     new = tokens.sign(settings.secret_keys, "unsubscribe", 5, 1)
-    assert not refused(new, keys=("new-key",))
-    assert refused(new, keys=("old-key",))
-    assert refused(old, keys=("new-key",))  # dropping a key retires its links
+    assert not refused(new, keys=("new-key-0123456789abcdef0123456789",))
+    assert refused(new, keys=("old-key-0123456789abcdef0123456789",))
+    assert refused(old, keys=("new-key-0123456789abcdef0123456789",))  # dropping a key retires its links
 
 
 def test_the_mac_is_compared_in_constant_time(monkeypatch):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,15 +71,17 @@ def digest_cli(settings: Settings, *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def server(settings, port, tmp_path):
-    """`digest serve` as a subprocess on a free port; yields its base URL once /healthz answers."""
-    log = (tmp_path / "serve.log").open("w+")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("digest")), "serve", "--port", str(port)],
-                            env=cli_env(settings), stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    base = settings.base_url
-    deadline = time.monotonic() + 20
+@contextmanager
+def serving(port: int, env: dict[str, str], log_path: Path, *args: str, seconds: float = 20):
+    """`digest serve --port PORT ARGS` as a subprocess (its own session) with `env`; yields the process once
+    /healthz answers, stops it after and fails if it logged a traceback or an unhandled error."""
+    log = log_path.open("w+")
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("digest")), "serve", "--port", str(port), *args],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
     try:
+        deadline = time.monotonic() + seconds
         while True:
             if proc.poll() is not None:
                 log.seek(0)
@@ -90,9 +93,9 @@ def server(settings, port, tmp_path):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"digest serve did not answer {base}/healthz within 20 s")
+                pytest.fail(f"digest serve did not answer {base}/healthz within {seconds:.0f} s")
             time.sleep(0.05)
-        yield base
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -103,7 +106,14 @@ def server(settings, port, tmp_path):
         log.seek(0)
         errors = [line for line in log if "Traceback" in line or "unhandled error" in line]
         log.close()
-    assert not errors, f"the server logged errors; see {tmp_path / 'serve.log'}"
+    assert not errors, f"the server logged errors; see {log_path}"
+
+
+@pytest.fixture
+def server(settings, port, tmp_path):
+    """`digest serve` as a subprocess on a free port; yields its base URL once /healthz answers."""
+    with serving(port, cli_env(settings), tmp_path / "serve.log"):
+        yield settings.base_url
 
 
 @pytest.fixture(scope="session")

@@ -184,7 +184,7 @@ def _destination(body) -> str:
 def ses_env(db_url: str, outbox: str, rate: float = 14.0) -> dict[str, str]:
     """The environment an operator gives `digest run` for SES (credentials are moto's)."""
     return {
-        "DIGEST_DATABASE_URL": db_url, "DIGEST_TRANSPORT": "ses", "DIGEST_SECRET_KEYS": "k1",
+        "DIGEST_DATABASE_URL": db_url, "DIGEST_TRANSPORT": "ses", "DIGEST_SECRET_KEYS": "faults-ses-signing-key-0123456789abcdef",
         "DIGEST_BASE_URL": "https://subs.example.com", "DIGEST_SES_RATE": str(rate), "DIGEST_SES_REGION": REGION,
         "DIGEST_SES_CONFIGURATION_SET": "digest-events", "DIGEST_OUTBOX_DIR": outbox,
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",

@@ -348,11 +348,11 @@ def server(tmp_path_factory, sqlite_template):
     shutil.copy(sqlite_template, tmp / "digest.db")
     url = f"sqlite:///{tmp / 'digest.db'}"
     engine = db.make_engine(url)
-    seed(engine, Settings(database_url=url, secret_keys=("fuzz-key",)))
+    seed(engine, Settings(database_url=url, secret_keys=("fuzz-key-0123456789abcdef0123456789",)))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, DIGEST_DATABASE_URL=url, DIGEST_SECRET_KEYS="fuzz-key", DIGEST_OUTBOX_DIR=str(tmp / "out"),
+    env = dict(os.environ, DIGEST_DATABASE_URL=url, DIGEST_SECRET_KEYS="fuzz-key-0123456789abcdef0123456789", DIGEST_OUTBOX_DIR=str(tmp / "out"),
                DIGEST_TRANSPORT="outbox")
     log = tmp / "serve.log"
     with log.open("wb") as out:
@@ -466,7 +466,7 @@ def test_the_real_server_still_answers_and_takes_a_chunked_one_click(server):
     assert STATUS.match(server.exchange(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")).group(1) == b"200"
     with Session(server.engine) as s:
         sid = s.query(Subscriber.id).filter(Subscriber.email_key == "active@example.com").scalar()
-    token = tokens.sign(("fuzz-key",), "unsubscribe", sid, 1).encode()
+    token = tokens.sign(("fuzz-key-0123456789abcdef0123456789",), "unsubscribe", sid, 1).encode()
     body = b"List-Unsubscribe=One-Click"
     raw = (b"POST /unsubscribe/" + token + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
            b"Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"

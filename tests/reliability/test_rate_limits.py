@@ -60,17 +60,28 @@ def assert_refused(r) -> Page:
 
 def test_the_defaults_are_ten_an_hour_and_no_trusted_proxy():
     settings = Settings.from_env({})
-    assert (settings.signup_limit, settings.signup_window, settings.trusted_proxies) == (10, 3600, 0)
+    assert (settings.signup_limit, settings.signup_window, settings.trusted_proxies) == (10, 3600, ())
+    assert Settings.from_env({"DIGEST_TRUSTED_PROXIES": "0"}).trusted_proxies == ()  # the old "none"
     tuned = Settings.from_env({"DIGEST_SIGNUP_LIMIT": "3", "DIGEST_SIGNUP_WINDOW": "600",
-                               "DIGEST_TRUSTED_PROXIES": "1"})
-    assert (tuned.signup_limit, tuned.signup_window, tuned.trusted_proxies) == (3, 600, 1)
+                               "DIGEST_TRUSTED_PROXIES": " 10.0.0.0/8, 127.0.0.1 ,2001:db8::/32"})
+    assert (tuned.signup_limit, tuned.signup_window) == (3, 600)
+    assert [str(n) for n in tuned.trusted_proxies] == ["10.0.0.0/8", "127.0.0.1/32", "2001:db8::/32"]
 
 
 @pytest.mark.parametrize("name, value", [("DIGEST_SIGNUP_LIMIT", "-1"), ("DIGEST_SIGNUP_LIMIT", "ten"),
-                                         ("DIGEST_SIGNUP_WINDOW", "0"), ("DIGEST_TRUSTED_PROXIES", "-2")])
+                                         ("DIGEST_SIGNUP_WINDOW", "0"), ("DIGEST_TRUSTED_PROXIES", "-2"),
+                                         ("DIGEST_TRUSTED_PROXIES", "10.0.0.0/33"),
+                                         ("DIGEST_TRUSTED_PROXIES", "proxy.internal")])
 def test_impossible_limit_settings_are_refused_by_name(name, value):
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_the_old_count_of_proxies_is_refused_with_the_new_form():
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env({"DIGEST_TRUSTED_PROXIES": "1"})
+    assert str(e.value) == ("DIGEST_TRUSTED_PROXIES is the proxies' addresses or networks now, not a count ('1'): "
+                            "for example DIGEST_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1")
 
 
 def test_the_sign_up_after_the_limit_gets_a_clear_429_and_sends_nothing(web):
@@ -86,14 +97,14 @@ def test_the_sign_up_after_the_limit_gets_a_clear_429_and_sends_nothing(web):
     assert len(stored_hits(web.engine)) == LIMIT  # a refusal is not counted
 
 
-def test_clients_are_limited_independently_and_an_ipv6_host_by_its_64(web):
+def test_clients_are_limited_independently_and_an_ipv6_customer_by_its_56(web):
     use_up(web, CLIENT)
     assert sign_up(web, "a@example.com", CLIENT).status_code == 429
     assert sign_up(web, "b@example.com", "198.51.100.8").status_code == 200
-    use_up(web, "2001:db8:1:2::1", prefix="six")
-    # Another address in the same /64 is the same host; the next /64 is someone else.
-    assert sign_up(web, "c@example.com", "2001:db8:1:2:ffff::9").status_code == 429
-    assert sign_up(web, "d@example.com", "2001:db8:1:3::1").status_code == 200
+    use_up(web, "2001:db8:1:200::1", prefix="six")
+    # A home network is commonly given a /56: its 256 /64s are one client; the next /56 is someone else.
+    assert sign_up(web, "c@example.com", "2001:db8:1:2ff:ffff::9").status_code == 429
+    assert sign_up(web, "d@example.com", "2001:db8:1:300::1").status_code == 200
     assert {m["To"] for m in web.mails()} >= {"b@example.com", "d@example.com"}
     assert not {"a@example.com", "c@example.com"} & {m["To"] for m in web.mails()}
 
@@ -188,9 +199,10 @@ def test_forwarded_for_counts_only_behind_trusted_proxies(web):
     # No trusted proxy (the default): a client cannot escape by inventing X-Forwarded-For.
     r = sign_up(web, "spoof@example.com", CLIENT, **{"X-Forwarded-For": "192.0.2.1"})
     assert r.status_code == 429
-    # Behind one proxy: the proxy's peer is the client; what the client wrote before it is ignored.
-    proxied = make_app(web.settings.with_(trusted_proxies=1), web.engine, transport=web.transport,
-                         clock=web.clock)
+    # Behind a proxy in 10.0.0.0/8: the address it saw is the client; what the client wrote before it is ignored.
+    proxied = make_app(web.settings.with_(trusted_proxies=Settings.from_env(
+        {"DIGEST_TRUSTED_PROXIES": "10.0.0.0/8"}).trusted_proxies), web.engine, transport=web.transport,
+        clock=web.clock)
     proxy = "10.0.0.2"
     for i in range(LIMIT):
         r = sign_up(web, f"p{i}@example.com", proxy, app=proxied, **{"X-Forwarded-For": f"192.0.2.{i}, 203.0.113.5"})
@@ -199,6 +211,12 @@ def test_forwarded_for_counts_only_behind_trusted_proxies(web):
                    **{"X-Forwarded-For": "203.0.113.5"}).status_code == 429
     assert sign_up(web, "neighbour@example.com", proxy, app=proxied,
                    **{"X-Forwarded-For": "203.0.113.6"}).status_code == 200
+    # Two proxies of ours in a row (a load balancer, then nginx): the walk passes both.
+    assert sign_up(web, "two-hops@example.com", proxy, app=proxied,
+                   **{"X-Forwarded-For": "192.0.2.9, 203.0.113.5, 10.1.2.3"}).status_code == 429
+    # A direct request to the same app (its peer is no proxy of ours) is keyed by the peer, whatever it writes.
+    assert sign_up(web, "direct-spoof@example.com", CLIENT, app=proxied,
+                   **{"X-Forwarded-For": "203.0.113.77"}).status_code == 429
 
 
 def signup_event(address: str, source_ip: str, forwarded_for: str) -> dict:
