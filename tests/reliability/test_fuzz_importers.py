@@ -538,13 +538,14 @@ def run_subscriber_import(written: Written, db_url, engine, tmp_path) -> None:
     example_dir = Path(tempfile.mkdtemp(dir=tmp_path))
     seed_subscribers(engine)
     before = rows(engine, "subscribers", "email_key")
-    others = other_tables(engine, "subscribers", "suppressions", "sent_notices")  # confirmations are recorded
+    # Confirmations are recorded (sent_notices) and counted against the address's lifetime cap (contact_counts).
+    others = other_tables(engine, "subscribers", "suppressions", "sent_notices", "contact_counts")
     suppressions = other_tables(engine)["suppressions"]
     path, stdin = write(example_dir, written)
     answer = read_answer(digest(db_url, example_dir, "subscribers", "import", path, input=stdin), path,
                          SUBSCRIBER_SUMMARY)
     after = rows(engine, "subscribers", "email_key")
-    assert other_tables(engine, "subscribers", "suppressions", "sent_notices") == others
+    assert other_tables(engine, "subscribers", "suppressions", "sent_notices", "contact_counts") == others
     assert other_tables(engine)["suppressions"] == suppressions  # an import never lifts or adds a suppression
     outcome(answer)
     mails = sorted((example_dir / "outbox").glob("confirm/*.eml"))
