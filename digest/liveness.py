@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import os
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,9 +96,16 @@ class InProcess(Liveness):
 class AdvisoryLocks(Liveness):
     """PostgreSQL: a shared session advisory lock per holding process, dropped by the server with its connection."""
 
+    # A killed process's server backend outlives it for a moment (it has to notice the closed socket and exit):
+    # a re-run started at once could see the lock still granted. A run first seen alive is looked at again
+    # SETTLE seconds later, and counts as alive only if it still is; once seen twice it is trusted for TRUST.
+    SETTLE = 0.3
+    TRUST = 5.0
+
     def __init__(self, engine: Engine):
         super().__init__()
         self.engine = engine
+        self._seen_alive: dict[str, float] = {}  # run id -> monotonic time it was last confirmed alive
 
     def _take(self, run_id: str) -> Connection:
         conn = self.engine.connect()  # kept out of the pool while held: the lock lives as long as this session
@@ -115,6 +123,18 @@ class AdvisoryLocks(Liveness):
             conn.close()
 
     def _held_elsewhere(self, run_ids: set[str]) -> set[str]:
+        held = self._granted(run_ids)
+        now = time.monotonic()
+        unsure = {r for r in held if now - self._seen_alive.get(r, -self.TRUST) >= self.TRUST}
+        if unsure:
+            time.sleep(self.SETTLE)
+            held -= unsure - self._granted(unsure)
+            now = time.monotonic()
+        for r in held:
+            self._seen_alive[r] = now
+        return held
+
+    def _granted(self, run_ids: set[str]) -> set[str]:
         # A bigint advisory key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
         wanted = {(lock_key(r) >> 32 & 0xFFFFFFFF, lock_key(r) & 0xFFFFFFFF): r for r in run_ids}
         with self.engine.connect() as conn:

@@ -23,7 +23,7 @@ from digest.models import Delivery
 from digest.run import run
 from digest.transports import ClaimTaken, RecordingTransport
 
-from .conftest import NOW, listing, read_outbox
+from .conftest import NOW, fresh_database, listing, read_outbox
 
 WEEK = "2026-W48"
 LATER = timedelta(minutes=15)  # past the 600 s lease
@@ -178,3 +178,32 @@ def test_holds_nest_and_end_with_the_last(db_url):
     finally:
         engine.dispose()
         other.dispose()
+
+
+@pytest.fixture
+def pg_url(request, tmp_path, sqlite_template):
+    return fresh_database("postgresql", request, tmp_path, sqlite_template)
+
+
+def test_a_lock_that_lingers_a_moment_after_its_process_died_does_not_count(pg_url):
+    """A killed process's PostgreSQL backend lets go of its lock a moment after the process is gone; a run
+    started at once must not take that moment for a live run (a flock goes with the process: PostgreSQL only).
+    Here the lock is let go 0.1 s after `alive` asks."""
+    db_url, engine = pg_url, db.make_engine(pg_url)
+    lingering = HOLDER.replace("time.sleep(600)", "sys.stdin.readline(); time.sleep(0.1)")
+    holder = subprocess.Popen([sys.executable, "-c", lingering, db_url, "run-dying"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    steady = subprocess.Popen([sys.executable, "-c", HOLDER, db_url, "run-steady"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held" and steady.stdout.readline().strip() == "held"
+        locks = liveness.AdvisoryLocks(engine)
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert locks.alive({"run-dying", "run-steady"}) == {"run-steady"}
+        started = time.monotonic()
+        assert locks.alive({"run-steady"}) == {"run-steady"}  # seen twice already: trusted, no second look
+        assert time.monotonic() - started < locks.SETTLE
+    finally:
+        holder.kill(), steady.kill()
+        holder.wait(), steady.wait()
+        engine.dispose()

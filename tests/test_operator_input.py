@@ -39,7 +39,8 @@ def test_an_outbox_that_cannot_be_written_stops_the_run_before_anyone_is_claimed
     assert listing_ids(read_outbox(tmp_path / "outbox")[f"2026-W48/{sid}"]) == ["py-1"]
 
 
-def test_serve_on_a_port_in_use_or_an_impossible_host_is_one_line(tmp_path):
+def test_serve_on_a_port_in_use_or_an_impossible_host_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGEST_SECRET_KEYS", "k" * 32)  # off loopback the development key is refused first
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

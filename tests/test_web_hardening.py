@@ -18,13 +18,12 @@ from digest.cli import main
 from digest.errors import ConfigError
 from digest.models import Subscriber
 from digest.settings import DEV_SECRET_KEY, MIN_KEY_BYTES, Settings
-from subscribers.app import create_app
 from subscribers.cli import is_loopback
 from subscribers.limits import client_ip, network
 
 from .conftest import NOW
 from .test_cli import digest, json_lines
-from .web_helpers import FORM, ONE_CLICK, Page, mail_link, parse_mail, web  # noqa: F401  (fixture)
+from .web_helpers import FORM, ONE_CLICK, Page, mail_link, make_app, parse_mail, web  # noqa: F401  (fixture)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 MAKE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
@@ -84,9 +83,12 @@ BOARD = "https://jobs.example.com"
 def site(web):
     """The app with the board's page allowed to post the sign-up form; no per-client limit in the way."""
     settings = web.settings.with_(signup_origins=(BOARD,), signup_limit=0)
-    web.app = create_app(settings, web.engine, transport=web.transport, clock=web.clock)
+    first = web.app
+    web.app = make_app(settings, web.engine, transport=web.transport, clock=web.clock)
     web.client, web.settings = web.app.test_client(use_cookies=False), settings
-    return web
+    yield web
+    web.app.extensions["digest"]["mailer"].close()
+    web.app = first  # the web fixture closes its own app's mailer
 
 
 def sign_up(site, address: str, **headers):
@@ -308,11 +310,13 @@ def test_the_readme_states_the_length_of_real_tokens(web, add_subscriber, db_url
     [eml] = [p for p in (tmp_path / "outbox").rglob("*.eml") if "/confirm/" not in str(p)]
     text = parse_mail(eml.read_bytes()).get_body(("plain",)).get_content()
     links = dict(re.findall(r"https?://[^/\s]+/(unsubscribe|preferences|feedback)/([A-Za-z0-9_-]+)", text))
-    subscriber_tokens = {len(confirm), len(links["unsubscribe"]), len(links["preferences"])}
-    assert subscriber_tokens == {43} and len(links["feedback"]) == 38
+    assert {len(links["unsubscribe"]), len(links["preferences"])} == {43} and len(links["feedback"]) == 38
+    assert len(confirm) == 48  # format 3: it names the sign-up it confirms
     readme = README.read_text()
     assert "URL-safe base64 without padding: 43 characters" in readme
     assert "in a tighter layout, 38 characters" in readme
+    assert "Confirmation\nlinks carry format 3: format 1's fields and the id of the sign-up they confirm, 48 characters" \
+        in readme
 
 
 # -- revoked unsubscribe links ---------------------------------------------------------------------------------
