@@ -19,6 +19,9 @@ from .errors import ConfigError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+STATEMENT_CACHE = 16  # prepared statements sqlite3 keeps per connection
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL and a busy timeout so worker processes can share it.
 
@@ -26,7 +29,10 @@ def make_engine(url: str) -> Engine:
     """
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
+            # A small statement cache: sqlite3 keeps 128 prepared statements per connection by default, and a run's
+            # IN-lists of every length each make one, which grew peak memory by megabytes with the list's size.
+            engine = create_engine(url, connect_args={"timeout": 60, "cached_statements": STATEMENT_CACHE},
+                                   hide_parameters=True)
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         return create_engine(url, pool_pre_ping=True, hide_parameters=True)

@@ -257,7 +257,7 @@ def _text_tokens(name: str, text: str, quote: bool) -> list[str]:
     return _encoded_words(text, _MAX_LINE - len(name) - 2)
 
 
-@functools.lru_cache(maxsize=4096)  # From, List-Id and most subjects repeat across a run's messages
+@functools.lru_cache(maxsize=512)  # From, List-Id and the commonest subjects repeat across a run's messages
 def _unstructured(name: str, value: str) -> str:
     return _fold(name, _text_tokens(name, _clean(value), quote=False))
 

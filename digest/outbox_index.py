@@ -213,7 +213,9 @@ class OutboxIndex:
                 continue
             rows.pop(stem, None)
             rows[stem] = [stem, date, to, subject, t]
-        kept = [r for r in rows.values() if (here / f"{r[0]}.eml").exists()]
+        # os.path on strings, not Path: pathlib interns every part, and the interned table never shrinks again.
+        there = os.fspath(here)
+        kept = [r for r in rows.values() if os.path.exists(os.path.join(there, f"{r[0]}.eml"))]
         if kept:
             _write_lines(log, (json.dumps(r) + "\n" for r in kept))
         else:
@@ -246,7 +248,7 @@ class OutboxIndex:
         seen: dict[tuple[str, str], list] = {}
         for r in sorted(rows, key=lambda r: r[-1], reverse=True):
             folder, stem = r[0], r[1]
-            if (folder, stem) not in seen and (self.folder_dir(folder) / f"{stem}.eml").exists():
+            if (folder, stem) not in seen and os.path.exists(os.path.join(self.folder_dir(folder), f"{stem}.eml")):
                 seen[folder, stem] = r
             if len(seen) == RECENT:
                 break
