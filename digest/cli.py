@@ -701,9 +701,12 @@ from .contact_cli import do_not_contact  # noqa: E402  (commands defined beside 
 from .feedback import feedback_command  # noqa: E402
 from .suppressions import suppressions_group  # noqa: E402
 
+from .operator_cli import why_command  # noqa: E402  (imports this module: keep it after the definitions above)
+
 main.add_command(feedback_command)
 main.add_command(do_not_contact)
 main.add_command(suppressions_group)
+main.add_command(why_command)
 
 
 def _plugin_commands() -> None:

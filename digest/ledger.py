@@ -49,19 +49,23 @@ def rows_for(session: Session, periods: dict[int, str]) -> dict[int, LedgerRow]:
     }
 
 
-def previous_cutoffs(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
-    """When each subscriber's last sent digest stopped looking at listings."""
-    return {sid: _aware(cut) for sid, cut in _of_sent(session, ids, func.max(Delivery.cutoff)).items()}
+def previous_cutoffs(session: Session, ids: Sequence[int], before: datetime | None = None) -> dict[int, datetime]:
+    """When each subscriber's last sent digest (cut off before `before`, if given) stopped looking at listings."""
+    return {sid: _aware(cut) for sid, cut in _of_sent(session, ids, func.max(Delivery.cutoff), before).items()}
 
 
-def sent_history(session: Session, ids: Sequence[int], since: datetime) -> dict[int, tuple[list[str], list[int]]]:
-    """Listings (board ids and repost keys) sent to each subscriber in digests cut off after `since`."""
+def sent_history(session: Session, ids: Sequence[int], since: datetime,
+                 before: datetime | None = None) -> dict[int, tuple[list[str], list[int]]]:
+    """Listings (board ids and repost keys) sent to each subscriber in digests cut off after `since` (and before
+    `before`, if given: the ledger as a run that cut off then found it)."""
     out: dict[int, tuple[list[str], list[int]]] = {}
     if not ids:
         return out
     q = select(Delivery.subscriber_id, Delivery.listings).where(
         Delivery.subscriber_id.in_(ids), Delivery.status == "sent", Delivery.cutoff >= since
     )
+    if before is not None:
+        q = q.where(Delivery.cutoff < before)
     for sid, listings in session.execute(q):
         if listings:
             board_ids, keys = out.setdefault(sid, ([], []))
@@ -78,15 +82,14 @@ def first_sent_periods(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return _of_sent(session, ids, func.min(Delivery.period))
 
 
-def _of_sent(session: Session, ids: Sequence[int], aggregate) -> dict:
-    """One aggregate over each subscriber's sent digests, for those who have any."""
+def _of_sent(session: Session, ids: Sequence[int], aggregate, before: datetime | None = None) -> dict:
+    """One aggregate over each subscriber's sent digests (cut off before `before`), for those who have any."""
     if not ids:
         return {}
-    q = (
-        select(Delivery.subscriber_id, aggregate)
-        .where(Delivery.subscriber_id.in_(ids), Delivery.status == "sent")
-        .group_by(Delivery.subscriber_id)
-    )
+    q = select(Delivery.subscriber_id, aggregate).where(Delivery.subscriber_id.in_(ids), Delivery.status == "sent")
+    if before is not None:
+        q = q.where(Delivery.cutoff < before)
+    q = q.group_by(Delivery.subscriber_id)
     return dict(session.execute(q).all())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from .matching import IndexedListing, ListingIndex
@@ -20,14 +20,27 @@ _COLS = (
 )
 
 
+def eligible(now: datetime, window: timedelta) -> list[tuple[str, ColumnElement[bool]]]:
+    """What a listing must be to enter the index at `now`, as (rule, SQL condition): the index's query, and the
+    rule `digest why` names for a listing left out of it."""
+    return [
+        ("not verified", Listing.verified.is_(True)),
+        ("expired", or_(Listing.expires_at.is_(None), Listing.expires_at > now)),
+        ("not available yet", Listing.available_at <= now),
+        ("before the window", Listing.available_at > now - window),
+    ]
+
+
+def left_out(session: Session, listing_id: int, now: datetime, window: timedelta) -> str | None:
+    """The first rule that keeps this listing out of the index at `now` (None: it is in)."""
+    rules = eligible(now, window)
+    passed = session.execute(select(*(cond for _rule, cond in rules)).where(Listing.id == listing_id)).one()
+    return next((rule for (rule, _cond), ok in zip(rules, passed) if not ok), None)
+
+
 def load_index(session: Session, now: datetime, tax: Taxonomy, window: timedelta) -> ListingIndex:
     """Index every verified listing that became available in (now - window, now] and is not expired at `now`."""
-    q = select(*_COLS).where(
-        Listing.verified.is_(True),
-        Listing.available_at > now - window,
-        Listing.available_at <= now,
-        or_(Listing.expires_at.is_(None), Listing.expires_at > now),
-    )
+    q = select(*_COLS).where(*(cond for _rule, cond in eligible(now, window)))
     return ListingIndex(
         IndexedListing(
             board_id=r.board_id, title=r.title, company=r.company, url=r.url, stack=tuple(r.stack),

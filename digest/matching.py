@@ -16,7 +16,7 @@ import json
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from .normalise import company_key
@@ -67,6 +67,15 @@ class Exclusions:
     board_ids: tuple[str, ...] = ()  # jobs marked "not for me" (their reposts and twins go too)
     repost_keys: tuple[int, ...] = ()
     companies: tuple[str, ...] = ()  # hidden companies, as normalise.company_key folds them
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One listing for one subscriber's digest: its rank there, or the first rule that kept it out."""
+
+    listing: IndexedListing
+    rank: int | None = None
+    rule: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,36 +249,79 @@ class ListingIndex:
             bits |= table.get(v, 0)
         return bits
 
+    def fits(self, prefs: Prefs) -> Iterator[tuple[str, int]]:
+        """The preference filters, as (rule, bitmap of the listings that pass it), in the order `explain` names
+        them: what `candidates` applies, and what `explain` walks to name the rule that kept a listing out."""
+        if prefs.stack:
+            yield "stack", self._any(self.stack, prefs.stack)
+        if prefs.levels:
+            yield "level", self._any(self.level, prefs.levels) | self.level.get(None, 0)
+        if prefs.roles:
+            yield "role", self._any(self.role, prefs.roles) | self.role.get(None, 0)
+        if prefs.employers:
+            yield "employer", self._any(self.employer, prefs.employers)  # unknown employer type: not what they chose
+        if prefs.regions:
+            yield "region", self._any(self.region, prefs.regions) | self.region.get("worldwide", 0)
+        if prefs.min_salary:
+            yield "salary floor", self.paying(prefs.min_salary) | (0 if prefs.hide_no_salary else self.no_salary)
+        elif prefs.hide_no_salary:
+            yield "salary not stated", self.all & ~self.no_salary
+
     def candidates(self, prefs: Prefs, since: datetime, sent: int = 0) -> int:
         """Bitmap of every listing that fits the preferences and is new to this subscriber."""
         bits = self.since(since) & ~sent
-        if prefs.stack:
-            bits &= self._any(self.stack, prefs.stack)
-        if prefs.levels:
-            bits &= self._any(self.level, prefs.levels) | self.level.get(None, 0)
-        if prefs.roles:
-            bits &= self._any(self.role, prefs.roles) | self.role.get(None, 0)
-        if prefs.employers:
-            bits &= self._any(self.employer, prefs.employers)  # unknown employer type: not what they chose
-        if prefs.regions:
-            bits &= self._any(self.region, prefs.regions) | self.region.get("worldwide", 0)
-        if prefs.min_salary:
-            bits &= self.paying(prefs.min_salary) | (0 if prefs.hide_no_salary else self.no_salary)
-        elif prefs.hide_no_salary:
-            bits &= ~self.no_salary
+        for _rule, passing in self.fits(prefs):
+            bits &= passing
         return bits
 
-    def match(self, prefs: Prefs, since: datetime, sent: int = 0, limit: int = 15, per_company: int = 0) -> Match:
+    def match(self, prefs: Prefs, since: datetime, sent: int = 0, limit: int = 15, per_company: int = 0,
+              skipped: dict[int, str] | None = None) -> Match:
         """Choose the best `limit` listings: by fit (stack overlap, level, role, region), then freshness, at most
-        `per_company` of one company (0: no cap; the rest still count in the total, for "+N more")."""
+        `per_company` of one company (0: no cap; the rest still count in the total, for "+N more"). Candidates
+        passed over on the way are noted in `skipped` (position -> why), for `explain`."""
         bits = self.candidates(prefs, since, sent)
         below = self._below_floor(prefs, since, sent, bits)
         if not bits:
             return Match((), 0, below)
         twins = bits & self.twinned
         if not twins:
-            return Match(self._choose(self._tiers(prefs, bits), limit, per_company=per_company), bits.bit_count(), below)
-        return Match(self._choose(self._tiers(prefs, bits), limit, self._job, per_company), self._jobs(bits), below)
+            return Match(self._choose(self._tiers(prefs, bits), limit, None, per_company, skipped), bits.bit_count(),
+                         below)
+        return Match(self._choose(self._tiers(prefs, bits), limit, self._job, per_company, skipped), self._jobs(bits),
+                     below)
+
+    def explain(self, prefs: Prefs, since: datetime, sent: int, exclusions: Exclusions | None, limit: int,
+                per_company: int, sent_ids: Iterable[str] = ()) -> dict[str, Verdict]:
+        """For every listing of the index, its rank in this digest or the first rule that kept it out.
+
+        `sent` and `exclusions` are what the plan used (`sent | excluded(exclusions)` is the run's `sent`); the
+        match is the run's own, and each rule is the bitmap the match applies, taken one at a time in order:
+        before the window, already sent, repost, the preference filters, not for me, hidden company, then what
+        choosing passed over (same job as a listing shown, company cap) and the rest: over the cap."""
+        ex = exclusions or Exclusions()
+        not_for_me = self.excluded(Exclusions(ex.board_ids, ex.repost_keys))
+        hidden = self.excluded(Exclusions(companies=ex.companies))
+        skipped: dict[int, str] = {}
+        match = self.match(prefs, since, sent | not_for_me | hidden, limit, per_company, skipped)
+        rank = {l.board_id: n for n, l in enumerate(match.listings, 1)}
+        exact = 0
+        for board_id in sent_ids:
+            exact |= self.by_id.get(board_id, 0)
+        rules = [("before the window", self.since(since)), ("already sent", ~exact), ("repost of one sent", ~sent),
+                 *self.fits(prefs), ("not for me", ~not_for_me), ("hidden company", ~hidden)]
+        out: dict[str, Verdict] = {}
+        for pos, l in enumerate(self.listings):
+            if l.board_id in rank:
+                out[l.board_id] = Verdict(l, rank=rank[l.board_id])
+                continue
+            rule = next((name for name, passing in rules if not passing >> pos & 1), None)
+            if rule is None:
+                rule = skipped.get(pos, "over the cap")
+                if rule.startswith("twin:"):
+                    other = rule[5:]
+                    rule = f"same job as {other}" + (f" (#{rank[other]})" if other in rank else "")
+            out[l.board_id] = Verdict(l, rule=rule)
+        return out
 
     def _jobs(self, bits: int) -> int:
         """How many jobs the bitmap holds: the ids of one job count once."""
@@ -289,11 +341,11 @@ class ListingIndex:
         return self._jobs(unfloored) if unfloored else 0
 
     def _choose(self, tiers: Iterable[int], limit: int, job: dict[int, int] | None = None,
-                per_company: int = 0) -> tuple[IndexedListing, ...]:
+                per_company: int = 0, skipped: dict[int, str] | None = None) -> tuple[IndexedListing, ...]:
         """Take listings best first, tier by tier, freshest first within a tier; one id per job, and at most
-        `per_company` listings of one company (0: any number)."""
+        `per_company` listings of one company (0: any number). What is passed over is noted in `skipped`."""
         chosen: list[IndexedListing] = []
-        seen: set[int] = set()
+        seen: dict[int, str] = {}  # job number -> board id of the listing chosen for it
         companies: dict[str, int] = {}  # company key -> listings of it chosen
         for tier in tiers:
             while tier and len(chosen) < limit:
@@ -301,12 +353,16 @@ class ListingIndex:
                 tier ^= 1 << pos
                 if job is not None and pos in job:
                     if job[pos] in seen:
+                        if skipped is not None:
+                            skipped[pos] = "twin:" + seen[job[pos]]
                         continue  # a better-ranked id of this job is already in
-                    seen.add(job[pos])
+                    seen[job[pos]] = self.listings[pos].board_id
                 listing = self.listings[pos]
                 if per_company:
                     key = self._company[pos]
                     if companies.get(key, 0) >= per_company:
+                        if skipped is not None:
+                            skipped[pos] = "company cap"
                         continue  # counted in the total ("+N more"), not shown
                     companies[key] = companies.get(key, 0) + 1
                 chosen.append(listing)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from . import ledger, listing_feedback, subscribers
+from . import ledger, subscribers
 from .errors import InputError
 from .subscribers import check_email
 from .transports import Transport
 from .compose import Composed, Composer
 from .listings_index import load_index
 from .matching import Match
-from .run import MAX_WINDOW, recipients, window_start
+from .planning import MAX_WINDOW, plan_digests
+from .run import recipients
 from .schedule import Slot, latest_slot
 from .settings import Settings
 from .taxonomy import Taxonomy
@@ -37,13 +38,9 @@ def preview(session: Session, settings: Settings, tax: Taxonomy, email: str, now
     rcpt = recipients(session, sub.id - 1, sub.id, 1, active_only=False)[0]
     slot = latest_slot(now, rcpt.timezone, rcpt.send_day, rcpt.send_hour)
     row = ledger.rows_for(session, {rcpt.id: slot.period}).get(rcpt.id)
-    since = window_start(ledger.previous_cutoffs(session, [rcpt.id]).get(rcpt.id), now)
-    board_ids, keys = ledger.sent_history(session, [rcpt.id], now - timedelta(weeks=settings.history_weeks)).get(
-        rcpt.id, ((), ())
-    )
     index = load_index(session, now, tax, MAX_WINDOW)
-    seen = index.history(board_ids, keys) | index.excluded(listing_feedback.exclusions(session, [rcpt.id]).get(rcpt.id))
-    match = index.match(rcpt.prefs, since, seen, settings.max_jobs, settings.max_per_company)
+    planned = plan_digests(session, index, [rcpt], now, settings)[0]
+    since, match = planned.since, planned.match
     message = None
     if match.total:
         message = Composer(settings, tax).compose(rcpt, match, slot.period, slot.at, since, now, to, subject_prefix)

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from . import ledger, listing_feedback, liveness
+from . import ledger, liveness
 from .cadence import on_their_weeks
 from .compose import Composer, Recipient
 from .db import make_engine
@@ -22,6 +22,7 @@ from .heartbeat import Heartbeat
 from .listings_index import load_index
 from .matching import ListingIndex
 from .models import Run, Subscriber
+from .planning import FIRST_WINDOW, MAX_WINDOW, plan_digests, slot_counts, window_start  # noqa: F401 (re-exported)
 from .schedule import SlotCache, resume_at
 from .sent_mail import header_message_id
 from .settings import Settings
@@ -31,8 +32,6 @@ from .transports import ClaimTaken, NullTransport, Transport, TransportError, ma
 PAGE = 200  # subscribers per claim/send/finish cycle: one short write transaction each
 FENCE_TRUST = 1.0  # seconds a confirmed claim is trusted without asking again (see ShardRunner._fence)
 SHARD_SIZE = 500
-FIRST_WINDOW = timedelta(days=7)  # a first digest looks back one week
-MAX_WINDOW = timedelta(days=28)  # after a long pause or outage, at most four weeks of listings
 
 Clock = Callable[[], datetime]
 
@@ -113,11 +112,6 @@ def plan(session: Session, size: int = SHARD_SIZE) -> Iterator[Shard]:
 _RECIPIENT_COLS = [getattr(Subscriber, f.name) for f in fields(Recipient)]
 
 
-def window_start(previous_cutoff: datetime | None, now: datetime) -> datetime:
-    """Listings verified after this instant are new to the subscriber."""
-    return max(previous_cutoff or now - FIRST_WINDOW, now - MAX_WINDOW)
-
-
 def recipients(session: Session, after: int, hi: int, limit: int, active_only: bool = True) -> list[Recipient]:
     """A page of subscribers with ids in (after, hi], as plain rows."""
     q = select(*_RECIPIENT_COLS).where(Subscriber.id > after, Subscriber.id <= hi).order_by(Subscriber.id).limit(limit)
@@ -128,14 +122,6 @@ def recipients(session: Session, after: int, hi: int, limit: int, active_only: b
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _starts(r: Recipient) -> datetime:
-    """The first instant a slot of this subscriber counts: after they joined and after any pause."""
-    start = r.confirmed_at or _EPOCH
-    if r.paused_until is not None:
-        start = max(start, resume_at(r.paused_until, r.timezone))
-    return start
 
 
 class ShardRunner:
@@ -188,7 +174,7 @@ class ShardRunner:
     def _page(self, s: Session, page: list[Recipient], summary: Summary) -> None:
         now, settings = self.ctx.now, self.ctx.settings
         slots = {r.id: self.slots(r.timezone, r.send_day, r.send_hour) for r in page}
-        page = [r for r in page if slots[r.id].at >= _starts(r)]
+        page = [r for r in page if slot_counts(r, slots[r.id])]
         page = on_their_weeks(s, page, {r.id: slots[r.id].period for r in page})
         rows = ledger.rows_for(s, {r.id: slots[r.id].period for r in page})
         wall = self.clock()
@@ -203,17 +189,7 @@ class ShardRunner:
         summary.due += len(due)
         if not due:
             return
-        ids = [r.id for r in due]
-        cutoffs = ledger.previous_cutoffs(s, ids)
-        history = ledger.sent_history(s, ids, now - timedelta(weeks=settings.history_weeks))
-        excluded = listing_feedback.exclusions(s, ids)
-        plans = []
-        for r in due:
-            since = window_start(cutoffs.get(r.id), now)
-            board_ids, keys = history.get(r.id, ((), ()))
-            seen = self.index.history(board_ids, keys) | self.index.excluded(excluded.get(r.id))
-            match = self.index.match(r.prefs, since, seen, settings.max_jobs, settings.max_per_company)
-            plans.append((r, since, match))
+        plans = [(p.recipient, p.since, p.match) for p in plan_digests(s, self.index, due, now, settings)]
         if self.ctx.dry_run:
             for r, since, match in plans:
                 if match.total:
