@@ -515,7 +515,7 @@ def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run
 
     try:
         run_id, summary = run(settings, now, dry_run=dry_run, workers=workers, engine=engine, clock=clock,
-                              on_plan=on_plan, progress=lambda n: bar.update(n) if bar else None)
+                              on_plan=on_plan, progress=lambda n: bar.update(n) if bar else None, trigger="cli")
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -701,12 +701,14 @@ from .contact_cli import do_not_contact  # noqa: E402  (commands defined beside 
 from .feedback import feedback_command  # noqa: E402
 from .suppressions import suppressions_group  # noqa: E402
 
-from .operator_cli import why_command  # noqa: E402  (imports this module: keep it after the definitions above)
+from .operator_cli import runs_command, stats_command, why_command  # noqa: E402  (imports this module: after the definitions)
 
 main.add_command(feedback_command)
 main.add_command(do_not_contact)
 main.add_command(suppressions_group)
 main.add_command(why_command)
+main.add_command(runs_command)
+main.add_command(stats_command)
 
 
 def _plugin_commands() -> None:

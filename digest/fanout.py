@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from .jsontext import loads
 from .models import Run
+from .runs import record_shard
 from .run import RunContext, Shard, ShardRunner, Summary, plan, run
 from .settings import Settings
 from .transports import Transport
@@ -60,18 +61,18 @@ class Dispatch:
 
 def dispatch(settings: Settings, engine: Engine, now: datetime, *, sqs: Any, queue_url: str,
              shard_size: int, inline_below: int, transport: Callable[[], Transport],
-             clock: Callable[[], datetime]) -> Dispatch:
+             clock: Callable[[], datetime], trigger: str = "schedule") -> Dispatch:
     """Plan the hour's run: below `inline_below` active subscribers send inline, else enqueue shards."""
     with Session(engine) as s:
         shards = list(plan(s, shard_size))
     total = sum(sh.size for sh in shards)
     if total < inline_below:
-        run_id, summary = run(settings, now, engine=engine, transport=transport(), clock=clock)
+        run_id, summary = run(settings, now, engine=engine, transport=transport(), clock=clock, trigger=trigger)
         return Dispatch(run_id, total, len(shards), summary)
     run_id = str(uuid.uuid4())
     with Session(engine) as s:
         s.add(Run(id=run_id, started_at=clock(), now=now, workers=len(shards), status="dispatched",
-                  summary={"shards": len(shards), "subscribers": total}))
+                  summary={"shards": len(shards), "subscribers": total}, trigger=trigger))
         s.commit()
     messages = [ShardMessage(run_id, now.isoformat(), sh.lo, sh.hi) for sh in shards]
     for i in range(0, len(messages), SQS_BATCH):
@@ -90,11 +91,16 @@ _runners: dict[str, ShardRunner] = {}  # one per run in a warm worker: the listi
 
 
 def send_shard(settings: Settings, engine: Engine, message: ShardMessage, transport: Transport,
-               clock: Callable[[], datetime]) -> Summary:
-    """Send one shard: the function the SQS worker runs for each message."""
+               clock: Callable[[], datetime], trigger: str | None = None) -> Summary:
+    """Send one shard: the function the SQS worker runs for each message (`trigger` "worker" also keeps a row
+    of what it did, which `digest runs` adds to its run)."""
     runner = _runners.get(message.run_id)
     if runner is None:
         _runners.clear()
         ctx = RunContext(settings=settings, now=message.instant, run_id=message.run_id)
         runner = _runners[message.run_id] = ShardRunner(engine, ctx, transport, clock)
-    return runner.run(Shard(message.lo, message.hi))
+    shard = Shard(message.lo, message.hi)
+    if trigger is None:
+        return runner.run(shard)
+    return record_shard(engine, message.run_id, message.instant, message.lo, message.hi, clock,
+                        lambda: runner.run(shard))

@@ -98,7 +98,7 @@ def schedule(event: dict, context: Any) -> dict:
         st["settings"], st["engine"], now, sqs=boto3.client("sqs"), queue_url=os.environ["DIGEST_QUEUE_URL"],
         shard_size=int(os.environ.get("DIGEST_SHARD_SIZE", "500")),
         inline_below=int(os.environ.get("DIGEST_INLINE_BELOW", "1000")),
-        transport=lambda: st["transport"], clock=clock,
+        transport=lambda: st["transport"], clock=clock, trigger="schedule",
     )
     suppressed = _suppressed_count(st["engine"])
     _stranded_page_mail(st)
@@ -130,7 +130,7 @@ def worker(event: dict, context: Any) -> dict:
     def handle(record) -> None:
         started = time.monotonic()
         message = ShardMessage.from_json(record.body)
-        summary = send_shard(st["settings"], st["engine"], message, st["transport"], clock)
+        summary = send_shard(st["settings"], st["engine"], message, st["transport"], clock, trigger="worker")
         _record_summary("shard", summary, started, run_id=message.run_id, lo=message.lo, hi=message.hi)
 
     return process_partial_response(event=event, record_handler=handle, processor=BatchProcessor(EventType.SQS),

@@ -207,8 +207,11 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     now: Mapped[datetime]
     workers: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(20))  # running/finished/failed
+    status: Mapped[str] = mapped_column(String(20))  # running/finished/stopped/failed, or dispatched (to workers)
     summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    trigger: Mapped[str | None] = mapped_column(String(20))  # cli / schedule / worker (None: before it was kept)
+    # A shard a queue worker sent for a dispatched run: that run's id (the shard's claims carry it too).
+    parent_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class NotForMe(Base):

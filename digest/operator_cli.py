@@ -95,3 +95,94 @@ def _why_lines(w) -> list[str]:
         lines.append("kept out:")
         lines += [f"  {v.listing.board_id}  {v.rule}  ({v.listing.title} — {v.listing.company})" for v in out]
     return lines
+
+
+# --- runs --------------------------------------------------------------------------------------------------
+
+@click.command("runs")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Newest runs to show.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_app
+def runs_command(app: App, limit: int, as_json: bool):
+    """Past runs, newest first: when, for which --now, who started it, what it did and how it ended.
+
+    Trigger is cli (digest run), schedule (the hourly Lambda, inline or
+    dispatched to the queue) or worker (the queue's shards, added to their run).
+
+    \b
+    Example:
+      digest runs --limit 5
+    """
+    from .runs import recent
+
+    with app.session() as s:
+        views = recent(s, limit)
+    for v in views:
+        click.echo(json.dumps(v.to_json()) if as_json else _run_line(v))
+    if not views and not as_json:
+        click.echo("no runs recorded yet (a dry run records nothing)")
+
+
+def _run_line(v) -> str:
+    c = v.counts
+    ended = {"finished": "finished", "running": "still running (or killed)", "failed": f"FAILED ({v.error})",
+             "stopped": f"STOPPED early ({v.stopped}); the rest stays due"}.get(v.status, v.status)
+    if v.shards is not None and v.status == "dispatched":
+        ended = f"dispatched to {v.shards} shards, {v.shards_done} reported"
+    took = f" in {v.duration_s:g} s" if v.duration_s is not None else ""
+    failed = (f" (rejected {c['failed_rejected']}, throttled {c['failed_throttled']}, "
+              f"unavailable {c['failed_unavailable']})" if c["failed"] else "")
+    return (f"{_short(v.started_at)}  run {v.id[:8]}  now {_short(v.now)}  {v.trigger or '?'}  {ended}{took}: "
+            f"due {c['due']}, sent {c['sent']}, empty {c['skipped_empty']}, failed {c['failed']}{failed}, "
+            f"withdrawn {c['withdrawn']}, in progress elsewhere {c['in_progress_elsewhere']}")
+
+
+# --- stats -------------------------------------------------------------------------------------------------
+
+SHOWN_LISTINGS = 10  # listings `stats` prints by reach, and unreached ones (--json has them all)
+
+
+@click.command("stats")
+@click.option("--weeks", type=click.IntRange(1, 520), default=8, show_default=True, help="ISO weeks to show.")
+@now_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (every listing included).")
+@pass_app
+def stats_command(app: App, weeks: int, now: datetime | None, as_json: bool):
+    """Per ISO week: digests sent, skipped empty, failed; bounces, complaints,
+    unsubscribes by reason, "not for me" by reason, hidden companies, active
+    subscribers. Then how many digests carried each listing, and the listings
+    that reached nobody.
+
+    \b
+    Example:
+      digest stats --weeks 4
+    """
+    from .stats import stats
+
+    with app.session() as s:
+        st = stats(s, now or app.clock(), weeks)
+    if as_json:
+        click.echo(terminal_json(st.to_json()))
+        return
+    click.echo(f"{'week':9} {'sent':>6} {'empty':>6} {'failed':>6} {'bounce':>6} {'compl':>6} {'active':>7}"
+               "  unsubscribes / not for me / hides")
+    for w in st.weeks:
+        said = "; ".join(part for part in (
+            _by_reason("unsub", w.unsubscribes), _by_reason("not for me", w.not_for_me),
+            f"hid {w.hides} companies" if w.hides else "") if part)
+        click.echo(f"{w.period:9} {w.sent:>6} {w.skipped_empty:>6} {w.failed:>6} {w.bounces:>6} {w.complaints:>6} "
+                   f"{w.active:>7}  {said or '-'}")
+    click.echo(f"listings carried: {len(st.reach)}; most carried:")
+    for r in st.reach[:SHOWN_LISTINGS]:
+        click.echo(terminal_text(f"  {r.digests:>6}  {r.board_id}  {r.title} — {r.company}"))
+    click.echo(f"listings that reached nobody: {len(st.unreached)}")
+    for r in st.unreached[:SHOWN_LISTINGS]:
+        click.echo(terminal_text(f"          {r.board_id}  {r.title} — {r.company}"))
+    if len(st.unreached) > SHOWN_LISTINGS:
+        click.echo(f"  ... and {len(st.unreached) - SHOWN_LISTINGS} more (--json lists them all)")
+
+
+def _by_reason(label: str, counts: dict[str, int]) -> str:
+    if not counts:
+        return ""
+    return f"{label} {sum(counts.values())} (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")"

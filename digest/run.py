@@ -396,8 +396,10 @@ def _worker_shard(ctx: RunContext, shard: Shard) -> Summary:
 
 def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: int = 1,
         engine: Engine | None = None, transport: Transport | None = None, clock: Clock = wall_clock,
-        on_plan: Callable[[int], None] | None = None, progress: Callable[[int], None] | None = None) -> tuple[str, Summary]:
-    """Run the weekly job at `now`; return the run id and what it did."""
+        on_plan: Callable[[int], None] | None = None, progress: Callable[[int], None] | None = None,
+        trigger: str = "cli") -> tuple[str, Summary]:
+    """Run the weekly job at `now`; return the run id and what it did. `trigger` says who started it (cli,
+    schedule), for `digest runs`."""
     engine = engine or make_engine(settings.database_url)
     ctx = RunContext(settings=settings, now=now, run_id=str(uuid.uuid4()), dry_run=dry_run)
     # A transport that cannot work says so now, before anyone is claimed (and costs nobody an attempt).
@@ -405,12 +407,13 @@ def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: in
     with Session(engine) as s:
         shards = list(plan(s))
         if not dry_run:
-            s.add(Run(id=ctx.run_id, started_at=clock(), now=now, workers=workers, status="running", summary={}))
+            s.add(Run(id=ctx.run_id, started_at=clock(), now=now, workers=workers, status="running", summary={},
+                      trigger=trigger))
             s.commit()
     if on_plan:
         on_plan(sum(sh.size for sh in shards))
     total = Summary()
-    status = "failed"
+    status, error = "failed", None
     try:
         if workers <= 1 or len(shards) <= 1:
             runner = ShardRunner(engine, ctx, transport, clock)
@@ -435,10 +438,14 @@ def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: in
             if not dry_run:
                 transport.close()
         status = "stopped" if total.stopped else "finished"
+    except BaseException as e:
+        error = f"{type(e).__name__}: {e}"[:500]  # what broke it, for `digest runs`
+        raise
     finally:
         if not dry_run:
             with Session(engine) as s:
                 row = s.get(Run, ctx.run_id)
-                row.finished_at, row.status, row.summary = clock(), status, asdict(total)
+                row.finished_at, row.status = clock(), status
+                row.summary = asdict(total) | ({"error": error} if error else {})
                 s.commit()
     return ctx.run_id, total
