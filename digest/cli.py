@@ -565,15 +565,18 @@ def run_cmd(app: App, now: datetime | None, dry_run: bool, workers: int):
 @click.argument("email")
 @now_option
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (.html: the HTML part).")
+@click.option("--raw", is_flag=True, help="Print the whole message as sent (headers, MIME parts), not the text part.")
 @pass_app
-def preview_cmd(app: App, email: str, now: datetime | None, out: str | None):
+def preview_cmd(app: App, email: str, now: datetime | None, out: str | None, raw: bool):
     """Show exactly the digest a subscriber would get, without sending or recording it.
+
+    Prints the text part; --raw the whole message; --out writes it to a file.
 
     \b
     Example:
       digest preview ana@example.com --out ana.html
     """
-    from .preview import preview
+    from .preview import part, preview
 
     with app.session() as s:
         p = preview(s, app.settings, app.tax, email, now or app.clock())
@@ -582,20 +585,16 @@ def preview_cmd(app: App, email: str, now: datetime | None, out: str | None):
         note += " (this week's digest is already recorded)"
     click.echo(note, err=True)
     if p.message is None:
-        click.echo("nothing matches: no digest would be sent", err=True)
+        click.echo(f"nothing matches: no digest would be sent (digest why {p.email} says why)", err=True)
         return
     if out:
-        data = p.message.raw
-        if out.lower().endswith((".html", ".htm")):
-            import email as email_lib
-            import email.policy
-
-            msg = email_lib.message_from_bytes(data, policy=email.policy.default)
-            data = msg.get_body(("html",)).get_content().encode()
+        data = part(p.message.raw, "html").encode() if out.lower().endswith((".html", ".htm")) else p.message.raw
         Path(out).write_bytes(data)
         click.echo(f"wrote {out}", err=True)
-    else:
+    elif raw:
         sys.stdout.buffer.write(p.message.raw)
+    else:
+        click.echo(part(p.message.raw, "plain"))
 
 
 @main.command("test-send")
@@ -701,7 +700,7 @@ from .contact_cli import do_not_contact  # noqa: E402  (commands defined beside 
 from .feedback import feedback_command  # noqa: E402
 from .suppressions import suppressions_group  # noqa: E402
 
-from .operator_cli import runs_command, stats_command, why_command  # noqa: E402  (imports this module: after the definitions)
+from .operator_cli import listings_expire, listings_remove, runs_command, stats_command, why_command  # noqa: E402  (imports this module: after the definitions)
 
 main.add_command(feedback_command)
 main.add_command(do_not_contact)
@@ -709,6 +708,8 @@ main.add_command(suppressions_group)
 main.add_command(why_command)
 main.add_command(runs_command)
 main.add_command(stats_command)
+listings.add_command(listings_expire)
+listings.add_command(listings_remove)
 
 
 def _plugin_commands() -> None:

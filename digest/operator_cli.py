@@ -78,7 +78,7 @@ def _why_lines(w) -> list[str]:
                      + (f", {len(rec.listings)} listings" if rec.listings else "")
                      + (f" ({rec.error})" if rec.error else ""))
     lines.append(f"window: listings available after {_short(w.since)} up to {_short(w.as_of)}"
-                 + (" (that run's plan)" if w.as_of != w.since and rec is not None and w.as_of == rec.cutoff else ""))
+                 + (f" (as run {rec.run_id[:8]} planned it)" if rec is not None and w.as_of == rec.cutoff else ""))
     if w.listing is not None:
         l = w.listing
         if w.listing_rule:
@@ -186,3 +186,44 @@ def _by_reason(label: str, counts: dict[str, int]) -> str:
     if not counts:
         return ""
     return f"{label} {sum(counts.values())} (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")"
+
+
+# --- listings expire | remove ----------------------------------------------------------------------------------
+
+@click.command("expire")
+@click.argument("board_id", metavar="ID")
+@pass_app
+def listings_expire(app: App, board_id: str):
+    """Take a listing out of every later digest now (its expiry becomes now); audited.
+
+    \b
+    Example:
+      digest listings expire rok-1042
+    """
+    from .listing_admin import expire
+
+    with app.session() as s:
+        taken = expire(s, board_id, app.clock())
+        s.commit()
+    click.echo(terminal_text(f"expired {taken.board_id} ({taken.title} — {taken.company}): in no digest from now on"))
+
+
+@click.command("remove")
+@click.argument("board_id", metavar="ID")
+@pass_app
+def listings_remove(app: App, board_id: str):
+    """Delete a listing's row; audited. The history of digests that carried it and
+    "not for me" choices stay (by the board's id), so it is never sent twice.
+
+    \b
+    Example:
+      digest listings remove rok-1042
+    """
+    from .listing_admin import remove
+
+    with app.session() as s:
+        taken, carried, turned_down = remove(s, board_id, app.clock())
+        s.commit()
+    click.echo(terminal_text(f"removed {taken.board_id} ({taken.title} — {taken.company}); kept: {carried} sent "
+                             f"digests' record of it, {turned_down} \"not for me\" (an import that carries it "
+                             "again re-adds it)"))

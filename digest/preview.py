@@ -50,6 +50,16 @@ def preview(session: Session, settings: Settings, tax: Taxonomy, email: str, now
     )
 
 
+def part(raw: bytes, subtype: str) -> str:
+    """One part of a composed message, decoded, with the line ends of a file: "plain" (what `digest preview`
+    prints) or "html"."""
+    import email
+    import email.policy
+
+    body = email.message_from_bytes(raw, policy=email.policy.default).get_body((subtype,)).get_content()
+    return body.replace("\r\n", "\n")
+
+
 def test_send(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, email: str, to: str,
               now: datetime) -> tuple[Preview, str]:
     """Send a subscriber's digest to `to` with a [TEST] subject; record nothing. Shared by CLI and Lambda."""

@@ -44,6 +44,27 @@ def test_preview_html_and_nothing_matches(engine, settings, add_listings, add_su
     assert result.exit_code == 0 and "nothing matches" in result.output
 
 
+def test_preview_prints_the_text_part_and_raw_prints_the_message_the_run_sends(engine, settings, add_listings,
+                                                                               add_subscriber):
+    import email
+    import email.policy
+
+    add_listings(listing("a", title="Senior Python Engineer"), listing("b", title="Python Developer"))
+    sid = add_subscriber("ana@example.com", name="Ana", stack=["python"])
+    text = invoke(settings, "preview", "ana@example.com", "--now", NOW.isoformat())
+    raw = CliRunner().invoke(main, ["preview", "ana@example.com", "--now", NOW.isoformat(), "--raw"],
+                             env={"DIGEST_DATABASE_URL": settings.database_url,
+                                  "DIGEST_OUTBOX_DIR": str(settings.outbox_dir)}, catch_exceptions=False)
+    assert text.exit_code == 0 and raw.exit_code == 0
+    run(settings, NOW, engine=engine)
+    sent = email.message_from_bytes((settings.outbox_dir / "2026-W48" / f"{sid}.eml").read_bytes(),
+                                    policy=email.policy.default)
+    # Plain text a person reads (no quoted-printable, no headers), exactly the text part the run sent.
+    assert text.stdout.rstrip("\n") == sent.get_body(("plain",)).get_content().replace("\r\n", "\n").rstrip("\n")
+    assert "Senior Python Engineer" in text.stdout and "=\n" not in text.stdout and "Subject:" not in text.stdout
+    assert raw.stdout_bytes == (settings.outbox_dir / "2026-W48" / f"{sid}.eml").read_bytes()
+
+
 def test_test_send_goes_to_the_given_address_with_test_prefix_and_records_nothing(engine, settings, add_listings,
                                                                                    add_subscriber):
     add_listings(listing("a"), listing("b"))
