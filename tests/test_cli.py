@@ -64,7 +64,7 @@ def test_the_command_tree_has_what_the_design_names():
     paths = {" ".join(p) for p in command_paths()}
     assert {"listings import", "listings list", "subscribers add", "subscribers import", "subscribers list",
             "subscribers show", "subscribers remove", "subscribers export", "run", "preview", "test-send",
-            "db upgrade", "demo"} <= paths
+            "db upgrade", "demo", "runs", "stats", "why", "listings expire", "listings remove", "audit"} <= paths
 
 
 @pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p) or "digest")
