@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -124,6 +125,8 @@ def test_a_run_over_the_guard_sends_nothing_says_why_and_ignore_guard_sends(db_u
     assert stopped.exit_code == 4
     assert f"{GUARD_LINE}; everyone not yet sent stays due" in stopped.stderr.splitlines()
     assert "due 0, sent 0" in stopped.stdout
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "### The reputation guard" in readme and GUARD_LINE in readme  # the README shows this very line
     assert not [k for k in read_outbox(tmp_path / "outbox") if k.startswith("2026-W48/")]
     with Session(engine) as s:
         row = s.scalar(select(Run).where(Run.now == NOW))
