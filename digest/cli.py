@@ -500,7 +500,8 @@ def _purge_pending(app: App, now: datetime, days: int = 30) -> str | None:
             + (f" ({len(files)} outbox files)" if files else ""))
 
 
-def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run: bool = False, workers: int = 1):
+def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run: bool = False, workers: int = 1,
+                       ignore_guard: bool = False):
     """Run the week with a progress bar on a terminal, then print the summary."""
     from .run import run
 
@@ -515,7 +516,8 @@ def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run
 
     try:
         run_id, summary = run(settings, now, dry_run=dry_run, workers=workers, engine=engine, clock=clock,
-                              on_plan=on_plan, progress=lambda n: bar.update(n) if bar else None, trigger="cli")
+                              on_plan=on_plan, progress=lambda n: bar.update(n) if bar else None,
+                              ignore_guard=ignore_guard, trigger="cli")
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -530,7 +532,9 @@ def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run
     if summary.failed:
         click.echo(f"failed by kind: rejected {summary.failed_rejected} (final), throttled {summary.failed_throttled}, "
                    f"unavailable {summary.failed_unavailable} (both due again next run)", err=True)
-    if summary.stopped:
+    if summary.guard:
+        click.echo(f"{summary.guard}; everyone not yet sent stays due", err=True)
+    elif summary.stopped:
         click.echo(f"stopped early ({summary.stopped}); everyone not yet sent stays due for the next run", err=True)
     if not dry_run and settings.transport == "outbox" and summary.sent:
         click.echo(f"open {Path(settings.outbox_dir, 'index.html').resolve()} to read them")
@@ -541,20 +545,29 @@ def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run
 @now_option
 @click.option("--dry-run", is_flag=True, help="Compose everything, send nothing, write nothing.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option("--ignore-guard", is_flag=True,
+              help="Send even while the last 7 days' bounce or complaint rate is above the guard (audited).")
 @pass_app
-def run_cmd(app: App, now: datetime | None, dry_run: bool, workers: int):
+def run_cmd(app: App, now: datetime | None, dry_run: bool, workers: int, ignore_guard: bool):
     """Send the weekly digests that are due.
 
-    Exit status: 0 all sent, 2 some messages failed, 3 the carrier stopped the run (the rest stays due).
+    Before sending, and before every page of 200 subscribers, the run looks at the bounce and complaint rates of
+    the last 7 days (DIGEST_BOUNCE_GUARD, DIGEST_COMPLAINT_GUARD): above either it sends nothing more.
+
+    Exit status: 0 all sent, 2 some messages failed, 3 the carrier stopped the run, 4 the reputation guard
+    stopped it (in both, the rest stays due).
 
     \b
     Example:
       digest run --now 2026-11-23T09:00:00Z --workers 2
     """
     now = now or app.clock()
-    summary = _run_with_progress(app.settings, app.engine, now, app.clock, dry_run=dry_run, workers=workers)
+    summary = _run_with_progress(app.settings, app.engine, now, app.clock, dry_run=dry_run, workers=workers,
+                                 ignore_guard=ignore_guard)
     if not dry_run and (purged := _purge_pending(app, now)):
         click.echo(purged)
+    if summary.guard:
+        sys.exit(4)
     if summary.stopped:
         sys.exit(3)
     if summary.failed:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from . import guard
 from .jsontext import loads
 from .models import Run
 from .runs import record_shard
@@ -57,19 +58,29 @@ class Dispatch:
     subscribers: int
     shards: int
     inline: Summary | None  # set when the list was small enough to send right here
+    guard: str | None = None  # the reputation guard's line when it kept the run from starting (nothing queued)
+    rates: guard.Rates | None = None  # the last 7 days as the planner saw them
 
 
 def dispatch(settings: Settings, engine: Engine, now: datetime, *, sqs: Any, queue_url: str,
              shard_size: int, inline_below: int, transport: Callable[[], Transport],
              clock: Callable[[], datetime], trigger: str = "schedule") -> Dispatch:
-    """Plan the hour's run: below `inline_below` active subscribers send inline, else enqueue shards."""
+    """Plan the hour's run: below `inline_below` active subscribers send inline, else enqueue shards; above the
+    reputation guard, nothing (each worker also checks it before every page)."""
     with Session(engine) as s:
         shards = list(plan(s, shard_size))
+        rates = guard.rates(s, settings, clock())
     total = sum(sh.size for sh in shards)
     if total < inline_below:
         run_id, summary = run(settings, now, engine=engine, transport=transport(), clock=clock, trigger=trigger)
-        return Dispatch(run_id, total, len(shards), summary)
+        return Dispatch(run_id, total, len(shards), summary, guard=summary.guard, rates=rates)
     run_id = str(uuid.uuid4())
+    if line := rates.over():
+        with Session(engine) as s:
+            s.add(Run(id=run_id, started_at=clock(), finished_at=clock(), now=now, workers=0, status="guarded",
+                      summary={"subscribers": total, "stopped": line, "guard": line} | rates.as_dict()))
+            s.commit()
+        return Dispatch(run_id, total, 0, None, guard=line, rates=rates)
     with Session(engine) as s:
         s.add(Run(id=run_id, started_at=clock(), now=now, workers=len(shards), status="dispatched",
                   summary={"shards": len(shards), "subscribers": total}, trigger=trigger))
@@ -84,7 +95,7 @@ def dispatch(settings: Settings, engine: Engine, now: datetime, *, sqs: Any, que
         if answer.get("Failed"):
             # The hour's plan is incomplete, which is safe: the next plan finds those subscribers still due.
             raise RuntimeError(f"SQS refused {len(answer['Failed'])} shard messages: {answer['Failed'][0]}")
-    return Dispatch(run_id, total, len(shards), None)
+    return Dispatch(run_id, total, len(shards), None, rates=rates)
 
 
 _runners: dict[str, ShardRunner] = {}  # one per run in a warm worker: the listing index is built once

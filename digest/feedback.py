@@ -22,7 +22,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import sent_mail, subscribers as subs
+from . import guard, sent_mail, subscribers as subs
 from .errors import DigestError, InputError
 from .jsontext import BadJSON, loads
 from .models import Subscriber
@@ -215,9 +215,10 @@ def _safe(value: Any) -> str:
 
 # --- effects ------------------------------------------------------------------------------------------------
 
-def apply_events(session: Session, events: Iterable[Item], now: datetime,
+def apply_events(session: Session, events: Iterable[Item], now: datetime, *, key: str,
                  transient_limit: int = TRANSIENT_LIMIT) -> FeedbackReport:
-    """Suppress, unsubscribe or count bounces as the notifications say; the caller commits."""
+    """Suppress, unsubscribe or count bounces as the notifications say, and keep each bounce and complaint for the
+    reputation guard (the address under a hash keyed with `key`, a signing key); the caller commits."""
     report = FeedbackReport()
     for ev in events:
         report.notifications += 1
@@ -234,13 +235,13 @@ def apply_events(session: Session, events: Iterable[Item], now: datetime,
             log.debug("feedback ignored", extra={"where": ev.where, "feedback": ev.kind})
         else:
             for address in ev.recipients:
-                _apply(session, ev, address, now, transient_limit, report)
+                _apply(session, ev, address, now, transient_limit, report, key)
     session.flush()
     return report
 
 
 def _apply(session: Session, ev: FeedbackEvent, address: str, now: datetime, limit: int,
-           report: FeedbackReport) -> None:
+           report: FeedbackReport, key: str) -> None:
     fields = {"where": ev.where, "feedback": ev.kind, "detail": ev.detail}
     # Locked: two notifications for one person in concurrent batches must not lose a bounce count.
     sub = session.scalar(select(Subscriber).where(Subscriber.email_key == address).with_for_update())
@@ -251,6 +252,8 @@ def _apply(session: Session, ev: FeedbackEvent, address: str, now: datetime, lim
                     extra=fields | {"address_hash": subs.address_hash(address)[:16]})
         return
     fields["subscriber_id"] = sub.id
+    # SES counts it against the account whatever it changes here (an address already suppressed bounces too).
+    guard.record(session, now, ev.effect, sub.id, address, key, ev.message_id)
     if ev.effect in ("bounce", "complaint"):
         subs.record_suppression(session, address, ev.effect, now)
     reason = ev.effect
@@ -297,9 +300,9 @@ def read_feedback(path: str) -> Iterator[Item]:
             yield from parse_item(rec.data, f"line {rec.line}")
 
 
-def feedback_file(session: Session, path: str, now: datetime) -> FeedbackReport:
+def feedback_file(session: Session, path: str, now: datetime, key: str) -> FeedbackReport:
     """Apply every notification in a file, as the SNS-subscribed function would; the caller commits."""
-    return apply_events(session, read_feedback(path), now)
+    return apply_events(session, read_feedback(path), now, key=key)
 
 
 @click.command("feedback")
@@ -321,7 +324,7 @@ def feedback_command(path: str):
     app = click.get_current_context().ensure_object(App)
     try:
         with app.session() as s:
-            report = feedback_file(s, path, app.clock())
+            report = feedback_file(s, path, app.clock(), app.settings.secret_keys[0])
             s.commit()
     except DigestError as e:
         raise click.ClickException(str(e)) from e

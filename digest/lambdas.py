@@ -74,7 +74,7 @@ def _record_summary(what: str, summary: Summary, started: float, **extra: Any) -
     data = {"due": summary.due, "sent": summary.sent, "skipped_empty": summary.skipped_empty,
             "failed": summary.failed, "failed_rejected": summary.failed_rejected,
             "failed_throttled": summary.failed_throttled, "failed_unavailable": summary.failed_unavailable,
-            "in_progress_elsewhere": summary.in_progress_elsewhere, "stopped": summary.stopped,
+            "in_progress_elsewhere": summary.in_progress_elsewhere, "stopped": summary.stopped, "guard": summary.guard,
             "duration_s": round(time.monotonic() - started, 3)} | extra
     logger.info(f"{what} summary", extra={"summary": data})
     for name, value in (("Sent", summary.sent), ("Failed", summary.failed), ("SkippedEmpty", summary.skipped_empty),
@@ -83,7 +83,15 @@ def _record_summary(what: str, summary: Summary, started: float, **extra: Any) -
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if summary.stopped:
         metrics.add_metric(name="RunStopped", unit=MetricUnit.Count, value=1)
+    if summary.guard:
+        _guarded(summary.guard)
     return data
+
+
+def _guarded(line: str) -> None:
+    """The reputation guard stopped a run: an ERROR line and the metric GuardStoppedAlarm watches."""
+    logger.error("run stopped by the reputation guard", extra={"guard": line})
+    metrics.add_metric(name="GuardStopped", unit=MetricUnit.Count, value=1)
 
 
 @metrics.log_metrics
@@ -102,11 +110,18 @@ def schedule(event: dict, context: Any) -> dict:
     )
     suppressed = _suppressed_count(st["engine"])
     _stranded_page_mail(st)
+    rates = result.rates.as_dict()
+    # The last 7 days' rates, each hour, in percent: the dashboard's view of what SES holds the account to.
+    metrics.add_metric(name="BounceRate", unit=MetricUnit.Percent, value=round(100 * result.rates.bounce_rate, 4))
+    metrics.add_metric(name="ComplaintRate", unit=MetricUnit.Percent, value=round(100 * result.rates.complaint_rate, 4))
     if result.inline is not None:
-        return _record_summary("run", result.inline, started, run_id=result.run_id, inline=True, suppressed=suppressed)
+        return _record_summary("run", result.inline, started, run_id=result.run_id, inline=True, suppressed=suppressed,
+                               rates=rates)
+    if result.guard:
+        _guarded(result.guard)
     metrics.add_metric(name="ShardsQueued", unit=MetricUnit.Count, value=result.shards)
     data = {"run_id": result.run_id, "subscribers": result.subscribers, "shards": result.shards, "inline": False,
-            "suppressed": suppressed}
+            "suppressed": suppressed, "guard": result.guard, "rates": rates}
     logger.info("run dispatched", extra={"summary": data})
     return data
 
@@ -199,7 +214,8 @@ def ses_events(event: dict, context: Any) -> dict:
     if not st["settings"].sns_topic_arn:
         logger.error("DIGEST_SNS_TOPIC_ARN is not set: every SNS message is dropped")
     with Session(st["engine"]) as s, s.begin():
-        report = apply_events(s, parse_sns_event(event, verify=st["sns"].verify), clock())
+        report = apply_events(s, parse_sns_event(event, verify=st["sns"].verify), clock(),
+                              key=st["settings"].secret_keys[0])
     data = asdict(report)
     data["skipped"] = len(report.skipped)
     for name, value in (("Suppressed", report.suppressed), ("Unsubscribed", report.unsubscribed),

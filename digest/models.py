@@ -197,6 +197,22 @@ class SentNotice(Base):
     sent_at: Mapped[datetime]
 
 
+class MailFeedback(Base):
+    """One bounce or complaint SES reported about a mail this service sent (digest.feedback), kept for the
+    reputation guard (digest.guard) and for statistics. It outlives the person: their removal leaves only the time
+    and the kind (the rates SES holds the account to do not forget)."""
+
+    __tablename__ = "feedback_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)  # when it was applied
+    kind: Mapped[str] = mapped_column(String(20))  # bounce-permanent / bounce-transient / complaint
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"), index=True)
+    # HMAC-SHA256 hex of the address under a signing key (digest.guard), never the address; None once removed.
+    email_hash: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)  # the carrier's id of the mail
+
+
 class Run(Base):
     """What one `digest run` did, for operators."""
 
@@ -207,7 +223,7 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     now: Mapped[datetime]
     workers: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(20))  # running/finished/stopped/failed, or dispatched (to workers)
+    status: Mapped[str] = mapped_column(String(20))  # running/finished/stopped/guarded/failed, or dispatched (to workers)
     summary: Mapped[dict] = mapped_column(JSON, default=dict)
     trigger: Mapped[str | None] = mapped_column(String(20))  # cli / schedule / worker (None: before it was kept)
     # A shard a queue worker sent for a dispatched run: that run's id (the shard's claims carry it too).

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from . import ledger, liveness
+from . import guard, ledger, liveness
 from .cadence import on_their_weeks
 from .compose import Composer, Recipient
 from .db import make_engine
@@ -55,14 +55,16 @@ class Summary:
     withdrawn: int = 0  # unsubscribed or paused after the run read them, before their digest went out
     listings_considered: int = 0
     bytes: int = 0
-    stopped: str | None = None  # why the run stopped early (sending paused, quota used up)
+    stopped: str | None = None  # why the run stopped early (sending paused, quota used up, the guard)
+    guard: str | None = None  # the reputation guard's line when it is what stopped the run (digest.guard)
 
     def add(self, other: "Summary") -> "Summary":
         for f in fields(self):
-            if f.name not in ("listings_considered", "stopped"):
+            if f.name not in ("listings_considered", "stopped", "guard"):
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         self.listings_considered = max(self.listings_considered, other.listings_considered)
         self.stopped = self.stopped or other.stopped
+        self.guard = self.guard or other.guard
         return self
 
     def count_failure(self, kind: str) -> None:
@@ -91,6 +93,7 @@ class RunContext:
     now: datetime
     run_id: str
     dry_run: bool = False
+    ignore_guard: bool = False  # `digest run --ignore-guard`: audited, the rates are not looked at
 
 
 def plan(session: Session, size: int = SHARD_SIZE) -> Iterator[Shard]:
@@ -139,6 +142,11 @@ class ShardRunner:
             with Session(engine) as s:
                 index = load_index(s, ctx.now, self.tax, MAX_WINDOW)
         self.index = index
+        self.guard = None  # a dry run sends nothing, so it is not held back
+        if not (ctx.dry_run or ctx.ignore_guard):
+            with Session(engine) as s:
+                self.guard = guard.Guard(s, ctx.settings, clock())
+        self._sent_earlier = 0  # by this runner in earlier shards of the run: the window's sends, without a recount
         self.slots = SlotCache(ctx.now)
         self.liveness = liveness.for_engine(engine)
         self.heartbeat = Heartbeat(engine, ctx.run_id, ctx.settings.claim_lease_seconds, clock)
@@ -151,13 +159,17 @@ class ShardRunner:
             if not self.ctx.dry_run:  # a dry run claims nothing, so it has nothing to keep
                 alive.enter_context(self.liveness.hold(self.ctx.run_id))
                 alive.enter_context(self.heartbeat)
-            return self._pages(shard, progress)
+            summary = self._pages(shard, progress)
+        self._sent_earlier += summary.sent
+        return summary
 
     def _pages(self, shard: Shard, progress: Callable[[int], None] | None) -> Summary:
         summary = Summary(listings_considered=len(self.index))
         after = shard.lo - 1
         while True:
             with Session(self.engine) as s:
+                if self._guarded(s, summary):
+                    return summary
                 page = recipients(s, after, shard.hi, PAGE)
                 if not page:
                     break
@@ -170,6 +182,16 @@ class ShardRunner:
             if progress:
                 progress(len(page))
         return summary
+
+    def _guarded(self, s: Session, summary: Summary) -> bool:
+        """Before each page: is a recent bounce or complaint rate above the guard? Then nothing more is sent."""
+        if self.guard is None:
+            return False
+        line = self.guard.check(s, self.clock(), self._sent_earlier + summary.sent).over()
+        s.rollback()  # a read: nothing of it may stay open while the page claims
+        if line:
+            summary.stopped = summary.guard = line
+        return line is not None
 
     def _page(self, s: Session, page: list[Recipient], summary: Summary) -> None:
         now, settings = self.ctx.now, self.ctx.settings
@@ -397,11 +419,12 @@ def _worker_shard(ctx: RunContext, shard: Shard) -> Summary:
 def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: int = 1,
         engine: Engine | None = None, transport: Transport | None = None, clock: Clock = wall_clock,
         on_plan: Callable[[int], None] | None = None, progress: Callable[[int], None] | None = None,
-        trigger: str = "cli") -> tuple[str, Summary]:
+        ignore_guard: bool = False, trigger: str = "cli") -> tuple[str, Summary]:
     """Run the weekly job at `now`; return the run id and what it did. `trigger` says who started it (cli,
     schedule), for `digest runs`."""
     engine = engine or make_engine(settings.database_url)
-    ctx = RunContext(settings=settings, now=now, run_id=str(uuid.uuid4()), dry_run=dry_run)
+    ctx = RunContext(settings=settings, now=now, run_id=str(uuid.uuid4()), dry_run=dry_run,
+                     ignore_guard=ignore_guard)
     # A transport that cannot work says so now, before anyone is claimed (and costs nobody an attempt).
     transport = transport or (NullTransport() if dry_run else make_transport(settings))
     with Session(engine) as s:
@@ -409,6 +432,8 @@ def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: in
         if not dry_run:
             s.add(Run(id=ctx.run_id, started_at=clock(), now=now, workers=workers, status="running", summary={},
                       trigger=trigger))
+            if ignore_guard:
+                guard.note_ignored(s, settings, clock(), clock(), ctx.run_id)
             s.commit()
     if on_plan:
         on_plan(sum(sh.size for sh in shards))
@@ -437,7 +462,7 @@ def run(settings: Settings, now: datetime, *, dry_run: bool = False, workers: in
                         progress(futures[fut].size)
             if not dry_run:
                 transport.close()
-        status = "stopped" if total.stopped else "finished"
+        status = "guarded" if total.guard else "stopped" if total.stopped else "finished"
     except BaseException as e:
         error = f"{type(e).__name__}: {e}"[:500]  # what broke it, for `digest runs`
         raise

@@ -55,6 +55,11 @@ class Settings:
     signup_window: int = 3600  # seconds
     confirm_cap: int = 3  # confirmation mails one address may ever get from the pages (and /manage link mails)
     confirm_budget: int = 100  # mails the public pages may send in any hour, all addresses together
+    # The reputation guard (digest.guard): rates over the last 7 days above which a run sends nothing more, and
+    # the sends the window must hold before it can trip at all.
+    bounce_guard: float = 0.04
+    complaint_guard: float = 0.0008
+    guard_min_sent: int = 1000
     # The proxies in front of `digest serve` (addresses or networks) whose X-Forwarded-For entries are believed.
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Origins besides DIGEST_BASE_URL's whose pages may post the sign-up form ("https://jobs.example.com").
@@ -93,6 +98,9 @@ class Settings:
             signup_window=_int(get, "DIGEST_SIGNUP_WINDOW", cls.signup_window),
             confirm_cap=_int(get, "DIGEST_CONFIRM_CAP", cls.confirm_cap),
             confirm_budget=_int(get, "DIGEST_CONFIRM_BUDGET", cls.confirm_budget),
+            bounce_guard=_fraction(get, "DIGEST_BOUNCE_GUARD", cls.bounce_guard),
+            complaint_guard=_fraction(get, "DIGEST_COMPLAINT_GUARD", cls.complaint_guard),
+            guard_min_sent=_int(get, "DIGEST_GUARD_MIN_SENT", cls.guard_min_sent),
             trusted_proxies=_networks(get("DIGEST_TRUSTED_PROXIES")),
             signup_origins=_origins(get("DIGEST_SIGNUP_ORIGINS")),
             templates_dir=Path(get("DIGEST_TEMPLATES_DIR") or _default_templates_dir()),
@@ -121,6 +129,12 @@ class Settings:
             raise ConfigError(f"DIGEST_CONFIRM_CAP must be 1-20 mails per address, not {self.confirm_cap}")
         if not 1 <= self.confirm_budget <= 1_000_000:
             raise ConfigError(f"DIGEST_CONFIRM_BUDGET must be 1-1000000 mails per hour, not {self.confirm_budget}")
+        for name in ("bounce_guard", "complaint_guard"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"DIGEST_{name.upper()} must be a fraction above 0 and at most 1 "
+                                  f"(0.04 = 4 %), not {getattr(self, name)}")
+        if not 0 <= self.guard_min_sent <= 10_000_000:
+            raise ConfigError(f"DIGEST_GUARD_MIN_SENT must be 0-10000000 mails, not {self.guard_min_sent}")
         if self.sns_topic_arn and not SNS_ARN.fullmatch(self.sns_topic_arn):
             raise ConfigError(f"DIGEST_SNS_TOPIC_ARN must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), "
                               f"not {self.sns_topic_arn!r}")
@@ -159,6 +173,16 @@ def _int(get, name: str, default: int) -> int:
         return int(raw)
     except ValueError as e:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from e
+
+
+def _fraction(get, name: str, default: float) -> float:
+    raw = get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be a fraction such as 0.04 (= 4 %), not {raw!r}") from e
 
 
 def _rate(raw: str | None) -> float | None:

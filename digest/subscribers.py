@@ -19,7 +19,7 @@ from .errors import InputError, NormaliseError, NotFoundError
 from .cadence import CADENCES, DEFAULT as DEFAULT_CADENCE
 from .listings import db_reason, db_unreachable
 from .validation import describe_errors, drop_nulls_and_refuse_nul
-from .models import Delivery, SentNotice, Subscriber, Suppression
+from .models import Delivery, MailFeedback, SentNotice, Subscriber, Suppression
 from .readers import Rejected, read_records
 from .schedule import zone
 from .settings import WEEKDAYS, Settings, is_zone_name
@@ -368,6 +368,10 @@ def export(session: Session, sub: Subscriber, now: datetime) -> dict:
                          select(SentNotice).where(SentNotice.subscriber_id == sub.id).order_by(SentNotice.id))],
         "suppression": None if listed is None else {"email_hash": listed.email_hash, "reason": listed.reason,
                                                     "suppressed_at": iso(listed.suppressed_at)},
+        # Bounces and complaints SES reported about mail to them (after a removal: only a time and a kind stay).
+        "feedback_events": [{"at": iso(f.at), "kind": f.kind, "email_hash": f.email_hash, "message_id": f.message_id}
+                            for f in session.scalars(select(MailFeedback).where(MailFeedback.subscriber_id == sub.id)
+                                                     .order_by(MailFeedback.id))],
     } | listing_feedback.export(session, sub.id)
 
 
@@ -382,6 +386,10 @@ def remove(session: Session, sub: Subscriber) -> None:
         record_suppression(session, sub.email, reason, sub.suppressed_at or sub.unsubscribed_at or sub.updated_at)
     session.execute(delete(Delivery).where(Delivery.subscriber_id == sub.id))
     session.execute(delete(SentNotice).where(SentNotice.subscriber_id == sub.id))
+    # Their bounces and complaints stay as a time and a kind, tied to nobody: the rates SES holds the account to
+    # (and the guard) do not forget them, and removing bounced people must not lower the bounce rate.
+    session.execute(update(MailFeedback).where(MailFeedback.subscriber_id == sub.id)
+                    .values(subscriber_id=None, email_hash=None))
     listing_feedback.forget(session, sub.id)
     session.delete(sub)
 

@@ -9,7 +9,9 @@ half-sent requests for 2 minutes each.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import signal
+import sys
 
 import click
 
@@ -38,11 +40,16 @@ def is_loopback(host: str) -> bool:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Worker threads.")
-def serve(host: str, port: int, threads: int):
+@click.option("--access-log", default="-", show_default=True, metavar="FILE",
+              help="Append one line per request here ('-': stderr, 'off': none); tokens in paths are left out.")
+def serve(host: str, port: int, threads: int, access_log: str):
     """Serve the subscriber pages (sign up, confirm, preferences, unsubscribe).
 
     For one machine, on loopback or behind a reverse proxy (set DIGEST_TRUSTED_PROXIES to its address); in
     production the pages run on API Gateway. Anything but loopback needs a signing key of your own.
+
+    The access log has one line per request: time (UTC), the client's network as a keyed hash, method, path
+    with tokens written as '…' (no query string), status, bytes, duration.
 
     \b
     Example:
@@ -60,8 +67,9 @@ def serve(host: str, port: int, threads: int):
             f"refusing to serve on {host} with the development signing key: anyone could forge links. Set "
             f"DIGEST_SECRET_KEYS to a key of your own (make one with: {MAKE_KEY}), or serve on 127.0.0.1")
     app = create_app(settings)
+    wsgi = app if access_log == "off" else _logged(app, settings, access_log)
     try:  # bind first, so a port in use or an impossible host is one line, not a traceback
-        server = create_server(app, host=host, port=port, threads=threads, ident="jobdigest",
+        server = create_server(wsgi, host=host, port=port, threads=threads, ident="jobdigest",
                                max_request_body_size=MAX_BODY, **SERVER_LIMITS)
     except (OSError, ValueError) as e:  # ValueError: waitress cannot resolve the host
         raise click.ClickException(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from e
@@ -77,6 +85,20 @@ def serve(host: str, port: int, threads: int):
         server.close()
         mailer.close()  # the mail pages accepted before the stop still leaves
         click.echo(f"stopped; {mailer.handled} page mail requests handled", err=True)
+
+
+def _logged(app, settings, path: str):
+    """The app behind the access log, which writes to `path` ('-': stderr)."""
+    from .access_log import AccessLog, handler, log
+
+    try:
+        stream = sys.stderr if path == "-" else open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+    except OSError as e:
+        raise click.ClickException(f"cannot write the access log {path}: {e.strerror}") from e
+    log.addHandler(handler(stream))
+    log.setLevel(logging.INFO)
+    log.propagate = False  # the lines go where --access-log says, once
+    return AccessLog(app, settings.secret_keys[0], settings.trusted_proxies)
 
 
 def _stop(_signum, _frame):

@@ -23,6 +23,7 @@ from digest.feedback import (
 )
 from digest.models import Subscriber, Suppression
 from digest.run import run
+from digest.settings import DEV_SECRET_KEY
 
 from .conftest import NOW, listing, read_outbox
 from .sns_helpers import record_sent
@@ -77,7 +78,7 @@ def mailed(engine, address: str, *messages: dict) -> None:
 
 def feed(engine, event: dict, now=NOW):
     with Session(engine) as s, s.begin():
-        return apply_events(s, parse_sns_event(event), now)
+        return apply_events(s, parse_sns_event(event), now, key=DEV_SECRET_KEY)
 
 
 def row(engine, address: str) -> Subscriber | None:
