@@ -1,10 +1,10 @@
 """`digest stats`: per ISO week what went out and what came back, and how far each listing reached.
 
 Everything is counted from what is stored: the ledger (deliveries by week and status, the listings each digest
-carried), the suppression list (bounces and complaints by the day the address was suppressed), the subscribers'
-own columns (unsubscribe time and reason, confirmation), and the feedback rows ("not for me", hidden
-companies). What those do not keep is not guessed: a transient bounce that did not (yet) suppress anyone, a
-"not for me" undone, an unsubscribe undone, and the people removed since (their unsubscribes count, from the
+carried), the bounces and complaints SES reported (feedback_events, kept for the reputation guard: every bounce,
+transient ones too, and a removed person's), the subscribers' own columns (unsubscribe time and reason,
+confirmation), and the feedback rows ("not for me", hidden companies). What those do not keep is not guessed:
+a "not for me" undone, an unsubscribe undone, and the people removed since (their unsubscribes count, from the
 suppression list, as "removed"). Digest weeks are the subscriber's own (the ledger's period); the rest are
 UTC ISO weeks.
 """
@@ -19,11 +19,10 @@ from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from .listing_feedback import NO_REASON
-from .models import Delivery, HiddenCompany, Listing, NotForMe, Subscriber, Suppression
+from .models import Delivery, HiddenCompany, Listing, MailFeedback, NotForMe, Subscriber, Suppression
 from .schedule import period_of
 from .subscribers import OPTED_OUT
 
-BOUNCES = ("bounce", "transient")
 
 
 @dataclass
@@ -32,7 +31,7 @@ class Week:
     sent: int = 0
     skipped_empty: int = 0
     failed: int = 0  # failed for good this week (refused, or three attempts)
-    bounces: int = 0  # addresses suppressed after bouncing
+    bounces: int = 0  # bounce notifications, permanent and transient
     complaints: int = 0
     unsubscribes: dict[str, int] = field(default_factory=dict)  # by reason
     not_for_me: dict[str, int] = field(default_factory=dict)  # by reason
@@ -81,15 +80,16 @@ def stats(session: Session, now: datetime, weeks: int = 8) -> Stats:
             w.skipped_empty += n
         elif status in ("failed", "rejected"):
             w.failed += n
-    for when, reason in session.execute(select(Suppression.suppressed_at, Suppression.reason)
-                                        .where(Suppression.suppressed_at >= start)):
+    for when, kind in session.execute(select(MailFeedback.at, MailFeedback.kind).where(MailFeedback.at >= start)):
         if (w := week_of(when)) is None:
             continue
-        if reason in BOUNCES:
+        if kind.startswith("bounce"):
             w.bounces += 1
-        elif reason == "complaint":
+        elif kind == "complaint":
             w.complaints += 1
-        elif reason == OPTED_OUT:  # someone who left and was removed since: their reason went with them
+    for when, in session.execute(select(Suppression.suppressed_at)
+                                 .where(Suppression.suppressed_at >= start, Suppression.reason == OPTED_OUT)):
+        if (w := week_of(when)) is not None:  # someone who left and was removed since: their reason went with them
             w.unsubscribes["removed"] = w.unsubscribes.get("removed", 0) + 1
     for when, reason in session.execute(select(Subscriber.unsubscribed_at, Subscriber.unsubscribe_reason)
                                         .where(Subscriber.unsubscribed_at >= start)):

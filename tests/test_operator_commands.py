@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.fanout import ShardMessage, dispatch, send_shard
-from digest.models import Delivery, HiddenCompany, Listing, NotForMe, Subscriber
+from digest.models import Delivery, HiddenCompany, Listing, MailFeedback, NotForMe, Subscriber
 from digest.run import run
 from digest.subscribers import record_suppression
 from digest.transports import make_transport
@@ -103,20 +103,26 @@ def test_stats_count_each_week_and_each_listings_reach(db_url, engine, settings,
         bounced.status, bounced.suppressed_at, bounced.suppression_reason = "suppressed", NOW + timedelta(hours=4), "bounce"
         record_suppression(s, bounced.email, "bounce", NOW + timedelta(hours=4))
         record_suppression(s, "gone@example.com", "complaint", NOW + timedelta(days=1))
+        # What SES reported (digest.feedback keeps each applied notification): the hard bounce, a soft one that
+        # suppressed nobody, and the complaint of someone removed since.
+        s.add(MailFeedback(at=NOW + timedelta(hours=4), kind="bounce-permanent", subscriber_id=bounced.id))
+        s.add(MailFeedback(at=NOW + timedelta(hours=5), kind="bounce-transient", subscriber_id=subs["py1@example.com"].id))
+        s.add(MailFeedback(at=NOW + timedelta(days=1), kind="complaint", subscriber_id=None))
+        s.add(MailFeedback(at=NOW - timedelta(weeks=3), kind="complaint", subscriber_id=None))  # before the weeks asked
         s.commit()
     result = digest(db_url, tmp_path, "stats", "--weeks", "2", "--json", now=NOW + timedelta(days=2))
     st = json.loads(result.stdout)
     prev, week = st["weeks"]
     assert (prev["period"], week["period"]) == ("2026-W47", "2026-W48")
     assert (week["sent"], week["skipped_empty"], week["failed"]) == (4, 1, 0)
-    assert (week["bounces"], week["complaints"]) == (1, 1)
+    assert (week["bounces"], week["complaints"]) == (2, 1) and (prev["bounces"], prev["complaints"]) == (0, 0)
     assert week["unsubscribes"] == {"too-many": 1}
     assert week["not_for_me"] == {"wrong_level": 1} and week["hides"] == 1
     assert prev["active"] == 5 and week["active"] == 3  # one left, one bounced during the week
     assert {r["board_id"]: r["digests"] for r in st["reach"]} == {"py": 3, "go": 1}
     assert [r["board_id"] for r in st["unreached"]] == ["java"]
     text = digest(db_url, tmp_path, "stats", "--weeks", "2", now=NOW + timedelta(days=2)).stdout
-    assert "2026-W48       4      1      0      1      1       3  unsub 1 (too-many 1); not for me 1 " in text
+    assert "2026-W48       4      1      0      2      1       3  unsub 1 (too-many 1); not for me 1 " in text
     assert "listings that reached nobody: 1" in text and "java  Java Engineer — Company java" in text
 
 
