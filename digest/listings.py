@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.orm import Session
 
+from .importing import save_batch
 from .listing_parse import PARALLEL_MIN, Unchanged, parse_records
 from .listing_record import OPTIONAL, REQUIRED
 from .models import Listing
@@ -83,43 +83,14 @@ def import_listings(session: Session, path: str, tax: Taxonomy, now: datetime, w
 
 
 def _save(session: Session, batch: list[tuple[int, dict]], now: datetime, report: ImportReport) -> None:
-    """Upsert a batch in one transaction; if the database refuses it, retry record by record so only the
-    record it refuses is lost, and say which one and why."""
-    try:
-        counts = _upsert(session, [cols for _, cols in batch], now)
-        session.commit()
-    except StatementError as e:
-        session.rollback()
-        if db_unreachable(e):
-            raise
-        counts = {}
-        for line, cols in batch:
-            try:
-                one = _upsert(session, [cols], now)
-                session.commit()
-            except StatementError as err:
-                session.rollback()
-                if db_unreachable(err):
-                    raise
-                report.rejected.append(Rejected(line, f"the database refused it: {db_reason(err)}", cols["board_id"]))
-                continue
-            for k, n in one.items():
-                counts[k] = counts.get(k, 0) + n
-    report.inserted += counts.get("inserted", 0)
-    report.updated += counts.get("updated", 0)
-    report.unchanged += counts.get("unchanged", 0)
+    """Upsert a batch in one transaction, or record by record when the database refuses it (importing)."""
+    def refused(line: int, cols: dict, reason: str) -> None:
+        report.rejected.append(Rejected(line, f"the database refused it: {reason}", cols["board_id"]))
 
-
-def db_unreachable(e: Exception) -> bool:
-    """Tell a lost connection or a locked database (stop the import) from a refused record (skip it)."""
-    # A lost connection or a locked database is not the record's fault: stop and let the command say so.
-    return isinstance(e, OperationalError) or getattr(e, "connection_invalidated", False)
-
-
-def db_reason(e: StatementError) -> str:
-    """The first line of what the database said, for a report line."""
-    text = str(e.orig or e).strip().splitlines()
-    return text[0][:200] if text else type(e.orig or e).__name__
+    for counts in save_batch(session, batch, lambda rows: _upsert(session, rows, now), refused):
+        report.inserted += counts["inserted"]
+        report.updated += counts["updated"]
+        report.unchanged += counts["unchanged"]
 
 
 def _upsert(session: Session, batch: list[dict], now: datetime) -> dict[str, int]:

@@ -11,13 +11,12 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from . import contact, listing_feedback, normalise
 from .errors import InputError, NormaliseError, NotFoundError
 from .cadence import CADENCES, DEFAULT as DEFAULT_CADENCE
-from .listings import db_reason, db_unreachable
+from .importing import save_batch
 from .validation import describe_errors, drop_nulls_and_refuse_nul
 from .models import Delivery, MailFeedback, SentNotice, Subscriber, Suppression
 from .readers import Rejected, read_records
@@ -290,34 +289,20 @@ def import_subscribers(session: Session, path: str, tax: Taxonomy, settings: Set
 
 def _save(session: Session, batch: list[tuple[int, SubscriberIn]], tax: Taxonomy, settings: Settings,
           now: datetime, report: SubscriberReport) -> None:
-    """Write a batch in one transaction; if the database refuses it (say, the same address signed up through
-    the web form meanwhile), retry row by row so only the refused row is lost, and say which and why."""
-    changed: list[str] = []
-    try:
-        created = [upsert(session, data, tax, settings, now, changed=changed)[1] for _, data in batch]
-        session.commit()
-    except StatementError as e:
-        session.rollback()
-        if db_unreachable(e):
-            raise
-        created, changed = [], []
-        for line, data in batch:
-            one: list[str] = []
-            try:
-                _sub, was_created = upsert(session, data, tax, settings, now, changed=one)
-                session.commit()
-            except StatementError as err:
-                session.rollback()
-                if db_unreachable(err):
-                    raise
-                report.rejected.append(Rejected(line, f"the database refused it: {db_reason(err)}", data.email))
-                continue
-            created.append(was_created)
-            changed += one
-    for name in changed:
-        report.changed[name] = report.changed.get(name, 0) + 1
-    report.added += sum(created)
-    report.updated += len(created) - sum(created)
+    """Write a batch in one transaction, or row by row when the database refuses it (say, the same address signed
+    up through the web form meanwhile): only the refused row is lost, and the report says which and why."""
+    def write(rows: list[SubscriberIn]) -> tuple[list[bool], list[str]]:
+        changed: list[str] = []
+        return [upsert(session, data, tax, settings, now, changed=changed)[1] for data in rows], changed
+
+    def refused(line: int, data: SubscriberIn, reason: str) -> None:
+        report.rejected.append(Rejected(line, f"the database refused it: {reason}", data.email))
+
+    for created, changed in save_batch(session, batch, write, refused):
+        for name in changed:
+            report.changed[name] = report.changed.get(name, 0) + 1
+        report.added += sum(created)
+        report.updated += len(created) - sum(created)
 
 
 def display_status(sub: Subscriber, today: date) -> str:
