@@ -4,9 +4,10 @@
     .venv/bin/python -m benchmarks.outbox --code /tmp/before --label c31e296 --out benchmarks/results/outbox-c31e296.json
 
 RSS: the real CLI (`digest run --now T`, one process, production settings, the default outbox transport) in
-a child process on a copy of the generated database, the outbox in a fresh temporary folder; peak RSS and
-CPU come from `wait4` (the child's `ru_maxrss`). Close: an outbox with H weeks of history (2,000 small
-messages each, written through `OutboxTransport` and closed once), then one more week written and closed;
+a child process on a copy of the generated database, the outbox in a fresh temporary folder; peak RSS is the
+child's own high-water mark (VmHWM, written as it exits), CPU comes from `wait4`. Close: an outbox with H weeks
+of history (2,000 small messages each, written through `OutboxTransport` and closed once), then one more week
+written and closed;
 that close is timed (wall and CPU) and the files it opens are counted. `--code DIR` runs
 another checkout's `digest` package (e.g. `git archive c31e296 | tar -x -C /tmp/before`) with this
 benchmark's data, for a before/after pair. Writes `benchmarks/results/outbox.json`.
@@ -40,6 +41,23 @@ def _env(code: Path) -> dict:
     return os.environ | {"PYTHONPATH": str(code)}
 
 
+# The child writes its own peak RSS (VmHWM) as it exits. Not wait4's ru_maxrss: Linux carries the forking
+# process's high-water mark into the child's at exec, so a benchmark process that had just generated a big
+# database reported 168 MB at 20,000 and 250 MB at 100,000 for runs whose own peak was 110 MB.
+_CHILD = """
+import atexit, sys
+def peak(path=sys.argv.pop(1)):
+    with open("/proc/self/status") as status:
+        kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(path, "w") as out:
+        out.write(kb)
+atexit.register(peak)
+from digest.cli import main
+sys.argv[0] = "digest"
+main()
+"""
+
+
 def measure_run(db_path: Path, subscribers: int, code: Path) -> dict:
     """`digest run` over the whole database in a child process on the outbox; its peak RSS, CPU and wall."""
     from .generate import NOW
@@ -49,8 +67,8 @@ def measure_run(db_path: Path, subscribers: int, code: Path) -> dict:
         shutil.copy(db_path, work / "run.db")
         env = _env(code) | {"DIGEST_DATABASE_URL": f"sqlite:///{work / 'run.db'}", "DIGEST_TRANSPORT": "outbox",
                             "DIGEST_OUTBOX_DIR": str(work / "outbox")}
-        cmd = [sys.executable, "-c", "import sys; from digest.cli import main; sys.argv[0] = 'digest'; main()",
-               "run", "--now", NOW.isoformat()]
+        hwm = work / "peak"
+        cmd = [sys.executable, "-c", _CHILD, str(hwm), "run", "--now", NOW.isoformat()]
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         out = proc.stdout.read().decode()
@@ -59,8 +77,9 @@ def measure_run(db_path: Path, subscribers: int, code: Path) -> dict:
         if os.waitstatus_to_exitcode(status):
             raise RuntimeError(f"digest run exited {os.waitstatus_to_exitcode(status)}:\n{out[-2000:]}")
         messages = sum(1 for _ in (work / "outbox").rglob("*.eml"))
+        peak_kb = int(hwm.read_text())
     summary = next((line for line in out.splitlines() if line.startswith("run ")), "")
-    return {"subscribers": subscribers, "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    return {"subscribers": subscribers, "peak_rss_mb": round(peak_kb / 1024, 1),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "wall_s": round(wall, 1), "messages": messages,
             "summary": summary}
 
