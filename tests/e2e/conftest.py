@@ -23,6 +23,9 @@ from digest.settings import Settings
 from ..conftest import fresh_database, write_artifact
 
 REPO = Path(__file__).resolve().parents[2]
+# Screenshots for the README go to test-artifacts/ (a test run leaves the work tree as it found it);
+# scripts/refresh-screenshots points this at docs/screenshots/ to update the committed ones.
+SHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or REPO / "test-artifacts" / "screenshots")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

@@ -15,7 +15,7 @@ from digest.models import HiddenCompany, NotForMe
 from digest.run import run
 
 from ..conftest import NOW, listing, listing_ids
-from .conftest import DESKTOP, PHONE, REPO, check_page
+from .conftest import DESKTOP, PHONE, SHOTS as SCREENSHOTS, check_page
 from .test_browser import JS, _save, digests, fresh, link, subscriber
 
 NEXT_WEEK = NOW + timedelta(days=7)
@@ -116,7 +116,7 @@ def test_feedback_pages_pass_axe_in_the_dark_and_answer_bad_links_with_the_404_p
 
 
 def test_feedback_screenshots(server, settings, add_listings, add_subscriber, new_page):
-    shots = REPO / "docs" / "screenshots"
+    shots = SCREENSHOTS
     add_listings(listing("py-1", title="Senior Python Engineer (Payments API)", company="Ledgerly", level="senior",
                          location="Remote - Europe", salary="€85,000 – €105,000"),
                  listing("go-1", title="Backend Engineer, Go", company="Fleetbase", stack=["go"]))
