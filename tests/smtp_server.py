@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
@@ -87,10 +88,11 @@ class Received:
     data: bytes
     reply: str  # what the server answered after DATA ("2.0.0 Ok: queued as …"): the client's transport id
     connection: int
+    message_id: str = ""
 
-    @property
-    def message_id(self) -> str:
-        return str(BytesHeaderParser(policy=default_policy).parsebytes(self.data)["Message-ID"])
+    def __post_init__(self) -> None:
+        self.message_id = self.message_id or str(BytesHeaderParser(policy=default_policy).parsebytes(
+            self.data, headersonly=True)["Message-ID"])
 
 
 # What the script may answer at a stage of transaction n: None (go on), an SMTP reply ("451 4.7.1 …"),
@@ -259,3 +261,18 @@ class _Handler:
             return "250 never read"
         self.host.attempts.append((n, "DATA", "ok"))
         return f"250 {reply}"
+
+
+# --- fixtures (imported by the test modules that use them) ---
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("smtp-certs"))
+
+
+@pytest.fixture
+def mailhost(certs):
+    """A STARTTLS + AUTH server for one test."""
+    with Mailhost(certs) as host:
+        yield host

@@ -26,24 +26,13 @@ from digest.smtp import make_smtp_transport, parse_smtp_url
 from digest.transports import make_transport
 
 from .conftest import NOW, listing, read_outbox
-from .smtp_server import PASSWORD, USER, Mailhost, free_port, make_certificates
+from .smtp_server import PASSWORD, USER, Mailhost, certs, free_port, mailhost, make_certificates  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning",
                                         "ignore:Session.login_data is deprecated:DeprecationWarning")
 STRICT = email.policy.default.clone(raise_on_defect=True)
 KEY = "smtp-tests-signing-key-0123456789abcdef"
 SECRETS = (PASSWORD, "p%40ss%3Aw%2Frd%20s3cret%25")  # the password as written and as it sits in the URL
-
-
-@pytest.fixture(scope="session")
-def certs(tmp_path_factory):
-    return make_certificates(tmp_path_factory.mktemp("smtp-certs"))
-
-
-@pytest.fixture
-def mailhost(certs):
-    with Mailhost(certs) as host:
-        yield host
 
 
 def smtp_env(db_url: str, url: str, outbox: Path) -> dict[str, str]:
