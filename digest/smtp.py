@@ -257,7 +257,9 @@ class SmtpTransport:
                 self._reset()
             else:
                 self._drop()
-            raise _Failed(kind, again, self.server.masked(describe(e))) from None
+            # Servers often quote the address ("550 5.1.1 <ana@…>: …"): kept out of log lines and the ledger's error.
+            why = self.server.masked(describe(e)).replace(to, "<recipient>")
+            raise _Failed(kind, again, why) from None
 
     def _connection(self) -> smtplib.SMTP:
         if self._conn is not None:
