@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import re
@@ -11,7 +10,6 @@ import time
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -19,8 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as NetworkError
 
 from .errors import ConfigError
-from .settings import DEV_SECRET_KEY, Settings
-from .transports import TransportError
+from .retry import RetryPolicy
+from .settings import Settings
+from .transports import TransportError, check_real_carrier
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +72,6 @@ def shared_limiter(rate: float) -> RateLimiter:
         if rate not in _limiters:
             _limiters[rate] = RateLimiter(rate)
         return _limiters[rate]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently one message is tried again, and when to stop trying for a while."""
-
-    throttled_tries: int = 5
-    unavailable_tries: int = 3
-    base: float = 0.2  # seconds: the longest first wait
-    cap: float = 10.0  # seconds: the longest wait
-    breaker_after: int = 10  # messages in a row given up on (throttled or unavailable) before failing fast
-    breaker_cooldown: float = 60.0  # seconds of failing fast before SES is tried again
-
-    def backoff(self, retry: int, rand: Callable[[], float]) -> float:
-        """Capped exponential backoff with full jitter: uniform in [0, min(cap, base * 2**retry))."""
-        return rand() * min(self.cap, self.base * 2**retry)
 
 
 @dataclass(frozen=True)
@@ -314,13 +297,7 @@ def _starting(call: Callable[[], Any]) -> Any:
 
 def check_settings(settings: Settings) -> None:
     """Refuse settings that must never reach real subscribers: the development key, a local base URL."""
-    if DEV_SECRET_KEY in settings.secret_keys:
-        raise ConfigError("the ses transport refuses the development signing key: set DIGEST_SECRET_KEYS to "
-                          "secrets of your own")
-    url = urlsplit(settings.base_url)
-    if url.scheme != "https" or _local(url.hostname or ""):
-        raise ConfigError("DIGEST_BASE_URL must be the public https:// address of the subscriber pages "
-                          f"(unsubscribe links point there), not {settings.base_url!r}")
+    check_real_carrier(settings, "ses")
 
 
 def verified_identity(client: Any, address: str) -> str | None:
@@ -340,17 +317,6 @@ def verified_identity(client: Any, address: str) -> str | None:
         if found.get("VerifiedForSendingStatus") or found.get("VerificationStatus") == "SUCCESS":
             return identity
     return None
-
-
-def _local(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if not host or host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_loopback or ip.is_unspecified or ip.is_private or ip.is_link_local
 
 
 def _code(error: ClientError) -> str:

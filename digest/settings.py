@@ -19,6 +19,7 @@ from .errors import ConfigError
 DEV_SECRET_KEY = "dev-insecure-key-change-me-never-use-it-in-production"
 MIN_KEY_BYTES = 32  # HMAC-SHA256 keys: 256 bits, as the hash
 MAKE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+TRANSPORTS = ("outbox", "ses", "smtp")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SNS_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
@@ -44,6 +45,8 @@ class Settings:
     ses_configuration_set: str | None = None
     ses_rate: float | None = None  # messages/second this process may send when SES cannot tell (or to stay lower)
     ses_region: str | None = None
+    # The smtp transport's server: smtp+starttls://user:password@host:587, smtps://…:465 or smtp://127.0.0.1:25.
+    smtp_url: str | None = field(default=None, repr=False)  # it holds a password: never in a repr or a log line
     default_timezone: str = "UTC"
     send_day: str = "monday"
     send_hour: int = 8
@@ -87,6 +90,7 @@ class Settings:
             ses_configuration_set=get("DIGEST_SES_CONFIGURATION_SET") or None,
             ses_rate=_rate(get("DIGEST_SES_RATE")),
             ses_region=get("DIGEST_SES_REGION") or get("AWS_REGION") or get("AWS_DEFAULT_REGION") or None,
+            smtp_url=get("DIGEST_SMTP_URL", "").strip() or None,
             default_timezone=get("DIGEST_DEFAULT_TIMEZONE", cls.default_timezone),
             send_day=get("DIGEST_SEND_DAY", cls.send_day).strip().lower(),
             send_hour=_int(get, "DIGEST_SEND_HOUR", cls.send_hour),
@@ -111,8 +115,15 @@ class Settings:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting that cannot work."""
-        if self.transport not in ("outbox", "ses"):
-            raise ConfigError(f"DIGEST_TRANSPORT must be 'outbox' or 'ses', not {self.transport!r}")
+        if self.transport not in TRANSPORTS:
+            raise ConfigError(f"DIGEST_TRANSPORT must be 'outbox', 'ses' or 'smtp', not {self.transport!r}")
+        if self.transport == "smtp" and not self.smtp_url:
+            raise ConfigError("DIGEST_TRANSPORT=smtp needs DIGEST_SMTP_URL, for example "
+                              "smtp+starttls://user:password@mail.example.com:587")
+        if self.smtp_url:
+            from .smtp import parse_smtp_url  # the smtp module reads these settings: imported when needed
+
+            parse_smtp_url(self.smtp_url)
         if self.send_day not in WEEKDAYS:
             raise ConfigError(f"DIGEST_SEND_DAY must be one of {', '.join(WEEKDAYS)}, not {self.send_day!r}")
         if not 0 <= self.send_hour <= 23:

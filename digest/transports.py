@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import binascii
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
+from urllib.parse import urlsplit
 
 from .outbox_index import OutboxIndex
-from .settings import Settings
+from .errors import ConfigError
+from .settings import DEV_SECRET_KEY, Settings
 
 
 class Transport(Protocol):
@@ -84,8 +87,6 @@ class OutboxTransport:
     def check(self) -> None:
         """Make sure messages can be written here, before a run claims anyone (a misconfigured outbox must not
         cost every recipient an attempt)."""
-        from .errors import ConfigError
-
         # The nearest existing folder on the way must be a writable folder; nothing is created until a message is.
         there = self.directory.absolute()
         while not there.exists() and there != there.parent:
@@ -200,12 +201,39 @@ def make_transport(settings: Settings, autoclose: bool = False) -> Transport:
         outbox.check()
         return outbox
     if settings.transport == "ses":
-        from .ses import make_ses_transport  # here, so the outbox path never imports boto3
+        from .ses import make_ses_transport  # here, so the outbox and smtp paths never import boto3
 
         return make_ses_transport(settings)
-    from .errors import ConfigError
+    if settings.transport == "smtp":
+        from .smtp import make_smtp_transport
 
+        return make_smtp_transport(settings, autoclose=autoclose)
     raise ConfigError(f"transport {settings.transport!r} is not available in this build")
+
+
+def check_real_carrier(settings: Settings, carrier: str) -> None:
+    """Refuse settings that must never reach real subscribers: the development key, a local base URL."""
+    if DEV_SECRET_KEY in settings.secret_keys:
+        raise ConfigError(f"the {carrier} transport refuses the development signing key: set DIGEST_SECRET_KEYS to "
+                          "secrets of your own")
+    url = urlsplit(settings.base_url)
+    if url.scheme != "https" or is_local_host(url.hostname or ""):
+        raise ConfigError("DIGEST_BASE_URL must be the public https:// address of the subscriber pages "
+                          f"(unsubscribe links point there), not {settings.base_url!r}")
+
+
+def is_local_host(host: str, loopback_only: bool = False) -> bool:
+    """Whether `host` names this machine (or, unless `loopback_only`, a private or link-local network)."""
+    host = host.lower().rstrip(".").strip("[]")
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if loopback_only:
+        return ip.is_loopback
+    return ip.is_loopback or ip.is_unspecified or ip.is_private or ip.is_link_local
 
 
 _BOUNDARY = re.compile(rb'boundary="?([^";\r\n]+)"?')

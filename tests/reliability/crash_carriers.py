@@ -4,6 +4,9 @@ outbox  the default transport: one file per subscriber and week, replaced when t
         (a replaced file is detected by its inode and kept by a hard link, to compare bytes)
 ses     the production transport against SES faked by moto (tests.reliability.crash_ses), every acceptance
         logged at once: a message accepted twice is a second email
+smtp    the smtp transport of the real `digest` command against a real SMTP server (aiosmtpd, STARTTLS and AUTH) that
+        runs in the harness's own process, so a kill of the run never reaches what it accepted: a message accepted
+        twice is a second email
 """
 
 from __future__ import annotations
@@ -173,4 +176,48 @@ class SesCarrier:
         return 0
 
 
-CARRIERS = {"outbox": OutboxCarrier, "ses": SesCarrier}
+class SmtpCarrier:
+    name = "smtp"
+    max_workers = 2  # worker processes reach the same server
+
+    def __init__(self, workdir: Path):
+        from tests.smtp_server import Mailhost, make_certificates
+
+        self.host = Mailhost(make_certificates(workdir / "smtp-certs")).start()
+
+    def env(self, url: str) -> dict[str, str]:
+        return base_env(url) | {
+            "DIGEST_TRANSPORT": "smtp", "DIGEST_SMTP_URL": self.host.url(),
+            "DIGEST_SECRET_KEYS": "crash-harness-signing-key-0123456789", "DIGEST_BASE_URL": "https://digest.example.com"}
+
+    def command(self, workers: int) -> list[str]:
+        return [DIGEST, "run", "--now", NOW.isoformat(), "--workers", str(workers)]
+
+    def handed_over(self) -> int:
+        return len(self.host.received)
+
+    def distinct(self) -> int:
+        return len({r.message_id for r in list(self.host.received)})
+
+    def reset(self) -> None:
+        self.host.received.clear()
+
+    def delivered(self, pop: Population) -> list[Delivered]:
+        by_email = {email: sid for sid, email in pop.emails.items()}
+        return [Delivered(by_email.get(r.rcpt_to), r.rcpt_to, r.message_id, carrier_id=r.reply)
+                for r in list(self.host.received)]
+
+    def after_kill(self) -> None:
+        pass
+
+    def resent(self) -> tuple[int, list[str]]:
+        return 0, []  # a second acceptance is among the received messages itself: check() counts it
+
+    def stray_files(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.host.stop()
+
+
+CARRIERS = {"outbox": OutboxCarrier, "ses": SesCarrier, "smtp": SmtpCarrier}

@@ -16,11 +16,11 @@ id on the ledger row), so every subscriber still has exactly one digest.
     .venv/bin/python -m tests.reliability.crash_harness --trials 50
 
 runs 50 trials on SQLite and 50 on a throwaway PostgreSQL (or TEST_DATABASE_URL) with the outbox transport,
-then --ses-trials (default 10) per backend with the SES transport against a fake SES, over a list of 2,000
-subscribers, and writes benchmarks/results/crash-trials.json. Figures per carrier and backend: kills that
-landed (by phase), crashes survived, digests duplicated and lost (both must be 0), and messages handed over
+then --ses-trials (default 10) per backend with the SES transport against a fake SES and --smtp-trials (default
+10) with the smtp transport against a real SMTP server on loopback, over a list of 2,000 subscribers, and writes
+benchmarks/results/crash-trials.json. Figures per carrier and backend: kills that landed (by phase), crashes survived, digests duplicated and lost (both must be 0), and messages handed over
 again after a kill because the ledger had not recorded them yet (same Message-ID and bytes: the outbox replaces
-the file, which is harmless; SES delivers a second email, at most the one in flight per kill).
+the file, which is harmless; SES and SMTP deliver a second email, at most the one in flight per kill).
 """
 
 from __future__ import annotations
@@ -407,6 +407,7 @@ def run_trials(db_url: str, trials: int, seed: int, workdir: Path, subscribers: 
                 progress(i, attempts, counts)
     finally:
         engine.dispose()
+        getattr(box, "close", lambda: None)()  # the SMTP carrier's server
     return counts.as_dict() | {"carrier": carrier, "subscribers": len(pop.emails), "due": len(pop.due),
                                "to_send": len(pop.to_send), "wall_s": round(time.monotonic() - started, 1)}
 
@@ -449,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=50, help="outbox trials per backend (default 50)")
     parser.add_argument("--ses-trials", type=int, default=10, help="SES trials per backend (default 10)")
+    parser.add_argument("--smtp-trials", type=int, default=10, help="SMTP trials per backend (default 10)")
     parser.add_argument("--stop-trials", type=int, default=10, help="SIGSTOP/SIGCONT trials per backend (default 10)")
     parser.add_argument("--subscribers", type=int, default=2000, help="subscribers on the list (default 2000)")
     parser.add_argument("--check-rerun-every", type=int, default=5,
@@ -462,8 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     result = {"command": "python -m tests.reliability.crash_harness " + " ".join(sys.argv[1:] if argv is None else argv),
               "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "seed": args.seed,
-              "subscribers": args.subscribers, "lease_s": LEASE_S, "outbox": {}, "ses": {}, "stop": {}}
-    plan = [("outbox", args.trials), ("ses", args.ses_trials)]
+              "subscribers": args.subscribers, "lease_s": LEASE_S, "outbox": {}, "ses": {}, "smtp": {}, "stop": {}}
+    plan = [("outbox", args.trials), ("ses", args.ses_trials), ("smtp", args.smtp_trials)]
     with tempfile.TemporaryDirectory(prefix="crash-trials-") as tmp:
         for backend in args.backends.split(","):
             server = None
@@ -513,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"stopped run {c['taken_over']}, duplicated {c['duplicated']}, lost {c['lost']}, "
                   f"rewritten {c['resent_changed']}, errors {len(c['errors'])}, {c['wall_s']} s")
     print(f"wall {result['wall_s']} s; written to {args.out}")
-    failed = any(b["errors"] for c in ("outbox", "ses", "stop") for k, b in result[c].items() if k != "totals")
+    failed = any(b["errors"] for c in ("outbox", "ses", "smtp", "stop") for k, b in result[c].items() if k != "totals")
     return 1 if failed else 0
 
 

@@ -1,8 +1,9 @@
 """Crash anywhere, in the normal suite: a few SIGKILL trials of the real `digest run` per database, re-run at
 once with the production claim lease, and SIGSTOP trials where a later run takes over from a frozen one.
 
-The full count is `python -m tests.reliability.crash_harness` (50 outbox, 10 SES and 10 stop trials per backend);
-this runs the same harness with fewer trials and a shorter list, then reads the last outbox as a mail client would.
+The full count is `python -m tests.reliability.crash_harness` (50 outbox, 10 SES, 10 SMTP and 10 stop trials per
+backend); this runs the same harness with fewer trials and a shorter list, then reads the last outbox as a mail client
+would.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .crash_harness import Counts, check, run_stop_trials, run_trials
 from .crash_population import NOW, populate
 
 pytestmark = pytest.mark.slow
+SMTP_SEED = 4  # kills land mid-run, one trial runs --workers 2
 
 
 def test_sigkill_anywhere_then_rerun_sends_every_due_subscriber_exactly_once(db_url, tmp_path):
@@ -59,6 +61,23 @@ def test_sigkill_on_the_ses_transport_re_sends_at_most_the_message_in_flight(db_
     assert counts["kills_by_phase"].get("mid-run", 0) >= 1
     # Each message is recorded before the next leaves: a kill can catch at most one accepted but unrecorded.
     assert counts["resent_identical"] <= counts["kills"]
+
+
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated:DeprecationWarning")
+def test_sigkill_on_the_smtp_transport_re_sends_at_most_the_message_in_flight(db_url, tmp_path):
+    # A real SMTP server in this process (STARTTLS, AUTH) takes the killed runs' mail: what it accepted survives
+    # the kill, and a message it accepted twice is a second email. Some trials run --workers 2.
+    counts = run_trials(db_url, trials=3, seed=SMTP_SEED, workdir=tmp_path, subscribers=200, final_rerun_every=3,
+                        carrier="smtp")
+
+    assert counts["errors"] == []
+    assert (counts["duplicated"], counts["lost"]) == (0, 0)
+    assert counts["kills_by_phase"].get("mid-run", 0) >= 1
+    assert counts["crashes_survived"] == counts["kills"]
+    assert counts["in_progress_elsewhere_after_rerun"] == 0
+    # Each message is recorded before the next leaves: a kill can catch at most one accepted but unrecorded
+    # (per process: with --workers 2, one per worker).
+    assert counts["resent_identical"] <= counts["kills"] * 2
 
 
 def test_a_run_frozen_past_its_lease_is_taken_over_and_resumes_sending_nothing_twice(db_url, tmp_path):
