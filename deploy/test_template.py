@@ -34,11 +34,14 @@ def test_template_has_the_six_functions_each_with_its_own_role(template):
     assert "IamRoleLambdaExecution" not in template["Resources"]  # serverless's shared catch-all role
 
 
-def test_template_worker_mapping_reports_batch_failures_with_a_concurrency_cap(template):
-    (mapping,) = [r["Properties"] for r in template["Resources"].values()
-                  if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
+def test_template_queue_mappings_report_batch_failures_with_a_concurrency_cap(template):
+    """The shard worker and the page-mail sender each read their own queue, both with partial batch failures."""
+    mappings = {r["Properties"]["FunctionName"]["Fn::GetAtt"][0]: r["Properties"]
+                for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"}
+    assert set(mappings) == {"WorkerLambdaFunction", "PageMailLambdaFunction"}
+    for mapping in mappings.values():
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
 
 
 def test_template_lets_only_the_ses_events_topic_invoke_the_feedback_function(template):
