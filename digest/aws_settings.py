@@ -7,10 +7,11 @@ Secrets live in Parameter Store (SecureString), never in serverless.yml or the C
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .settings import Settings
+from .settings import Settings, _int
 
 
 def ssm_values(prefix: str, client: Any) -> dict[str, str]:
@@ -39,3 +40,27 @@ def lambda_settings(env: Mapping[str, str] | None = None, client: Any = None) ->
             raise ConfigError(f"no parameters under {prefix} in SSM Parameter Store")
         env |= found
     return Settings.from_env(env)
+
+
+@dataclass(frozen=True)
+class FanoutSettings:
+    """How the hourly planner hands the run out: the shard queue, shard size, and the size sent inline instead."""
+
+    queue_url: str
+    shard_size: int = 500
+    inline_below: int = 1000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "FanoutSettings":
+        """Read DIGEST_QUEUE_URL, DIGEST_SHARD_SIZE and DIGEST_INLINE_BELOW, refusing values that cannot work."""
+        get = (os.environ if env is None else env).get
+        queue_url = (get("DIGEST_QUEUE_URL") or "").strip()
+        if not queue_url:
+            raise ConfigError("DIGEST_QUEUE_URL must be the URL of the shard queue (serverless.yml sets it)")
+        fanout = cls(queue_url, _int(get, "DIGEST_SHARD_SIZE", cls.shard_size),
+                     _int(get, "DIGEST_INLINE_BELOW", cls.inline_below))
+        if fanout.shard_size < 1:
+            raise ConfigError(f"DIGEST_SHARD_SIZE must be at least 1, not {fanout.shard_size}")
+        if fanout.inline_below < 0:
+            raise ConfigError(f"DIGEST_INLINE_BELOW must be 0 or more, not {fanout.inline_below}")
+        return fanout

@@ -12,15 +12,13 @@ from functools import cached_property
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from . import audit, db, listing_feedback, subscribers as subs
 from .cadence import CADENCES
 from .errors import DigestError, InputError
-from .listings import import_listings, listing_json
-from .models import Listing
+from .listings import import_listings, list_listings, listing_json
 from .normalise import company_key
 from .settings import WEEKDAYS, Settings
 from .taxonomy import load_taxonomy
@@ -200,17 +198,16 @@ def listings_list(app: App, as_json: bool, verified_only: bool):
       digest listings list --json | jq -c 'select(.not_for_me.wrong_level > 2) | {id, title, level}'
     """
     with app.session() as s:
-        q = select(Listing).order_by(Listing.posted_at.desc(), Listing.board_id)
-        if verified_only:
-            q = q.where(Listing.verified.is_(True))
         reasons, hidden = listing_feedback.counts_by_listing(s) if as_json else ({}, {})
-        for l in s.scalars(q.execution_options(yield_per=1000)):
+        for listing in list_listings(s, verified_only):
             if as_json:
-                said = {"not_for_me": reasons.get(l.board_id, {}), "hidden_by": hidden.get(company_key(l.company), 0)}
-                click.echo(json.dumps(listing_json(l) | said, ensure_ascii=False))
+                said = {"not_for_me": reasons.get(listing.board_id, {}),
+                        "hidden_by": hidden.get(company_key(listing.company), 0)}
+                click.echo(json.dumps(listing_json(listing) | said, ensure_ascii=False))
             else:
-                click.echo(f"{l.board_id}\t{'✓' if l.verified else ' '}\t{l.level or '-'}\t{','.join(l.stack) or '-'}"
-                           f"\t{','.join(l.regions) or '-'}\t{l.title} — {l.company}")
+                click.echo(f"{listing.board_id}\t{'✓' if listing.verified else ' '}\t{listing.level or '-'}"
+                           f"\t{','.join(listing.stack) or '-'}"
+                           f"\t{','.join(listing.regions) or '-'}\t{listing.title} — {listing.company}")
 
 
 @main.group(cls=DigestGroup)
@@ -448,28 +445,16 @@ def subscribers_remove(app: App, email: str):
                      audit.person_ref(app.settings.secret_keys[0], shown), suppression_kept=suppressed_hash_kept)
         s.commit()
     files = _forget_outbox(app.settings, [sub_id])
-    click.echo(f"removed {shown} and all data held about them" + (f" ({len(files)} outbox files)" if files else "")
+    click.echo(f"removed {shown} and all data held about them" + (f" ({files} outbox files)" if files else "")
                + ("; a hash of the address stays on the suppression list so it is never mailed again"
                   if suppressed_hash_kept else ""))
 
 
-def _forget_outbox(settings: Settings, ids: list[int]) -> list[Path]:
-    """Delete the local outbox copies of mail to these people (data held about them too); return them."""
-    outbox = Path(settings.outbox_dir)
-    if not ids or not outbox.is_dir():
-        return []
-    files = []
-    for sub_id in ids:
-        files += [p for p in outbox.glob(f"*/{sub_id}.*") if p.suffix in (".eml", ".html")]
-        files += [p for p in outbox.glob(f"test/*-{sub_id}-*.*")]
-        files += [p for p in outbox.glob(f"confirm/{sub_id}-*.*")] + [p for p in outbox.glob(f"links/{sub_id}-*.*")]
-    for p in files:
-        p.unlink()
-    if files:
-        from .transports import refresh_index
+def _forget_outbox(settings: Settings, ids: list[int]) -> int:
+    """Delete the local outbox copies of mail to these people (data held about them too); return how many files."""
+    from .transports import OutboxTransport
 
-        refresh_index(outbox, sorted({p.relative_to(outbox).with_suffix("").as_posix() for p in files}))
-    return files
+    return OutboxTransport(settings.outbox_dir).forget(*ids)
 
 
 @subscribers.command("purge-pending")
@@ -497,7 +482,7 @@ def _purge_pending(app: App, now: datetime, days: int = 30) -> str | None:
         s.commit()
     files = _forget_outbox(app.settings, ids)
     return None if not ids else (f"purged {len(ids)} unconfirmed sign-up{'s' if len(ids) != 1 else ''} older than {days} days"
-            + (f" ({len(files)} outbox files)" if files else ""))
+            + (f" ({files} outbox files)" if files else ""))
 
 
 def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run: bool = False, workers: int = 1,
@@ -589,7 +574,7 @@ def preview_cmd(app: App, email: str, now: datetime | None, out: str | None, raw
     Example:
       digest preview ana@example.com --out ana.html
     """
-    from .preview import part, preview
+    from .preview import html_file, preview, text_part
 
     with app.session() as s:
         p = preview(s, app.settings, app.tax, email, now or app.clock())
@@ -601,13 +586,13 @@ def preview_cmd(app: App, email: str, now: datetime | None, out: str | None, raw
         click.echo(f"nothing matches: no digest would be sent (digest why {p.email} says why)", err=True)
         return
     if out:
-        data = part(p.message.raw, "html").encode() if out.lower().endswith((".html", ".htm")) else p.message.raw
+        data = html_file(p.message.raw).encode() if out.lower().endswith((".html", ".htm")) else p.message.raw
         Path(out).write_bytes(data)
         click.echo(f"wrote {out}", err=True)
     elif raw:
         sys.stdout.buffer.write(p.message.raw)
     else:
-        click.echo(part(p.message.raw, "plain"))
+        click.echo(text_part(p.message.raw))
 
 
 @main.command("test-send")

@@ -15,6 +15,7 @@ from .content import DigestContent, Envelope, FeedbackLinks, JobView
 from .datafile import phrase_key
 from .matching import IndexedListing, Match, Prefs
 from .message import QuotedPrintable, build_message, encode_pieces, encode_text, message_id_for
+from .outbox_keys import digest_key
 from .render import Renderer, get_renderer
 from .schedule import zone
 from .settings import Settings
@@ -225,7 +226,7 @@ class Composer:
         """Render and assemble one digest; `to` and `subject_prefix` serve test sends."""
         content = self.content(rcpt, match, slot_at, since, test_copy=to is not None)
         rendered = self.renderer.render(content)
-        key = f"{period}/{rcpt.id}"
+        key = digest_key(period, rcpt.id)
         subject = subject_prefix + rendered.subject
         to_addr = to or (display_address(rcpt.name, rcpt.email))
         envelope = Envelope(

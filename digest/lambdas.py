@@ -24,13 +24,15 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes import S3Event
 from sqlalchemy.orm import Session
 
 from . import db
-from .aws_settings import lambda_settings
+from .aws_settings import FanoutSettings, lambda_settings
 from .errors import DigestError, InputError
 from .fanout import ShardMessage, dispatch, send_shard
 from .run import Summary
+from .subscribers import counts
 from .taxonomy import load_taxonomy
 from .transports import make_transport
 
@@ -100,15 +102,16 @@ def schedule(event: dict, context: Any) -> dict:
     """Hourly: plan who is due at the scheduled time and send them inline or through the queue."""
     st, started = state(), time.monotonic()
     now = datetime.fromisoformat(event["time"].replace("Z", "+00:00")) if event.get("time") else clock()
+    fanout = FanoutSettings.from_env()
     import boto3
 
     result = dispatch(
-        st["settings"], st["engine"], now, sqs=boto3.client("sqs"), queue_url=os.environ["DIGEST_QUEUE_URL"],
-        shard_size=int(os.environ.get("DIGEST_SHARD_SIZE", "500")),
-        inline_below=int(os.environ.get("DIGEST_INLINE_BELOW", "1000")),
+        st["settings"], st["engine"], now, sqs=boto3.client("sqs"), queue_url=fanout.queue_url,
+        shard_size=fanout.shard_size, inline_below=fanout.inline_below,
         transport=lambda: st["transport"], clock=clock, trigger="schedule",
     )
-    suppressed = _suppressed_count(st["engine"])
+    with Session(st["engine"]) as s:
+        suppressed = counts(s).get("suppressed", 0)  # left out of every run: their address bounced or complained
     _stranded_page_mail(st)
     rates = result.rates.as_dict()
     # The last 7 days' rates, each hour, in percent: the dashboard's view of what SES holds the account to.
@@ -124,16 +127,6 @@ def schedule(event: dict, context: Any) -> dict:
             "suppressed": suppressed, "guard": result.guard, "rates": rates}
     logger.info("run dispatched", extra={"summary": data})
     return data
-
-
-def _suppressed_count(engine) -> int:
-    """Subscribers the run leaves out because their address bounced or complained."""
-    from sqlalchemy import func, select
-
-    from .models import Subscriber
-
-    with Session(engine) as s:
-        return s.scalar(select(func.count()).select_from(Subscriber).where(Subscriber.status == "suppressed")) or 0
 
 
 @metrics.log_metrics
@@ -159,9 +152,8 @@ def import_listings(event: dict, context: Any) -> dict:
     import boto3
 
     st, s3, reports = state(), boto3.client("s3"), []
-    for record in event.get("Records", []):
-        bucket = record["s3"]["bucket"]["name"]
-        key = unquote_plus(record["s3"]["object"]["key"])
+    for record in S3Event(event).records if "Records" in event else ():
+        bucket, key = record.s3.bucket.name, unquote_plus(record.s3.get_object.key)
         if key.endswith(REPORT_SUFFIX):
             continue  # our own output: never import it
         body = _import_one(s3, bucket, key, st)
@@ -243,7 +235,7 @@ def test_send(event: dict, context: Any) -> dict:
     except DigestError as e:
         # The operator's answer names the address; raising would put it in the function's logs as well.
         return {"error": str(e)}
-    return {"subscriber_id": p.message.key.split("/")[-1], "to": p.message.to, "listings": len(p.match.listings),
+    return {"subscriber_id": str(p.subscriber_id), "to": p.message.to, "listings": len(p.match.listings),
             "message_id": sent_id, "period": p.slot.period}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -127,6 +127,14 @@ def _upsert(session: Session, batch: list[dict], now: datetime) -> dict[str, int
         session.execute(update(Listing), changed)  # by primary key, one executemany
     counts["inserted"], counts["updated"] = len(new), len(changed)
     return counts
+
+
+def list_listings(session: Session, verified_only: bool = False) -> Iterator[Listing]:
+    """Stream the listings, newest posted first (then by the board's id), optionally only the verified ones."""
+    q = select(Listing).order_by(Listing.posted_at.desc(), Listing.board_id)
+    if verified_only:
+        q = q.where(Listing.verified.is_(True))
+    yield from session.scalars(q.execution_options(yield_per=1000))
 
 
 def listing_json(l: Listing) -> dict:

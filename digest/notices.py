@@ -18,6 +18,7 @@ from .content import Envelope
 from .errors import DigestError
 from .message import build_message, message_id_for
 from .models import Signup, Subscriber
+from .outbox_keys import notice_key
 from .render import clean_text, compile_mjml
 from .sent_mail import record_notice
 from .settings import Settings
@@ -112,7 +113,7 @@ def send_confirmation(session: Session, settings: Settings, tax: Taxonomy, trans
     if refused:
         return refused
     raw = confirmation_message(settings, tax, sub, now, signup)
-    sent_id = transport.send(f"confirm/{sub.id}-{now:%Y%m%dT%H%M%S}", sub.email, raw)
+    sent_id = transport.send(notice_key("confirm", sub.id, now), sub.email, raw)
     contact.record(session, settings, sub.email, "confirm", now, budget=budget)
     record_notice(session, sub, "confirm", raw, sent_id, now)  # so SES feedback about it is believed
     sub.confirm_sent_at = now
@@ -128,7 +129,7 @@ def send_links(session: Session, settings: Settings, transport: Transport, sub: 
     if refused:
         return refused
     raw = links_message(settings, sub, now)
-    sent_id = transport.send(f"links/{sub.id}-{now:%Y%m%dT%H%M%S}", sub.email, raw)
+    sent_id = transport.send(notice_key("links", sub.id, now), sub.email, raw)
     contact.record(session, settings, sub.email, "links", now)
     record_notice(session, sub, "links", raw, sent_id, now)
     return None

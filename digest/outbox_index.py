@@ -37,20 +37,21 @@ from pathlib import Path
 from typing import Iterable, Iterator
 from urllib.parse import quote, unquote
 
+from .outbox_keys import subscriber_of
+
 PAGE_IDS = 1000  # subscriber ids per page: a page holds at most this many digests of one week
 TOP_FOLDERS = 100  # folders on the top page (all of them are on folders.html)
 RECENT = 20  # latest messages on the top page
 FORMAT = "1"  # bump to re-adopt every message on the next build
 LOCK_WAIT = 2.0  # seconds a build waits for a folder's lock before leaving its pages for a later close
 WRITER_WAIT = 0.5  # seconds a message waits for a folder's lock (held by a build) before writing without it
-_ID = re.compile(r"(\d+)(?:-\d{8}T\d{6})?$")  # "123", "123-20261123T090000", "2026-W48-123-20261123T090000"
 _HEADERS = (b"date", b"to", b"subject")
 
 
 def page_of(stem: str) -> int:
     """The page a message belongs to: its subscriber id's range (0 for names without an id)."""
-    m = _ID.search(stem)
-    return int(m.group(1)) // PAGE_IDS if m else 0
+    sid = subscriber_of(stem)
+    return 0 if sid is None else sid // PAGE_IDS
 
 
 def _split(key: str) -> tuple[str, str]:
@@ -59,8 +60,8 @@ def _split(key: str) -> tuple[str, str]:
 
 
 def _natural(stem: str) -> tuple[int, str]:
-    m = _ID.search(stem)
-    return (int(m.group(1)) if m else -1, stem)
+    sid = subscriber_of(stem)
+    return (-1 if sid is None else sid, stem)
 
 
 class OutboxIndex:

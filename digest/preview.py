@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from . import ledger, subscribers
 from .errors import InputError
 from .subscribers import check_email
-from .transports import Transport
+from .transports import Transport, html_part
 from .compose import Composed, Composer
 from .listings_index import load_index
+from .outbox_keys import test_key
 from .matching import Match
 from .planning import MAX_WINDOW, plan_digests
 from .run import recipients
@@ -23,6 +24,7 @@ from .taxonomy import Taxonomy
 
 @dataclass(frozen=True)
 class Preview:
+    subscriber_id: int
     email: str
     status: str
     slot: Slot
@@ -45,19 +47,23 @@ def preview(session: Session, settings: Settings, tax: Taxonomy, email: str, now
     if match.total:
         message = Composer(settings, tax).compose(rcpt, match, slot.period, slot.at, since, now, to, subject_prefix)
     return Preview(
-        email=sub.email, status=subscribers.display_status(sub, now.date()), slot=slot,
+        subscriber_id=sub.id, email=sub.email, status=subscribers.display_status(sub, now.date()), slot=slot,
         already_sent=row is not None and row.status in ("sent", "empty"), match=match, message=message,
     )
 
 
-def part(raw: bytes, subtype: str) -> str:
-    """One part of a composed message, decoded, with the line ends of a file: "plain" (what `digest preview`
-    prints) or "html"."""
+def text_part(raw: bytes) -> str:
+    """The plain-text part of a composed message, with the line ends of a file (what `digest preview` prints)."""
     import email
     import email.policy
 
-    body = email.message_from_bytes(raw, policy=email.policy.default).get_body((subtype,)).get_content()
+    body = email.message_from_bytes(raw, policy=email.policy.default).get_body(("plain",)).get_content()
     return body.replace("\r\n", "\n")
+
+
+def html_file(raw: bytes) -> str:
+    """The HTML part of a composed message, with the line ends of a file (`digest preview --out NAME.html`)."""
+    return html_part(raw).replace("\r\n", "\n")
 
 
 def test_send(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, email: str, to: str,
@@ -69,7 +75,7 @@ def test_send(session: Session, settings: Settings, tax: Taxonomy, transport: Tr
     p = preview(session, settings, tax, email, now, to=to, subject_prefix="[TEST] ")
     if p.message is None:
         raise InputError(f"nothing matches for {p.email} at {now.isoformat()}: there is no digest to test")
-    key = f"test/{p.slot.period}-{p.message.key.split('/')[-1]}-{now:%Y%m%dT%H%M%S}"
+    key = test_key(p.slot.period, p.subscriber_id, now)
     sent_id = transport.send(key, to, p.message.raw, {"campaign": "test", "period": p.slot.period, "run": "test"})
     transport.close()
     return p, sent_id

@@ -20,10 +20,10 @@ from .compose import Composer, Recipient
 from .db import make_engine
 from .heartbeat import Heartbeat
 from .listings_index import load_index
-from .matching import ListingIndex
+from .matching import ListingIndex, Match
 from .models import Run, Subscriber
 from .planning import FIRST_WINDOW, MAX_WINDOW, plan_digests, slot_counts, window_start  # noqa: F401 (re-exported)
-from .schedule import SlotCache, resume_at
+from .schedule import Slot, SlotCache, resume_at
 from .sent_mail import header_message_id
 from .settings import Settings
 from .taxonomy import load_taxonomy
@@ -194,8 +194,24 @@ class ShardRunner:
         return line is not None
 
     def _page(self, s: Session, page: list[Recipient], summary: Summary) -> None:
-        now, settings = self.ctx.now, self.ctx.settings
+        """One page of subscribers: who is due, what each gets, claim them, send."""
         slots = {r.id: self.slots(r.timezone, r.send_day, r.send_hour) for r in page}
+        due, wall, dead = self._due(s, page, slots, summary)
+        if not due:
+            return
+        plans = self._plan(s, due)
+        if self.ctx.dry_run:
+            self._count_dry_run(plans, slots, summary)
+            return
+        owned = self._claim(s, plans, slots, wall, dead, summary)
+        pending = [(r, since, match) for r, since, match in plans if r.id in owned and match.total]
+        self.heartbeat.track(owned[r.id] for r, _s, _m in pending)
+        self._send_all(s, pending, owned, slots, summary)
+
+    def _due(self, s: Session, page: list[Recipient], slots: dict[int, Slot],
+             summary: Summary) -> tuple[list[Recipient], datetime, set[str]]:
+        """Who on the page is due now (their slot counts, it is their week, no one else holds their row); with the
+        wall-clock time asked and the dead runs whose claims are open."""
         page = [r for r in page if slot_counts(r, slots[r.id])]
         page = on_their_weeks(s, page, {r.id: slots[r.id].period for r in page})
         rows = ledger.rows_for(s, {r.id: slots[r.id].period for r in page})
@@ -209,31 +225,44 @@ class ShardRunner:
             elif row.status == "claimed":
                 summary.in_progress_elsewhere += 1
         summary.due += len(due)
-        if not due:
-            return
-        plans = [(p.recipient, p.since, p.match) for p in plan_digests(s, self.index, due, now, settings)]
-        if self.ctx.dry_run:
-            for r, since, match in plans:
-                if match.total:
-                    self._send(r, since, match, slots[r.id], summary)
-                else:
-                    summary.skipped_empty += 1
-            return
+        return due, wall, dead
+
+    def _plan(self, s: Session, due: list[Recipient]) -> list[tuple[Recipient, datetime, Match]]:
+        """What each due subscriber gets: their window's start and their matching listings."""
+        planned = plan_digests(s, self.index, due, self.ctx.now, self.ctx.settings)
+        return [(p.recipient, p.since, p.match) for p in planned]
+
+    def _count_dry_run(self, plans: list[tuple[Recipient, datetime, Match]], slots: dict[int, Slot],
+                       summary: Summary) -> None:
+        """A dry run composes every digest into the null transport and claims nothing."""
+        for r, since, match in plans:
+            if match.total:
+                self._send(r, since, match, slots[r.id], summary)
+            else:
+                summary.skipped_empty += 1
+
+    def _claim(self, s: Session, plans: list[tuple[Recipient, datetime, Match]], slots: dict[int, Slot],
+               wall: datetime, dead: set[str], summary: Summary) -> dict[int, ledger.Ticket]:
+        """Claim the page's rows in the ledger (durably, before anything leaves); return those this run owns."""
         claims = [
             ledger.Claim(r.id, slots[r.id].period, "claimed" if m.total else "empty", slots[r.id].at, since, m.total,
                          m.listings)
             for r, since, m in plans
         ]
-        owned = ledger.claim(s, claims, self.ctx.run_id, now, wall, settings.claim_lease_seconds, dead)
+        owned = ledger.claim(s, claims, self.ctx.run_id, self.ctx.now, wall, self.ctx.settings.claim_lease_seconds,
+                             dead)
         s.commit()  # the claim is durable before anything leaves
-        pending = [(r, since, match) for r, since, match in plans if r.id in owned and match.total]
-        self.heartbeat.track(owned[r.id] for r, _s, _m in pending)
         for r, since, match in plans:
             if r.id not in owned:
                 summary.in_progress_elsewhere += 1
                 summary.due -= 1
             elif not match.total:
                 summary.skipped_empty += 1
+        return owned
+
+    def _send_all(self, s: Session, pending: list, owned: dict[int, ledger.Ticket], slots: dict[int, Slot],
+                  summary: Summary) -> None:
+        """Send the claimed digests batch by batch, each batch recorded before the next goes."""
         # What the carrier accepted is recorded before more goes out: after every message for a real carrier, so
         # a crash or a database outage re-sends at most the one in flight; in batches where a re-send costs
         # nothing (the outbox rewrites the same file).

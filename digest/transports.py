@@ -12,6 +12,7 @@ from typing import Callable, Mapping, Protocol
 from urllib.parse import urlsplit
 
 from .outbox_index import OutboxIndex
+from .outbox_keys import file_patterns
 from .errors import ConfigError
 from .settings import DEV_SECRET_KEY, Settings
 
@@ -117,6 +118,19 @@ class OutboxTransport:
         if self.autoclose:
             self.close()
         return f"{key}.eml"
+
+    def forget(self, *subscriber_ids: int) -> int:
+        """Delete every message to these people (their .eml and .html), refresh the index pages; return how many
+        files went."""
+        if not self.directory.is_dir():
+            return 0
+        files = [p for sid in subscriber_ids for pattern in file_patterns(sid) for p in self.directory.glob(pattern)]
+        for p in files:
+            p.unlink()
+        if files:
+            stems = {p.relative_to(self.directory).with_suffix("").as_posix() for p in files}
+            refresh_index(self.directory, sorted(stems))
+        return len(files)
 
     def close(self) -> None:
         """Clear killed writers' half-written files and rebuild the index pages written since the last build."""

@@ -87,6 +87,25 @@ def test_small_lists_are_sent_inline_by_the_planner(aws, engine, tax, settings, 
     assert len(read_outbox(tmp_path / "outbox")) == 12
 
 
+@pytest.mark.parametrize("name, value, says", [
+    ("DIGEST_SHARD_SIZE", "lots", "DIGEST_SHARD_SIZE must be a whole number, not 'lots'"),
+    ("DIGEST_SHARD_SIZE", "0", "DIGEST_SHARD_SIZE must be at least 1, not 0"),
+    ("DIGEST_INLINE_BELOW", "1e3", "DIGEST_INLINE_BELOW must be a whole number, not '1e3'"),
+    ("DIGEST_QUEUE_URL", "", "DIGEST_QUEUE_URL must be the URL of the shard queue"),
+])
+def test_a_bad_fan_out_setting_stops_the_planner_with_a_config_error_before_anyone_is_sent(
+        aws, monkeypatch, engine, tax, settings, tmp_path, add_listings, name, value, says):
+    from digest.errors import ConfigError
+
+    sqs, queue_url = aws
+    seed(engine, tax, settings, tmp_path, add_listings, 3)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as refused:
+        lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
+    assert str(refused.value).startswith(says)
+    assert drain(sqs, queue_url) == [] and read_outbox(tmp_path / "outbox") == {}
+
+
 def s3_event(bucket: str, key: str) -> dict:
     return {"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventTime": "2026-11-23T08:00:00.000Z",
