@@ -32,7 +32,7 @@ from .errors import DigestError, InputError
 from .fanout import ShardMessage, dispatch, send_shard
 from .run import Summary
 from .taxonomy import load_taxonomy
-from .transports import make_transport
+from .carriers.choose import make_transport
 
 logger = Logger(service="jobdigest")
 metrics = Metrics(namespace="JobDigest", service="jobdigest")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from . import ledger, subscribers
 from .errors import InputError
 from .subscribers import check_email
-from .transports import Transport
+from .carriers.base import Transport
 from .compose import Composed, Composer
 from .listings_index import load_index
 from .matching import Match
