@@ -42,7 +42,7 @@ from digest.normalise import annual_usd, company_key
 from digest.schedule import latest_slot, zone
 from digest.settings import Settings
 from digest.taxonomy import load_taxonomy
-from digest.transports import Transport
+from digest.carriers.base import Transport
 
 FIRST_WINDOW = timedelta(days=7)
 MAX_WINDOW = timedelta(days=28)

@@ -115,7 +115,7 @@ def child_close(history: int) -> None:
     import builtins
     import io
 
-    from digest.transports import OutboxTransport
+    from digest.carriers.outbox import OutboxTransport
 
     for mod, name in ((builtins, "open"), (io, "open"), (os, "open")):  # count every file the close opens
         real = getattr(mod, name)

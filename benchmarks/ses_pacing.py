@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from digest.ses import RateLimiter, SesTransport
+from digest.carriers.ses import RateLimiter, SesTransport
 
 RATES = (14.0, 50.0, 200.0)
 SECONDS = 3.0

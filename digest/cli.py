@@ -312,7 +312,7 @@ def _subscriber_in(**values) -> subs.SubscriberIn:
 def _confirm_pending(app: App, session: Session) -> None:
     """Double opt-in: whoever is pending and was never asked gets the confirmation mail now."""
     from .notices import confirm_pending
-    from .transports import make_transport
+    from .carriers.choose import make_transport
 
     sent = confirm_pending(session, app.settings, app.tax, make_transport(app.settings), app.clock())
     if sent:
@@ -452,7 +452,7 @@ def subscribers_remove(app: App, email: str):
 
 def _forget_outbox(settings: Settings, ids: list[int]) -> int:
     """Delete the local outbox copies of mail to these people (data held about them too); return how many files."""
-    from .transports import OutboxTransport
+    from .carriers.outbox import OutboxTransport
 
     return OutboxTransport(settings.outbox_dir).forget(*ids)
 
@@ -608,7 +608,7 @@ def test_send_cmd(app: App, email: str, to: str, now: datetime | None):
       digest test-send ana@example.com --to me@example.com
     """
     from .preview import test_send
-    from .transports import make_transport
+    from .carriers.choose import make_transport
 
     transport = make_transport(app.settings)
     with app.session() as s:
@@ -694,13 +694,36 @@ def demo_cmd(app: App, now: datetime | None, database: str):
     _run_with_progress(settings, engine, now, app.clock)
 
 
+@main.command("feedback")
+@click.argument("path")
+@pass_app
+def feedback_cmd(app: App, path: str):
+    """Apply SES bounce and complaint notifications saved in a file ('-' reads stdin).
+
+    The file is a JSON array, JSON Lines or one JSON object; each item is a Lambda SNS event or record, an SNS
+    notification body, or a bare SES notification (identity notifications or configuration-set events).
+    Permanent bounces and complaints suppress the address at once, transient bounces after 3 - but only about a
+    mail this service sent to that address (its SES message id is in the ledger); anything else is dropped.
+
+    \b
+    Example:
+      digest feedback ses-notifications.jsonl
+    """
+    from .feedback import feedback_file
+
+    with app.session() as s:
+        report = feedback_file(s, path, app.clock(), app.settings.secret_keys[0])
+        s.commit()
+    for bad in report.skipped:
+        click.echo(f"{path}: {bad.where}: skipped: {bad.reason}", err=True)
+    click.echo(f"{path}: {report.summary()}")
+
+
 from .contact_cli import do_not_contact  # noqa: E402  (commands defined beside their core functions)
-from .feedback import feedback_command  # noqa: E402
 from .suppressions import suppressions_group  # noqa: E402
 
 from .operator_cli import listings_expire, listings_remove, runs_command, stats_command, why_command  # noqa: E402  (imports this module: after the definitions)
 
-main.add_command(feedback_command)
 main.add_command(do_not_contact)
 main.add_command(suppressions_group)
 main.add_command(why_command)

@@ -13,7 +13,7 @@ from . import db
 from .listings import import_listings
 from .notices import confirm_pending
 from .run import FIRST_WINDOW
-from .transports import make_transport
+from .carriers.choose import make_transport
 from .settings import Settings
 from .subscribers import import_subscribers
 from .taxonomy import load_taxonomy

@@ -22,7 +22,7 @@ from .models import Run
 from .runs import record_shard
 from .run import RunContext, Shard, ShardRunner, Summary, plan, run
 from .settings import Settings
-from .transports import Transport
+from .carriers.base import Transport
 
 SQS_BATCH = 10  # SendMessageBatch takes at most ten entries
 

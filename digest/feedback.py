@@ -18,12 +18,11 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import guard, sent_mail, subscribers as subs
-from .errors import DigestError, InputError
+from .errors import InputError
 from .jsontext import BadJSON, loads
 from .models import Subscriber
 from .readers import Rejected, read_records
@@ -303,31 +302,3 @@ def read_feedback(path: str) -> Iterator[Item]:
 def feedback_file(session: Session, path: str, now: datetime, key: str) -> FeedbackReport:
     """Apply every notification in a file, as the SNS-subscribed function would; the caller commits."""
     return apply_events(session, read_feedback(path), now, key=key)
-
-
-@click.command("feedback")
-@click.argument("path")
-def feedback_command(path: str):
-    """Apply SES bounce and complaint notifications saved in a file ('-' reads stdin).
-
-    The file is a JSON array, JSON Lines or one JSON object; each item is a Lambda SNS event or record, an SNS
-    notification body, or a bare SES notification (identity notifications or configuration-set events).
-    Permanent bounces and complaints suppress the address at once, transient bounces after 3 - but only about a
-    mail this service sent to that address (its SES message id is in the ledger); anything else is dropped.
-
-    \b
-    Example:
-      digest feedback ses-notifications.jsonl
-    """
-    from .cli import App  # the `digest` group registers this command; App is only needed once it runs
-
-    app = click.get_current_context().ensure_object(App)
-    try:
-        with app.session() as s:
-            report = feedback_file(s, path, app.clock(), app.settings.secret_keys[0])
-            s.commit()
-    except DigestError as e:
-        raise click.ClickException(str(e)) from e
-    for bad in report.skipped:
-        click.echo(f"{path}: {bad.where}: skipped: {bad.reason}", err=True)
-    click.echo(f"{path}: {report.summary()}")

@@ -34,7 +34,7 @@ from .fanout import ShardMessage, dispatch, send_shard
 from .run import Summary
 from .subscribers import counts
 from .taxonomy import load_taxonomy
-from .transports import make_transport
+from .carriers.choose import make_transport
 
 logger = Logger(service="jobdigest")
 metrics = Metrics(namespace="JobDigest", service="jobdigest")

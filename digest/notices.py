@@ -23,7 +23,7 @@ from .render import clean_text, compile_mjml
 from .sent_mail import record_notice
 from .settings import Settings
 from .taxonomy import Taxonomy
-from .transports import Transport, TransportError
+from .carriers.base import Transport, TransportError
 
 log = logging.getLogger(__name__)
 

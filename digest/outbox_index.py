@@ -7,7 +7,7 @@ only the stale pages, from their own logs, then the folder's page list and the t
 files, so closing the outbox costs what was written since the last build: older weeks are never read
 again, and no step holds more than one page of rows.
 
-    <folder>/<stem>.eml, <stem>.html     the messages (transports.OutboxTransport)
+    <folder>/<stem>.eml, <stem>.html     the messages (carriers/outbox.py)
     <folder>/page-<n>.html               the messages of ids n*PAGE_IDS … (n+1)*PAGE_IDS-1, by id
     <folder>/index.html                  the folder's pages with their counts
     <folder>/.index/<n>.log              page n's lines; rewritten without duplicates or deleted files

@@ -24,7 +24,7 @@ from .models import MailRequest, Signup, Subscriber
 from .notices import send_confirmation, send_links
 from .settings import Settings
 from .taxonomy import Taxonomy
-from .transports import Transport, TransportError
+from .carriers.base import Transport, TransportError
 
 log = logging.getLogger(__name__)
 

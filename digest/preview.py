@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from . import ledger, subscribers
 from .errors import InputError
 from .subscribers import check_email
-from .transports import Transport, html_part
+from .carriers.base import Transport
+from .carriers.outbox import html_part
 from .compose import Composed, Composer
 from .listings_index import load_index
 from .outbox_keys import test_key

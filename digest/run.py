@@ -27,7 +27,9 @@ from .schedule import Slot, SlotCache, resume_at
 from .sent_mail import header_message_id
 from .settings import Settings
 from .taxonomy import load_taxonomy
-from .transports import ClaimTaken, NullTransport, Transport, TransportError, make_transport
+from .carriers.base import ClaimTaken, Transport, TransportError
+from .carriers.choose import make_transport
+from .carriers.null import NullTransport
 
 PAGE = 200  # subscribers per claim/send/finish cycle: one short write transaction each
 FENCE_TRUST = 1.0  # seconds a confirmed claim is trusted without asking again (see ShardRunner._fence)

@@ -121,7 +121,7 @@ class Settings:
             raise ConfigError("DIGEST_TRANSPORT=smtp needs DIGEST_SMTP_URL, for example "
                               "smtp+starttls://user:password@mail.example.com:587")
         if self.smtp_url:
-            from .smtp import parse_smtp_url  # the smtp module reads these settings: imported when needed
+            from .carriers.smtp_url import parse_smtp_url  # only when one is set: it brings db.py's imports
 
             parse_smtp_url(self.smtp_url)
         if self.send_day not in WEEKDAYS:

@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import re
 import traceback
 from datetime import UTC, datetime
 from typing import Callable
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, request
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from digest import db
-from digest.subscribers import address_hash
+from digest.carriers.base import Transport
+from digest.carriers.choose import make_transport
 from digest.settings import Settings
 from digest.taxonomy import load_taxonomy
-from digest.transports import Transport, make_transport
+from digest.tokens import TokenError
 
+from .context import error_page, without_addresses
 from .mailer import Mailer, ThreadMailer
 
 MAX_BODY = 64 * 1024  # the largest honest form is a few KB
-
-MESSAGES = {
-    400: ("That did not work", "The request could not be understood. Please go back and try again."),
-    403: ("Not allowed", "This page cannot be used that way."),
-    404: ("This link is not valid", "The link may be incomplete or no longer in use. Links from our emails "
-                                   "work when opened exactly as they arrived."),
-    405: ("Not allowed", "This page cannot be used that way."),
-    413: ("Too much data", "The form sent more data than any of our pages accept."),
-    415: ("Unsupported form", "Please use the form on the page."),
-    429: ("Too many requests", "Please wait a few minutes and try again."),
-    500: ("Something went wrong", "We could not finish that. Nothing was changed; please try again later."),
-}
 
 
 def create_app(settings: Settings, engine: Engine | None = None, transport: Transport | None = None,
@@ -67,6 +55,10 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
         kept = {k: v for k, v in e.get_headers() if k.lower() == "allow"}
         return page, status, kept
 
+    # A link that does not verify (forged, truncated, revoked, other purpose or gone) looks the same wherever it
+    # is used: the 404 page.
+    app.register_error_handler(TokenError, lambda _e: error_page(404))
+
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):  # the one place an unknown failure becomes a page, logged in full
         # In full but without addresses: a provider's refusal or a database error may quote one.
@@ -93,29 +85,3 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
     app.register_blueprint(bp)
     origins.install(app, settings)
     return app
-
-
-ADDRESS = re.compile(r"[^\s<>\"'(),;:@]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-
-
-def without_addresses(text: str) -> str:
-    """`text` with every email address replaced by a short hash of it (the suppression list's hash)."""
-    return ADDRESS.sub(lambda m: f"<address {address_hash(m.group())[:12]}>", text)
-
-
-def error_page(status: int, title: str | None = None, text: str | None = None):
-    default_title, default_text = MESSAGES.get(status, MESSAGES[400])
-    return render_template("error.html", title=title or default_title, text=text or default_text), status
-
-
-def core() -> dict:
-    from flask import current_app
-
-    return current_app.extensions["digest"]
-
-
-def session() -> Session:
-    """The request's session, opened on first use and closed at teardown."""
-    if "session" not in g:
-        g.session = Session(core()["engine"], expire_on_commit=False)
-    return g.session

@@ -12,9 +12,8 @@ from flask import abort, make_response, render_template, request
 from digest import listing_feedback as fb
 from digest.errors import InputError
 from digest.render import clean_text
-from digest.tokens import TokenError
 
-from .app import core, error_page, session
+from .context import core, error_page, session
 from .views import _link, bp, load, require_form
 
 
@@ -25,8 +24,6 @@ def load_target(token: str) -> fb.Target:
     except fb.GoneListing:
         abort(make_response(error_page(410, "This job is no longer listed",
                                        "The board has taken it down, so it will not be in your digests anyway.")))
-    except TokenError:
-        abort(404)
 
 
 def _page(t: fb.Target, token: str, *, done: bool, undone: bool = False, errors: list[str] = (),

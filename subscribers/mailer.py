@@ -93,7 +93,7 @@ class ThreadMailer:
                     outcome = page_mail.handle(s, c["settings"], c["tax"], c["transport"], request_id, c["clock"])
                 self.handled += outcome.kind != "gone"
             except Exception as e:  # noqa: BLE001  the thread outlives one bad request; its row stays for a restart
-                from .app import without_addresses  # (a provider's refusal may quote the address)
+                from .context import without_addresses  # (a provider's refusal may quote the address)
 
                 log.error("page mail request %s failed\n%s", item[1],
                           without_addresses("".join(traceback.format_exception(e))))

@@ -19,6 +19,8 @@ from flask import Flask, request
 
 from digest.settings import Settings, origin_of
 
+from .context import error_page
+
 # The endpoints whose POST may send mail to any address typed in: sign-up and /manage (lost links).
 CHECKED_ENDPOINTS = frozenset({"pages.subscribe", "pages.manage"})
 log = logging.getLogger(__name__)
@@ -43,8 +45,6 @@ def allowed(origin: str | None, fetch_site: str | None, settings: Settings) -> b
 
 def install(app: Flask, settings: Settings) -> None:
     """Refuse cross-site POSTs to CHECKED_ENDPOINTS before their view runs (nothing is read, counted or sent)."""
-    from .app import error_page  # (app imports this module)
-
     @app.after_request
     def _referrer_to_ourselves(response):
         # A page with no token in its URL (the sign-up form) may name itself to us: under the app-wide

@@ -15,10 +15,10 @@ from digest import cadence, lifecycle, page_mail
 from digest.schedule import slot_label, zone
 from digest.settings import WEEKDAYS
 from digest.subscribers import local_status
-from digest.tokens import TokenError, TokenExpired
+from digest.tokens import TokenExpired
 
 from . import forms, limits
-from .app import core, error_page, session
+from .context import core, error_page, session
 
 bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
@@ -58,10 +58,9 @@ def require_form() -> None:
 
 
 def load(token: str, purpose: str):
-    try:
-        sub, _claims = lifecycle.subscriber_for(session(), core()["settings"], token, purpose)
-    except TokenError:
-        abort(404)  # forged, truncated, revoked, other purpose or gone: all look the same
+    """The subscriber a link is for; a link that does not verify (forged, truncated, revoked, other purpose or gone)
+    raises TokenError, which the app answers with the same 404 page wherever it comes from."""
+    sub, _claims = lifecycle.subscriber_for(session(), core()["settings"], token, purpose)
     return sub
 
 
@@ -107,8 +106,6 @@ def _confirmable(token: str, now):
         return lifecycle.confirmable(session(), core()["settings"], token, now), None
     except TokenExpired:
         return (None, None), (render_template("confirm_expired.html", token=token), 410)
-    except TokenError:
-        abort(404)
 
 
 @bp.get("/confirm/<token>")
@@ -143,10 +140,7 @@ def confirm_renew(token: str):
     answer and within the address's caps, for the same sign-up."""
     require_form()
     c = core()
-    try:
-        sub, claims = lifecycle.subscriber_for(session(), c["settings"], token, "confirm")
-    except TokenError:
-        abort(404)
+    sub, claims = lifecycle.subscriber_for(session(), c["settings"], token, "confirm")
     if (refused := over_limit()) is not None:
         return refused
     _mail_after_answer(lambda s, now: page_mail.enqueue(s, "renew", now, subscriber_id=sub.id,
@@ -273,10 +267,7 @@ def resubscribe(token: str):
 
 def load_unsubscribe(token: str):
     """The subscriber an unsubscribe link is for, and whether the link is current (not revoked)."""
-    try:
-        sub, claims = lifecycle.subscriber_for(session(), core()["settings"], token, "unsubscribe")
-    except TokenError:
-        abort(404)
+    sub, claims = lifecycle.subscriber_for(session(), core()["settings"], token, "unsubscribe")
     return sub, lifecycle.current_link(sub, claims)
 
 

@@ -22,7 +22,7 @@ from digest.cadence import weeks_between
 from digest.models import Delivery, Listing, Subscriber
 from digest.run import run
 from digest.settings import Settings
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 SPEC = Spec(subscribers=250, listings=300, seed=14)  # a seed whose few paused people exist
 

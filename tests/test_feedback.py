@@ -17,9 +17,9 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from digest import db, lifecycle, subscribers as subs
-from digest.cli import App
+from digest.cli import App, main
 from digest.feedback import (
-    TRANSIENT_LIMIT, FeedbackEvent, apply_events, feedback_command, parse_item, parse_sns_event,
+    TRANSIENT_LIMIT, FeedbackEvent, apply_events, parse_item, parse_sns_event,
 )
 from digest.models import Subscriber, Suppression
 from digest.run import run
@@ -377,7 +377,7 @@ def digest_feedback(db_url, tmp_path, *args: str):
     app = App(clock=lambda: NOW)
     env = {"DIGEST_DATABASE_URL": db_url, "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"), "DIGEST_TRANSPORT": "outbox"}
     try:
-        return CliRunner().invoke(feedback_command, list(args), env=env, obj=app)
+        return CliRunner().invoke(main, ["feedback", *args], env=env, obj=app)
     finally:
         if "engine" in app.__dict__:
             app.engine.dispose()
@@ -428,5 +428,5 @@ def test_digest_feedback_refuses_a_file_it_cannot_read_in_one_line(name, message
 
 
 def test_digest_feedback_help_has_an_example():
-    result = CliRunner().invoke(feedback_command, ["--help"])
+    result = CliRunner().invoke(main, ["feedback", "--help"])
     assert result.exit_code == 0 and "Example" in result.stdout and "digest feedback" in result.stdout

@@ -18,7 +18,7 @@ from digest.feedback import apply_events, parse_item, parse_sns_event
 from digest.models import AuditEntry, Delivery, MailFeedback, Run, Subscriber
 from digest.run import run
 from digest.settings import DEV_SECRET_KEY
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 from .conftest import JOINED, NOW, listing, read_outbox
 from .reliability.test_privacy import notification, write

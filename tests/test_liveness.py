@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from digest import db, heartbeat, ledger, liveness
 from digest.models import Delivery
 from digest.run import run
-from digest.transports import ClaimTaken, RecordingTransport
+from digest.carriers.base import ClaimTaken
+from digest.carriers.null import RecordingTransport
 
 from .conftest import NOW, fresh_database, listing, read_outbox
 

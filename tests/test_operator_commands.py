@@ -13,7 +13,7 @@ from digest.fanout import ShardMessage, dispatch, send_shard
 from digest.models import Delivery, HiddenCompany, Listing, MailFeedback, NotForMe, Subscriber
 from digest.run import run
 from digest.subscribers import record_suppression
-from digest.transports import make_transport
+from digest.carriers.choose import make_transport
 
 from .conftest import NOW, listing
 from .test_cli import digest, json_lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from digest import outbox_keys
-from digest.transports import OutboxTransport
+from digest.carriers.outbox import OutboxTransport
 
 from .outbox_pages import assert_index_matches_disk
 from .test_outbox_index import _message

@@ -15,7 +15,7 @@ from digest.models import Delivery
 from digest.outbox_index import PAGE_IDS
 from digest.run import run
 from digest.subscribers import import_subscribers
-from digest.transports import OutboxTransport
+from digest.carriers.outbox import OutboxTransport
 
 from .conftest import NOW, listing
 from .outbox_pages import Page, assert_index_matches_disk, folders, messages

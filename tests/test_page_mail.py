@@ -254,7 +254,7 @@ def test_manage_refuses_a_bad_form_and_counts_against_the_network_limit(web):
 
 def test_a_request_stored_but_not_handled_is_sent_by_the_next_process(settings, engine):
     """A crash between the answer and the mail: the request is in the database; the next start sends it."""
-    from digest.transports import RecordingTransport
+    from digest.carriers.null import RecordingTransport
     from subscribers.mailer import SqsMailer
 
     from .web_helpers import make_app

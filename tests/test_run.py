@@ -218,7 +218,7 @@ def test_overlapping_runs_and_a_duplicated_shard_never_send_twice(engine, settin
 
     from digest.run import RunContext, ShardRunner, plan
     from digest.subscribers import import_subscribers
-    from digest.transports import RecordingTransport
+    from digest.carriers.null import RecordingTransport
 
     add_listings(listing("a"), listing("b", stack=["go"]))
     csv = tmp_path / "subs.csv"
@@ -267,7 +267,7 @@ def test_the_outbox_clears_half_written_files_of_killed_runs_only(tmp_path):
     import subprocess
     import sys
 
-    from digest.transports import OutboxTransport
+    from digest.carriers.outbox import OutboxTransport
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # a pid that no longer runs

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from digest.models import Delivery
 from digest.run import run
-from digest.transports import RecordingTransport, TransportError
+from digest.carriers.base import TransportError
+from digest.carriers.null import RecordingTransport
 
 from .conftest import NOW, listing
 

@@ -30,7 +30,7 @@ from digest.errors import ConfigError
 from digest.models import Delivery
 from digest.run import run
 from digest.settings import DEV_SECRET_KEY, Settings
-from digest.ses import (
+from digest.carriers.ses import (
     CLIENT_CONFIG,
     RateLimiter,
     RetryPolicy,
@@ -39,7 +39,9 @@ from digest.ses import (
     ses_tags,
     shared_limiter,
 )
-from digest.transports import OutboxTransport, TransportError, make_transport
+from digest.carriers.base import TransportError
+from digest.carriers.choose import make_transport
+from digest.carriers.outbox import OutboxTransport
 
 from .conftest import NOW, listing
 
@@ -494,7 +496,7 @@ def test_settings_read_the_ses_rate_and_region():
 
 
 def test_the_outbox_path_never_imports_boto3():
-    code = ("import sys; from digest.run import run; from digest.transports import make_transport; "
+    code = ("import sys; from digest.run import run; from digest.carriers.choose import make_transport; "
             "from digest.settings import Settings; make_transport(Settings()); "
             "sys.exit('boto3' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent, capture_output=True)

@@ -22,8 +22,9 @@ from digest.cli import main
 from digest.errors import ConfigError
 from digest.models import Delivery, Subscriber
 from digest.settings import DEV_SECRET_KEY, Settings
-from digest.smtp import make_smtp_transport, parse_smtp_url
-from digest.transports import make_transport
+from digest.carriers.smtp import make_smtp_transport
+from digest.carriers.smtp_url import parse_smtp_url
+from digest.carriers.choose import make_transport
 
 from .conftest import NOW, listing, read_outbox
 from .smtp_server import PASSWORD, USER, Mailhost, certs, free_port, mailhost, make_certificates  # noqa: F401
@@ -241,7 +242,7 @@ def test_the_url_defaults_and_the_transport_choice():
 
 
 def test_the_smtp_path_never_imports_boto3(mailhost):
-    code = ("import sys; from digest.run import run; from digest.transports import make_transport; "
+    code = ("import sys; from digest.run import run; from digest.carriers.choose import make_transport; "
             "from digest.settings import Settings; "
             f"t = make_transport(Settings(transport='smtp', smtp_url={mailhost.url()!r}, secret_keys=({KEY!r},), "
             "base_url='https://subs.example.com')); t.close(); sys.exit('boto3' in sys.modules)")

@@ -291,7 +291,8 @@ def test_a_carrier_refusing_confirmation_mails_is_one_line_not_a_traceback(engin
     from digest.errors import DigestError
     from digest.notices import confirm_pending
     from digest.subscribers import SubscriberIn, upsert
-    from digest.transports import RecordingTransport, TransportError
+    from digest.carriers.base import TransportError
+    from digest.carriers.null import RecordingTransport
 
     class Refusing(RecordingTransport):
         def send(self, key, to, raw, tags=None):

@@ -17,7 +17,7 @@ from digest.models import Subscriber
 from digest.run import run
 from digest.settings import Settings
 from digest.subscribers import remove
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 from .conftest import NOW, listing
 from .web_helpers import (

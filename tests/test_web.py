@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from digest import tokens
 from digest.models import Delivery
 from digest.run import run
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 from .conftest import NOW, listing, listing_ids
 from .web_helpers import (

@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from digest import tokens
 from digest.models import Subscriber
 from digest.settings import Settings
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 from subscribers.app import create_app
 
 from .conftest import NOW

@@ -27,7 +27,7 @@ from digest.render import clean_text, http_url
 from digest.settings import Settings
 from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import Taxonomy
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 STRICT = email.policy.default.clone(raise_on_defect=True)
 MAX_JOBS = Settings.max_jobs  # DIGEST_MAX_JOBS default: the most listings one digest shows

@@ -26,8 +26,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.ses.models import SESBackend, ses_backends
 
-import digest.ses
-from digest.ses import RateLimiter, RetryPolicy
+import digest.carriers.ses
+from digest.carriers.ses import RateLimiter, RetryPolicy
 
 from ..test_ses import ENDPOINT, REGION, FakeTime
 
@@ -101,7 +101,7 @@ class StormySes:
             return original_send(backend, source, destinations, raw_data)
 
         monkeypatch.setattr(SESBackend, "send_raw_email", send_raw_email)
-        original_make = digest.ses.make_ses_transport
+        original_make = digest.carriers.ses.make_ses_transport
 
         def make_ses_transport(settings, client=None, **kw):
             # The real factory (boto3 client, account and identity checks); only time and chance are ours.
@@ -112,7 +112,7 @@ class StormySes:
             storm.attach(transport.client)
             return transport
 
-        monkeypatch.setattr(digest.ses, "make_ses_transport", make_ses_transport)
+        monkeypatch.setattr(digest.carriers.ses, "make_ses_transport", make_ses_transport)
         return self
 
     def attach(self, client) -> None:

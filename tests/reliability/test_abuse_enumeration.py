@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from digest import tokens
 from digest.models import Subscriber
 from digest.subscribers import record_suppression, remove
-from digest.transports import RecordingTransport, TransportError
+from digest.carriers.base import TransportError
+from digest.carriers.null import RecordingTransport
 
 from ..conftest import NOW
 from ..web_helpers import FORM, MULTIPART, ONE_CLICK, TOKEN_ROUTES, FakeClock, Web, make_app, multipart

@@ -36,7 +36,7 @@ from digest.render import clean_text
 from digest.settings import Settings
 from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import load_taxonomy
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 from ..conftest import NOW, listing
 from ..test_cli import digest

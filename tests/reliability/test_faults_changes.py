@@ -31,7 +31,7 @@ from digest.run import run
 from digest.settings import Settings
 from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import load_taxonomy
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 from ..conftest import JOINED, NOW, listing, listing_ids
 from ..web_helpers import BASE_PREFS, FORM, ONE_CLICK, mail_link, parse_mail, web  # noqa: F401  (web: fixture)

@@ -33,7 +33,7 @@ from digest.run import run
 from digest.settings import Settings
 from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import load_taxonomy
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 from .. import pg
 from ..conftest import JOINED, NOW, TABLES, listing

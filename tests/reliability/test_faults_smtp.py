@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from digest import db
-from digest import smtp as smtp_module
+from digest.carriers import smtp as smtp_module
 from digest.models import Delivery, Run
 
 from ..conftest import NOW

@@ -37,7 +37,7 @@ from digest.schedule import latest_slot
 from digest.settings import WEEKDAYS, Settings
 from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import load_taxonomy
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 from ..conftest import NOW, listing, listing_ids
 from ..web_helpers import parse_mail

@@ -24,9 +24,11 @@ from digest.errors import ConfigError
 from digest.models import Base, Delivery, Subscriber
 from digest.run import run
 from digest.settings import DEV_SECRET_KEY, Settings
-from digest.ses import CLIENT_CONFIG, make_ses_transport
+from digest.carriers.ses import CLIENT_CONFIG, make_ses_transport
 from digest.subscribers import address_hash
-from digest.transports import OutboxTransport, RecordingTransport, TransportError
+from digest.carriers.base import TransportError
+from digest.carriers.null import RecordingTransport
+from digest.carriers.outbox import OutboxTransport
 
 
 from ..conftest import NOW, listing

@@ -20,7 +20,7 @@ from digest import db
 from digest.errors import ConfigError
 from digest.models import RateLimitHit
 from digest.settings import Settings
-from digest.transports import RecordingTransport
+from digest.carriers.null import RecordingTransport
 
 
 from ..conftest import NOW

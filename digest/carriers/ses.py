@@ -16,12 +16,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as NetworkError
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..settings import Settings
+from .base import TransportError
+from .real import check_real_carrier
 from .retry import RetryPolicy
-from .settings import Settings
-from .transports import TransportError, check_real_carrier
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("digest.ses")  # the name operators' log filters know (before the carriers package)
 
 # Our retry policy is the only one: botocore's own retries would multiply with it and hide throttling.
 CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=20)

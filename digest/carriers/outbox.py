@@ -1,67 +1,17 @@
-"""Where finished messages go: the local outbox, a recorder for tests, or nowhere (dry runs)."""
+"""The local outbox: each message a file, beside its HTML part, under index pages to browse them."""
 
 from __future__ import annotations
 
 import binascii
-import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
-from urllib.parse import urlsplit
+from typing import Callable, Mapping
 
-from .outbox_index import OutboxIndex
-from .outbox_keys import file_patterns
-from .errors import ConfigError
-from .settings import DEV_SECRET_KEY, Settings
-
-
-class Transport(Protocol):
-    """Carries finished RFC 5322 messages; `key` names the message (subscriber and week)."""
-
-    name: str
-    # Optional `record_batch: int`: how many accepted messages may wait for their ledger mark together (a crash
-    # or a database outage re-sends at most that many). Absent means 1: a real carrier's message is recorded
-    # before the next one goes.
-
-    def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
-        """Hand one message over (tags: e.g. period and run id, for the carrier's events); return its id."""
-
-    def close(self) -> None:
-        """Flush whatever the transport keeps for the end of a run."""
-
-
-KINDS = ("rejected", "throttled", "unavailable", "quota", "paused")
-
-
-class TransportError(Exception):
-    """A message could not be handed over, and what kind of failure it was.
-
-    rejected     this message or address will never be accepted (marked failed, not retried)
-    throttled    the carrier kept saying "slow down" after our retries (left for the next run)
-    unavailable  network or server errors after bounded retries (left for the next run)
-    quota        the 24-hour sending quota is used up: stop, the rest stays due
-    paused       the account may not send at all (paused or suspended): stop the run at once
-    """
-
-    def __init__(self, message: str, kind: str = "unavailable"):
-        super().__init__(message)
-        if kind not in KINDS:
-            raise ValueError(f"unknown transport error kind {kind!r}")
-        self.kind = kind
-
-    @property
-    def permanent(self) -> bool:
-        return self.kind == "rejected"
-
-    @property
-    def stops_run(self) -> bool:
-        return self.kind in ("paused", "quota")
-
-
-class ClaimTaken(Exception):
-    """The run's claim on this message was taken over by another run (this one was stopped): it must not go."""
+from ..errors import ConfigError
+from ..outbox_index import OutboxIndex
+from ..outbox_keys import file_patterns
+from .base import ClaimTaken
 
 
 class OutboxTransport:
@@ -174,80 +124,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: alive
         return True
     return True
-
-
-@dataclass
-class RecordingTransport:
-    """Keep messages in memory (tests, previews)."""
-
-    name: str = "recording"
-    sent: list[tuple[str, str, bytes]] = field(default_factory=list)
-
-    def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
-        self.sent.append((key, to, raw))
-        return key
-
-    def close(self) -> None:
-        pass
-
-
-@dataclass
-class NullTransport:
-    """Keep only counts: what a dry run would have sent."""
-
-    name: str = "null"
-    messages: int = 0
-    bytes: int = 0
-
-    def send(self, key: str, to: str, raw: bytes, tags: Mapping[str, str] | None = None) -> str:
-        self.messages += 1
-        self.bytes += len(raw)
-        return key
-
-    def close(self) -> None:
-        pass
-
-
-def make_transport(settings: Settings, autoclose: bool = False) -> Transport:
-    """Return the transport the settings name (`autoclose`: for a caller that never closes it, e.g. a server)."""
-    if settings.transport == "outbox":
-        outbox = OutboxTransport(settings.outbox_dir, autoclose=autoclose)
-        outbox.check()
-        return outbox
-    if settings.transport == "ses":
-        from .ses import make_ses_transport  # here, so the outbox and smtp paths never import boto3
-
-        return make_ses_transport(settings)
-    if settings.transport == "smtp":
-        from .smtp import make_smtp_transport
-
-        return make_smtp_transport(settings, autoclose=autoclose)
-    raise ConfigError(f"transport {settings.transport!r} is not available in this build")
-
-
-def check_real_carrier(settings: Settings, carrier: str) -> None:
-    """Refuse settings that must never reach real subscribers: the development key, a local base URL."""
-    if DEV_SECRET_KEY in settings.secret_keys:
-        raise ConfigError(f"the {carrier} transport refuses the development signing key: set DIGEST_SECRET_KEYS to "
-                          "secrets of your own")
-    url = urlsplit(settings.base_url)
-    if url.scheme != "https" or is_local_host(url.hostname or ""):
-        raise ConfigError("DIGEST_BASE_URL must be the public https:// address of the subscriber pages "
-                          f"(unsubscribe links point there), not {settings.base_url!r}")
-
-
-def is_local_host(host: str, loopback_only: bool = False) -> bool:
-    """Whether `host` names this machine (or, unless `loopback_only`, a private or link-local network)."""
-    host = host.lower().rstrip(".").strip("[]")
-    if not host or host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if loopback_only:
-        return ip.is_loopback
-    return ip.is_loopback or ip.is_unspecified or ip.is_private or ip.is_link_local
 
 
 _BOUNDARY = re.compile(rb'boundary="?([^";\r\n]+)"?')

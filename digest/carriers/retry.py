@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .transports import TransportError
+from .base import TransportError
 
 Clock = Callable[[], float]
 
