@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
-from datetime import UTC, datetime
-from functools import cached_property
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -17,81 +15,17 @@ from sqlalchemy.orm import Session
 
 from . import audit, db, listing_feedback, subscribers as subs
 from .cadence import CADENCES
-from .errors import DigestError, InputError
+from .cli_support import DigestGroup, now_option, pass_app, terminal_json, terminal_text
+from .contact_cli import do_not_contact
+from .errors import InputError
 from .listings import import_listings, list_listings, listing_json
 from .normalise import company_key
+from .operator_cli import listings_expire, listings_remove, runs_command, stats_command, why_command
+from .runtime import Runtime
 from .settings import WEEKDAYS, Settings
-from .taxonomy import load_taxonomy
+from .suppressions_cli import suppressions_group
 
 SHOWN_WARNINGS = 100  # warning lines an import prints; the summary counts them all
-
-
-class App:
-    """What every command needs, built lazily from the environment at the edge."""
-
-    def __init__(self, clock=lambda: datetime.now(UTC)):
-        self.clock = clock
-
-    @cached_property
-    def settings(self) -> Settings:
-        return Settings.from_env()
-
-    @cached_property
-    def engine(self):
-        engine = db.make_engine(self.settings.database_url)
-        db.ensure_schema(engine)
-        return engine
-
-    @cached_property
-    def tax(self):
-        return load_taxonomy()
-
-    def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
-
-
-class DigestGroup(click.Group):
-    """Maps domain errors to one line on stderr and exit 1; never a traceback for bad input."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except DigestError as e:
-            raise click.ClickException(str(e)) from e
-        except OperationalError as e:
-            raise click.ClickException(f"database error: {str(e.orig).strip().splitlines()[0]}") from e
-
-
-def parse_now(_ctx, _param, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as e:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-23T08:00:00Z") from e
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
-# Stored text (a name, an address from an import) must not drive the operator's terminal: control characters
-# (C0 with ESC and BEL, DEL, C1 with CSI), bidi overrides and isolates, and line separators are shown escaped.
-UNSAFE_FOR_TERMINAL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
-
-
-def terminal_text(text: str) -> str:
-    """`text` with every character that could move the cursor, recolour or reorder a line written as `\\x1b`, `\\u202e`."""
-    return UNSAFE_FOR_TERMINAL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
-def terminal_json(data, indent: int | None = None) -> str:
-    """JSON for a terminal: the same values, with those characters as `\\uXXXX` escapes. (json escapes C0 inside
-    strings itself, so a raw C0 character left in its output is layout: the newlines of `indent`.)"""
-    text = json.dumps(data, ensure_ascii=False, indent=indent)
-    return UNSAFE_FOR_TERMINAL.sub(lambda m: m.group() if m.group() < " " else f"\\u{ord(m.group()):04x}", text)
-
-
-now_option = click.option("--now", callback=parse_now, metavar="ISO8601",
-                          help="Act as if it were this time (default: the real time).")
-pass_app = click.make_pass_decorator(App, ensure=True)
 
 
 @click.group(cls=DigestGroup)
@@ -123,7 +57,7 @@ def listings():
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes that normalise a large file (5,000+ records); default: the machine's cores.")
 @pass_app
-def listings_import(app: App, path: str, workers: int | None):
+def listings_import(app: Runtime, path: str, workers: int | None):
     """Import listings from JSON Lines, a JSON array or CSV ('-' reads stdin).
 
     A record is rejected only when a required field is unusable; a bad
@@ -169,7 +103,7 @@ def listings_import(app: App, path: str, workers: int | None):
       cat listings.json | digest listings import -
     """
     with app.session() as s:
-        report = import_listings(s, path, app.tax, app.clock(), workers=workers or os.cpu_count() or 1,
+        report = import_listings(s, path, app.taxonomy, app.clock(), workers=workers or os.cpu_count() or 1,
                                  clock=app.clock)
     for line in sorted([*report.rejected, *report.warnings[:SHOWN_WARNINGS]], key=lambda r: r.line):
         click.echo(f"{path}: {line}", err=True)
@@ -188,7 +122,7 @@ def listings_import(app: App, path: str, workers: int | None):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--verified-only", is_flag=True, help="Only listings the board has verified.")
 @pass_app
-def listings_list(app: App, as_json: bool, verified_only: bool):
+def listings_list(app: Runtime, as_json: bool, verified_only: bool):
     """List the normalised listings (with --json also what subscribers said of each: "not_for_me" counts by
     reason, and "hidden_by", how many hid its company).
 
@@ -257,7 +191,7 @@ def _preference_options(clears: str):
 @click.option("--hide-no-salary", is_flag=True, help="Skip listings that give no salary.")
 @click.option("--confirmed", is_flag=True, help="Consent already given: active at once (else pending).")
 @pass_app
-def subscribers_add(app: App, email, **opts):
+def subscribers_add(app: Runtime, email, **opts):
     """Add one subscriber.
 
     \b
@@ -266,7 +200,7 @@ def subscribers_add(app: App, email, **opts):
     """
     data = _subscriber_in(email=email, **opts)
     with app.session() as s:
-        sub, _ = subs.upsert(s, data, app.tax, app.settings, app.clock(), update=False, source="cli")
+        sub, _ = subs.upsert(s, data, app.taxonomy, app.settings, app.clock(), update=False, source="cli")
         s.commit()
         click.echo(f"added {sub.email} ({sub.status})")
         _confirm_pending(app, s)
@@ -276,7 +210,7 @@ def subscribers_add(app: App, email, **opts):
 @_preference_options("'any' clears")
 @click.option("--hide-no-salary/--show-no-salary", default=None, help="Skip listings that give no salary, or not.")
 @pass_app
-def subscribers_update(app: App, email, **opts):
+def subscribers_update(app: Runtime, email, **opts):
     """Change only the preferences given; everything else stays.
 
     \b
@@ -287,7 +221,7 @@ def subscribers_update(app: App, email, **opts):
     with app.session() as s:
         subs.get(s, email)  # only someone who exists: update never adds
         changed: list[str] = []
-        sub, _ = subs.upsert(s, data, app.tax, app.settings, app.clock(), changed=changed, source="cli")
+        sub, _ = subs.upsert(s, data, app.taxonomy, app.settings, app.clock(), changed=changed, source="cli")
         if changed:
             audit.record(s, app.clock(), "subscribers update", "subscriber", sub.email, changed=changed)
         s.commit()
@@ -309,12 +243,11 @@ def _subscriber_in(**values) -> subs.SubscriberIn:
         raise InputError(describe_errors(e)) from e
 
 
-def _confirm_pending(app: App, session: Session) -> None:
+def _confirm_pending(app: Runtime, session: Session) -> None:
     """Double opt-in: whoever is pending and was never asked gets the confirmation mail now."""
     from .notices import confirm_pending
-    from .carriers.choose import make_transport
 
-    sent = confirm_pending(session, app.settings, app.tax, make_transport(app.settings), app.clock())
+    sent = confirm_pending(session, app.settings, app.taxonomy, app.transport, app.clock())
     if sent:
         click.echo(f"sent {sent} confirmation mail{'s' if sent != 1 else ''} (pending until confirmed)")
 
@@ -322,7 +255,7 @@ def _confirm_pending(app: App, session: Session) -> None:
 @subscribers.command("revoke-links")
 @click.argument("email")
 @pass_app
-def subscribers_revoke(app: App, email: str):
+def subscribers_revoke(app: Runtime, email: str):
     """Invalidate every preferences and confirmation link sent to this person (unsubscribe links keep working).
 
     \b
@@ -342,7 +275,7 @@ def subscribers_revoke(app: App, email: str):
 @subscribers.command("import")
 @click.argument("path")
 @pass_app
-def subscribers_import(app: App, path: str):
+def subscribers_import(app: Runtime, path: str):
     """Import subscribers from CSV or JSON Lines ('-' reads stdin).
 
     \b
@@ -350,7 +283,7 @@ def subscribers_import(app: App, path: str):
       digest subscribers import subscribers.csv
     """
     with app.session() as s:
-        report = subs.import_subscribers(s, path, app.tax, app.settings, app.clock())
+        report = subs.import_subscribers(s, path, app.taxonomy, app.settings, app.clock())
     for bad in report.rejected:
         click.echo(f"{path}: {bad}", err=True)
     click.echo(f"imported {report.added + report.updated} subscribers ({report.added} new, {report.updated} updated); "
@@ -368,7 +301,7 @@ def subscribers_import(app: App, path: str):
 @click.option("--status", type=_choices(subs.STATUSES), help="Only this status.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_app
-def subscribers_list(app: App, status: str | None, as_json: bool):
+def subscribers_list(app: Runtime, status: str | None, as_json: bool):
     """List subscribers.
 
     \b
@@ -390,7 +323,7 @@ def subscribers_list(app: App, status: str | None, as_json: bool):
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
-def subscribers_show(app: App, email: str, as_json: bool):
+def subscribers_show(app: Runtime, email: str, as_json: bool):
     """Show one subscriber's status and preferences.
 
     \b
@@ -411,7 +344,7 @@ def subscribers_show(app: App, email: str, as_json: bool):
 @subscribers.command("export")
 @click.argument("email")
 @pass_app
-def subscribers_export(app: App, email: str):
+def subscribers_export(app: Runtime, email: str):
     """Print everything held about one person, as JSON (for access requests).
 
     \b
@@ -429,7 +362,7 @@ def subscribers_export(app: App, email: str):
 @subscribers.command("remove")
 @click.argument("email")
 @pass_app
-def subscribers_remove(app: App, email: str):
+def subscribers_remove(app: Runtime, email: str):
     """Erase one person: their subscription, preferences and delivery history.
 
     \b
@@ -462,7 +395,7 @@ def _forget_outbox(settings: Settings, ids: list[int]) -> int:
               help="Forget sign-ups unconfirmed for this many days.")
 @now_option
 @pass_app
-def subscribers_purge_pending(app: App, days: int, now: datetime | None):
+def subscribers_purge_pending(app: Runtime, days: int, now: datetime | None):
     """Erase people who signed up but never confirmed (also done by every `digest run`).
 
     Their lifetime count of confirmation mails stays, as a keyed hash: a purge is no fresh allowance.
@@ -474,7 +407,7 @@ def subscribers_purge_pending(app: App, days: int, now: datetime | None):
     click.echo(_purge_pending(app, now or app.clock(), days) or f"no unconfirmed sign-ups older than {days} days")
 
 
-def _purge_pending(app: App, now: datetime, days: int = 30) -> str | None:
+def _purge_pending(app: Runtime, now: datetime, days: int = 30) -> str | None:
     from .lifecycle import purge_pending
 
     with app.session() as s:
@@ -533,7 +466,7 @@ def _run_with_progress(settings: Settings, engine, now: datetime, clock, dry_run
 @click.option("--ignore-guard", is_flag=True,
               help="Send even while the last 7 days' bounce or complaint rate is above the guard (audited).")
 @pass_app
-def run_cmd(app: App, now: datetime | None, dry_run: bool, workers: int, ignore_guard: bool):
+def run_cmd(app: Runtime, now: datetime | None, dry_run: bool, workers: int, ignore_guard: bool):
     """Send the weekly digests that are due.
 
     Before sending, and before every page of 200 subscribers, the run looks at the bounce and complaint rates of
@@ -565,7 +498,7 @@ def run_cmd(app: App, now: datetime | None, dry_run: bool, workers: int, ignore_
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (.html: the HTML part).")
 @click.option("--raw", is_flag=True, help="Print the whole message as sent (headers, MIME parts), not the text part.")
 @pass_app
-def preview_cmd(app: App, email: str, now: datetime | None, out: str | None, raw: bool):
+def preview_cmd(app: Runtime, email: str, now: datetime | None, out: str | None, raw: bool):
     """Show exactly the digest a subscriber would get, without sending or recording it.
 
     Prints the text part; --raw the whole message; --out writes it to a file.
@@ -577,7 +510,7 @@ def preview_cmd(app: App, email: str, now: datetime | None, out: str | None, raw
     from .preview import html_file, preview, text_part
 
     with app.session() as s:
-        p = preview(s, app.settings, app.tax, email, now or app.clock())
+        p = preview(s, app.settings, app.taxonomy, email, now or app.clock())
     note = f"{p.email} ({p.status}), week {p.slot.period}: {p.match.total} matching listings"
     if p.already_sent:
         note += " (this week's digest is already recorded)"
@@ -600,7 +533,7 @@ def preview_cmd(app: App, email: str, now: datetime | None, out: str | None, raw
 @click.option("--to", "to", required=True, help="Address that receives the test copy.")
 @now_option
 @pass_app
-def test_send_cmd(app: App, email: str, to: str, now: datetime | None):
+def test_send_cmd(app: Runtime, email: str, to: str, now: datetime | None):
     """Send a subscriber's digest to ADDRESS with a [TEST] subject; nothing is recorded.
 
     \b
@@ -608,11 +541,10 @@ def test_send_cmd(app: App, email: str, to: str, now: datetime | None):
       digest test-send ana@example.com --to me@example.com
     """
     from .preview import test_send
-    from .carriers.choose import make_transport
 
-    transport = make_transport(app.settings)
+    transport = app.transport
     with app.session() as s:
-        p, sent_id = test_send(s, app.settings, app.tax, transport, email, to, now or app.clock())
+        p, sent_id = test_send(s, app.settings, app.taxonomy, transport, email, to, now or app.clock())
     click.echo(f"sent test of {p.email}'s digest ({len(p.match.listings)} listings) to {p.message.to} via "
                f"{transport.name}: {sent_id}")
 
@@ -632,7 +564,7 @@ main.add_command(db_group, "db")
 
 @db_group.command("upgrade")
 @pass_app
-def db_upgrade(app: App):
+def db_upgrade(app: Runtime):
     """Apply the schema migrations (Alembic) to the configured database.
 
     \b
@@ -652,7 +584,7 @@ def db_upgrade(app: App):
 @click.option("--target", help="Only entries about this address, board id or hash.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_app
-def audit_cmd(app: App, limit: int, target: str | None, as_json: bool):
+def audit_cmd(app: Runtime, limit: int, target: str | None, as_json: bool):
     """Operator actions that changed a person, a listing or a list entry, newest first.
 
     A removed person is named by a keyed hash; --target with their address still finds them.
@@ -678,7 +610,7 @@ def audit_cmd(app: App, limit: int, target: str | None, as_json: bool):
 @now_option
 @click.option("--database", default="sqlite:///demo.db", show_default=True, help="Database the demo (re)creates.")
 @pass_app
-def demo_cmd(app: App, now: datetime | None, database: str):
+def demo_cmd(app: Runtime, now: datetime | None, database: str):
     """Load the sample board and subscribers, and run the sample week into the outbox.
 
     \b
@@ -697,7 +629,7 @@ def demo_cmd(app: App, now: datetime | None, database: str):
 @main.command("feedback")
 @click.argument("path")
 @pass_app
-def feedback_cmd(app: App, path: str):
+def feedback_cmd(app: Runtime, path: str):
     """Apply SES bounce and complaint notifications saved in a file ('-' reads stdin).
 
     The file is a JSON array, JSON Lines or one JSON object; each item is a Lambda SNS event or record, an SNS
@@ -718,11 +650,6 @@ def feedback_cmd(app: App, path: str):
         click.echo(f"{path}: {bad.where}: skipped: {bad.reason}", err=True)
     click.echo(f"{path}: {report.summary()}")
 
-
-from .contact_cli import do_not_contact  # noqa: E402  (commands defined beside their core functions)
-from .suppressions import suppressions_group  # noqa: E402
-
-from .operator_cli import listings_expire, listings_remove, runs_command, stats_command, why_command  # noqa: E402  (imports this module: after the definitions)
 
 main.add_command(do_not_contact)
 main.add_command(suppressions_group)

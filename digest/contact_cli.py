@@ -5,15 +5,11 @@ from __future__ import annotations
 import click
 
 from . import audit, contact
+from .cli_support import pass_app
 from .errors import DigestError
 from .lifecycle import never_contact
+from .runtime import Runtime
 from .subscribers import check_email
-
-
-def _app():
-    from .cli import App  # the `digest` group registers these commands; App is only needed once one runs
-
-    return click.get_current_context().ensure_object(App)
 
 
 @click.group("do-not-contact")
@@ -28,14 +24,15 @@ def do_not_contact():
 
 @do_not_contact.command("check")
 @click.argument("email")
-def check(email: str):
+@pass_app
+def check(app: Runtime, email: str):
     """Say whether the pages may mail this address, and how many confirmations and link mails it has had.
 
     \b
     Example:
       digest do-not-contact check ana@example.com
     """
-    app, email = _app(), _address(email)
+    email = _address(email)
     settings = app.settings
     with app.session() as s:
         entry = contact.listed(s, settings, email)
@@ -48,7 +45,8 @@ def check(email: str):
 
 @do_not_contact.command("add")
 @click.argument("email")
-def add(email: str):
+@pass_app
+def add(app: Runtime, email: str):
     """Never mail this address again: it is unsubscribed, and no page (sign-up, renewal, /manage) or import mails
     it (audited).
 
@@ -56,7 +54,7 @@ def add(email: str):
     Example:
       digest do-not-contact add ana@example.com
     """
-    app, email = _app(), _address(email)
+    email = _address(email)
     now = app.clock()
     with app.session() as s:
         added = never_contact(s, app.settings, email, "operator", now)
@@ -69,7 +67,8 @@ def add(email: str):
 
 @do_not_contact.command("remove")
 @click.argument("email")
-def remove(email: str):
+@pass_app
+def remove(app: Runtime, email: str):
     """Lift the entry and give the address a fresh allowance of confirmation mails (audited).
 
     Only when the person asked for it: anyone can type their address into the sign-up form again.
@@ -78,7 +77,7 @@ def remove(email: str):
     Example:
       digest do-not-contact remove ana@example.com
     """
-    app, email = _app(), _address(email)
+    email = _address(email)
     now = app.clock()
     with app.session() as s:
         lifted = contact.lift(s, app.settings, email)

@@ -15,60 +15,48 @@ import json
 import os
 import tempfile
 import time
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
+from functools import cached_property, lru_cache
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes import S3Event
-from sqlalchemy.orm import Session
 
-from . import db
 from .aws_settings import FanoutSettings, lambda_settings
 from .errors import DigestError, InputError
 from .fanout import ShardMessage, dispatch, send_shard
 from .run import Summary
+from .runtime import Runtime
 from .subscribers import counts
-from .taxonomy import load_taxonomy
-from .carriers.choose import make_transport
+
+if TYPE_CHECKING:
+    from .sns_verify import Verifier
 
 logger = Logger(service="jobdigest")
 metrics = Metrics(namespace="JobDigest", service="jobdigest")
 REPORT_SUFFIX = ".report.json"
 
 
-def clock() -> datetime:
-    return datetime.now(UTC)
+class LambdaRuntime(Runtime):
+    """The container's runtime: settings from the environment and Parameter Store; the SNS verifier built when
+    the feedback function first runs (it keeps the signing certificates it fetches for the container's life)."""
 
+    @cached_property
+    def sns(self) -> Verifier:
+        from .sns_verify import Verifier, fetch_certificate
 
-class _State(dict):
-    """Settings and engine built at cold start; the transport only when a function first sends, the SNS verifier
-    when the feedback function first runs (it keeps the signing certificates it fetches for the container's life)."""
-
-    def __missing__(self, key: str):
-        if key == "transport":
-            self["transport"] = make_transport(self["settings"])
-        elif key == "sns":
-            from .sns_verify import Verifier, fetch_certificate
-
-            settings = self["settings"]
-            self["sns"] = Verifier(settings.sns_topic_arn, settings.sns_cert_fetcher or fetch_certificate)
-        else:
-            raise KeyError(key)
-        return self[key]
+        return Verifier(self.settings.sns_topic_arn, self.settings.sns_cert_fetcher or fetch_certificate)
 
 
 @lru_cache(maxsize=1)
-def state() -> _State:
-    """What every function needs, built once per container (cold start)."""
-    settings = lambda_settings()
-    engine = db.make_engine(settings.database_url)
-    db.ensure_schema(engine)
-    return _State(settings=settings, engine=engine, tax=load_taxonomy())
+def state() -> LambdaRuntime:
+    """What every function needs, built once per container: settings, engine and taxonomy at cold start; the
+    carrier when a function first sends."""
+    return LambdaRuntime(lambda_settings()).prepare("engine", "taxonomy")
 
 
 def _record_summary(what: str, summary: Summary, started: float, **extra: Any) -> dict:
@@ -100,19 +88,19 @@ def _guarded(line: str) -> None:
 @logger.inject_lambda_context
 def schedule(event: dict, context: Any) -> dict:
     """Hourly: plan who is due at the scheduled time and send them inline or through the queue."""
-    st, started = state(), time.monotonic()
-    now = datetime.fromisoformat(event["time"].replace("Z", "+00:00")) if event.get("time") else clock()
+    rt, started = state(), time.monotonic()
+    now = datetime.fromisoformat(event["time"].replace("Z", "+00:00")) if event.get("time") else rt.clock()
     fanout = FanoutSettings.from_env()
     import boto3
 
     result = dispatch(
-        st["settings"], st["engine"], now, sqs=boto3.client("sqs"), queue_url=fanout.queue_url,
+        rt.settings, rt.engine, now, sqs=boto3.client("sqs"), queue_url=fanout.queue_url,
         shard_size=fanout.shard_size, inline_below=fanout.inline_below,
-        transport=lambda: st["transport"], clock=clock, trigger="schedule",
+        transport=lambda: rt.transport, clock=rt.clock, trigger="schedule",
     )
-    with Session(st["engine"]) as s:
+    with rt.session() as s:
         suppressed = counts(s).get("suppressed", 0)  # left out of every run: their address bounced or complained
-    _stranded_page_mail(st)
+    _stranded_page_mail(rt)
     rates = result.rates.as_dict()
     # The last 7 days' rates, each hour, in percent: the dashboard's view of what SES holds the account to.
     metrics.add_metric(name="BounceRate", unit=MetricUnit.Percent, value=round(100 * result.rates.bounce_rate, 4))
@@ -133,12 +121,12 @@ def schedule(event: dict, context: Any) -> dict:
 @logger.inject_lambda_context
 def worker(event: dict, context: Any) -> dict:
     """SQS: one shard per message; a message that raises is reported failed and comes back (then DLQ)."""
-    st = state()
+    rt = state()
 
     def handle(record) -> None:
         started = time.monotonic()
         message = ShardMessage.from_json(record.body)
-        summary = send_shard(st["settings"], st["engine"], message, st["transport"], clock, trigger="worker")
+        summary = send_shard(rt.settings, rt.engine, message, rt.transport, rt.clock, trigger="worker")
         _record_summary("shard", summary, started, run_id=message.run_id, lo=message.lo, hi=message.hi)
 
     return process_partial_response(event=event, record_handler=handle, processor=BatchProcessor(EventType.SQS),
@@ -151,12 +139,12 @@ def import_listings(event: dict, context: Any) -> dict:
     """S3: import each uploaded listings file and write `<key>.report.json` beside it."""
     import boto3
 
-    st, s3, reports = state(), boto3.client("s3"), []
+    rt, s3, reports = state(), boto3.client("s3"), []
     for record in S3Event(event).records if "Records" in event else ():
         bucket, key = record.s3.bucket.name, unquote_plus(record.s3.get_object.key)
         if key.endswith(REPORT_SUFFIX):
             continue  # our own output: never import it
-        body = _import_one(s3, bucket, key, st)
+        body = _import_one(s3, bucket, key, rt)
         s3.put_object(Bucket=bucket, Key=key + REPORT_SUFFIX, Body=json.dumps(body, indent=2).encode(),
                       ContentType="application/json")
         if "error" in body:
@@ -173,15 +161,15 @@ def import_listings(event: dict, context: Any) -> dict:
     return {"reports": reports}
 
 
-def _import_one(s3: Any, bucket: str, key: str, st: dict) -> dict:
+def _import_one(s3: Any, bucket: str, key: str, rt: Runtime) -> dict:
     from .listings import import_listings as run_import
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, PurePosixPath(key).name)
         s3.download_file(bucket, key, path)
-        with Session(st["engine"]) as s:
+        with rt.session() as s:
             try:
-                report = run_import(s, path, st["tax"], clock(), clock=clock)
+                report = run_import(s, path, rt.taxonomy, rt.clock(), clock=rt.clock)
             except InputError as e:  # a file we cannot read at all (type, encoding) still gets a report
                 # The message names the temporary copy; the operator knows the file by its key.
                 return {"file": key, "error": str(e).replace(path, key), "imported": 0, "rejected": [],
@@ -202,12 +190,12 @@ def ses_events(event: dict, context: Any) -> dict:
 
     from .feedback import apply_events, parse_sns_event
 
-    st = state()
-    if not st["settings"].sns_topic_arn:
+    rt = state()
+    if not rt.settings.sns_topic_arn:
         logger.error("DIGEST_SNS_TOPIC_ARN is not set: every SNS message is dropped")
-    with Session(st["engine"]) as s, s.begin():
-        report = apply_events(s, parse_sns_event(event, verify=st["sns"].verify), clock(),
-                              key=st["settings"].secret_keys[0])
+    with rt.session() as s, s.begin():
+        report = apply_events(s, parse_sns_event(event, verify=rt.sns.verify), rt.clock(),
+                              key=rt.settings.secret_keys[0])
     data = asdict(report)
     data["skipped"] = len(report.skipped)
     for name, value in (("Suppressed", report.suppressed), ("Unsubscribed", report.unsubscribed),
@@ -226,11 +214,11 @@ def test_send(event: dict, context: Any) -> dict:
     """
     from .preview import test_send as send_test
 
-    st = state()
-    now = datetime.fromisoformat(event["now"].replace("Z", "+00:00")) if event.get("now") else clock()
+    rt = state()
+    now = datetime.fromisoformat(event["now"].replace("Z", "+00:00")) if event.get("now") else rt.clock()
     try:
-        with Session(st["engine"]) as s:
-            p, sent_id = send_test(s, st["settings"], st["tax"], st["transport"], str(event["subscriber"]),
+        with rt.session() as s:
+            p, sent_id = send_test(s, rt.settings, rt.taxonomy, rt.transport, str(event["subscriber"]),
                                    str(event["to"]), now)
     except DigestError as e:
         # The operator's answer names the address; raising would put it in the function's logs as well.
@@ -243,21 +231,21 @@ def test_send(event: dict, context: Any) -> dict:
 @logger.inject_lambda_context
 def page_mail(event: dict, context: Any) -> dict:
     """SQS: the mail a subscriber page asked for (sign-up, renewal, /manage), after its answer."""
-    st = state()
+    rt = state()
 
     def handle(record) -> None:
-        _handle_page_mail(st, int(json.loads(record.body)["mail_request"]))
+        _handle_page_mail(rt, int(json.loads(record.body)["mail_request"]))
 
     return process_partial_response(event=event, record_handler=handle, processor=BatchProcessor(EventType.SQS),
                                     context=context)
 
 
-def _handle_page_mail(st: dict, request_id: int) -> str:
+def _handle_page_mail(rt: Runtime, request_id: int) -> str:
     """Handle one stored page-mail request; a refusal by the hourly budget is a metric the alarm watches."""
     from .page_mail import handle
 
-    with Session(st["engine"], expire_on_commit=False) as s:
-        outcome = handle(s, st["settings"], st["tax"], st["transport"], request_id, clock)
+    with rt.session() as s:
+        outcome = handle(s, rt.settings, rt.taxonomy, rt.transport, request_id, rt.clock)
     logger.info("page mail", extra={"request": outcome.kind, "result": outcome.result})
     if outcome.result == "sent":
         metrics.add_metric(name="PageMailSent", unit=MetricUnit.Count, value=1)
@@ -266,12 +254,12 @@ def _handle_page_mail(st: dict, request_id: int) -> str:
     return outcome.result
 
 
-def _stranded_page_mail(st: dict) -> int:
+def _stranded_page_mail(rt: Runtime) -> int:
     """Page mail whose wake-up never reached the queue (the request is stored first): the planner sends it."""
     from .page_mail import STRANDED, waiting
 
-    with Session(st["engine"]) as s:
-        ids = waiting(s, older_than=clock() - STRANDED)
+    with rt.session() as s:
+        ids = waiting(s, older_than=rt.clock() - STRANDED)
     for request_id in ids:
-        _handle_page_mail(st, request_id)
+        _handle_page_mail(rt, request_id)
     return len(ids)

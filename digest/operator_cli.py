@@ -9,7 +9,8 @@ from datetime import datetime
 
 import click
 
-from .cli import App, now_option, pass_app, terminal_json, terminal_text
+from .cli_support import now_option, pass_app, terminal_json, terminal_text
+from .runtime import Runtime
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -28,7 +29,7 @@ def _short(when: datetime) -> str:
 @now_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
-def why_command(app: App, email: str, board_id: str | None, now: datetime | None, as_json: bool):
+def why_command(app: Runtime, email: str, board_id: str | None, now: datetime | None, as_json: bool):
     """Say whether a subscriber is due at a time and why each listing is or is not in their digest.
 
     For every listing of the week: its rank in the digest, or the first rule
@@ -44,7 +45,7 @@ def why_command(app: App, email: str, board_id: str | None, now: datetime | None
     from .why import why
 
     with app.session() as s:
-        w = why(s, app.settings, app.tax, email, now or app.clock(), board_id)
+        w = why(s, app.settings, app.taxonomy, email, now or app.clock(), board_id)
     if as_json:
         click.echo(terminal_json(_why_json(w)))
         return
@@ -103,7 +104,7 @@ def _why_lines(w) -> list[str]:
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Newest runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_app
-def runs_command(app: App, limit: int, as_json: bool):
+def runs_command(app: Runtime, limit: int, as_json: bool):
     """Past runs, newest first: when, for which --now, who started it, what it did and how it ended.
 
     Trigger is cli (digest run), schedule (the hourly Lambda, inline or
@@ -147,7 +148,7 @@ SHOWN_LISTINGS = 10  # listings `stats` prints by reach, and unreached ones (--j
 @now_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (every listing included).")
 @pass_app
-def stats_command(app: App, weeks: int, now: datetime | None, as_json: bool):
+def stats_command(app: Runtime, weeks: int, now: datetime | None, as_json: bool):
     """Per ISO week: digests sent, skipped empty, failed; bounces, complaints,
     unsubscribes by reason, "not for me" by reason, hidden companies, active
     subscribers. Then how many digests carried each listing, and the listings
@@ -193,7 +194,7 @@ def _by_reason(label: str, counts: dict[str, int]) -> str:
 @click.command("expire")
 @click.argument("board_id", metavar="ID")
 @pass_app
-def listings_expire(app: App, board_id: str):
+def listings_expire(app: Runtime, board_id: str):
     """Take a listing out of every later digest now (its expiry becomes now); audited.
 
     \b
@@ -211,7 +212,7 @@ def listings_expire(app: App, board_id: str):
 @click.command("remove")
 @click.argument("board_id", metavar="ID")
 @pass_app
-def listings_remove(app: App, board_id: str):
+def listings_remove(app: Runtime, board_id: str):
     """Delete a listing's row; audited. The history of digests that carried it and
     "not for me" choices stay (by the board's id), so it is never sent twice.
 

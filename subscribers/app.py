@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import traceback
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Callable
 
 from flask import Flask, g, request
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
-from digest import db
 from digest.carriers.base import Transport
-from digest.carriers.choose import make_transport
+from digest.runtime import utc_now
 from digest.settings import Settings
-from digest.taxonomy import load_taxonomy
 from digest.tokens import TokenError
 
-from .context import error_page, without_addresses
+from .context import SiteRuntime, error_page, without_addresses
 from .mailer import Mailer, ThreadMailer
 
 MAX_BODY = 64 * 1024  # the largest honest form is a few KB
 
 
 def create_app(settings: Settings, engine: Engine | None = None, transport: Transport | None = None,
-               clock: Callable[[], datetime] = lambda: datetime.now(UTC), mailer: Mailer | None = None,
+               clock: Callable[[], datetime] = utc_now, mailer: Mailer | None = None,
                mail_delay: float = 0.05) -> Flask:
     """Build the app over the engine's core; everything it needs is passed in here. Page mail leaves through
     `mailer` (default: a background thread of this process, `mail_delay` seconds after each answer)."""
@@ -33,14 +31,11 @@ def create_app(settings: Settings, engine: Engine | None = None, transport: Tran
     app = Flask(__name__, template_folder=str(settings.templates_dir / "pages"),
                 static_folder=str(settings.templates_dir / "static"), static_url_path="/static")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, MAX_FORM_MEMORY_SIZE=MAX_BODY)
-    engine = engine or db.make_engine(settings.database_url)
-    db.ensure_schema(engine)
-    tax = load_taxonomy()
-    transport = transport or make_transport(settings, autoclose=True)  # never closed: index each mail
-    core = app.extensions["digest"] = {
-        "settings": settings, "engine": engine, "tax": tax, "clock": clock, "transport": transport,
-    }
-    core["mailer"] = mailer or ThreadMailer(core, delay=mail_delay)
+    # Built now, so a database that cannot be reached or a carrier that cannot start fails the start, not a page.
+    # The transport is never closed: the outbox indexes each mail as it is written.
+    runtime = SiteRuntime(settings, engine=engine, transport=transport, clock=clock, autoclose=True)
+    app.extensions["digest"] = runtime.prepare("engine", "taxonomy", "transport")
+    runtime.mailer = mailer or ThreadMailer(runtime, delay=mail_delay)
 
     @app.teardown_request
     def _close_session(_exc):

@@ -73,7 +73,7 @@ def serve(host: str, port: int, threads: int, access_log: str):
                                max_request_body_size=MAX_BODY, **SERVER_LIMITS)
     except (OSError, ValueError) as e:  # ValueError: waitress cannot resolve the host
         raise click.ClickException(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from e
-    mailer = app.extensions["digest"]["mailer"]
+    mailer = app.extensions["digest"].mailer
     mailer.start()  # also takes up page mail an earlier process stored but never sent
     signal.signal(signal.SIGTERM, _stop)  # a service manager's stop is a clean shutdown too
     click.echo(f"serving on http://{host}:{port} (Ctrl-C stops)", err=True)

@@ -1,14 +1,19 @@
-"""What a request needs from the app: its core (settings, engine, taxonomy, clock, transport, mailer), its
+"""What a request needs from the app: its runtime (settings, engine, taxonomy, clock, transport, mailer), its
 database session, and the error page; views import these, never app.py (which registers the views)."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from flask import current_app, g, render_template
 from sqlalchemy.orm import Session
 
+from digest.runtime import Runtime
 from digest.subscribers import address_hash
+
+if TYPE_CHECKING:
+    from .mailer import Mailer
 
 MESSAGES = {
     400: ("That did not work", "The request could not be understood. Please go back and try again."),
@@ -36,12 +41,19 @@ def error_page(status: int, title: str | None = None, text: str | None = None):
     return render_template("error.html", title=title or default_title, text=text or default_text), status
 
 
-def core() -> dict:
+class SiteRuntime(Runtime):
+    """The web app's runtime: the engine's, plus the mailer that sends what a page asked for after its answer."""
+
+    mailer: Mailer
+
+
+def core() -> SiteRuntime:
+    """The app's runtime (create_app builds it)."""
     return current_app.extensions["digest"]
 
 
 def session() -> Session:
     """The request's session, opened on first use and closed at teardown."""
     if "session" not in g:
-        g.session = Session(core()["engine"], expire_on_commit=False)
+        g.session = core().session()
     return g.session

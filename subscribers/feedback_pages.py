@@ -20,7 +20,7 @@ from .views import _link, bp, load, require_form
 def load_target(token: str) -> fb.Target:
     """What a feedback link is about; a bad, forged or revoked link is the usual 404, a removed job a 410."""
     try:
-        return fb.target_for(session(), core()["settings"], token)
+        return fb.target_for(session(), core().settings, token)
     except fb.GoneListing:
         abort(make_response(error_page(410, "This job is no longer listed",
                                        "The board has taken it down, so it will not be in your digests anyway.")))
@@ -56,7 +56,7 @@ def feedback(token: str):
     """Apply the card's choice: this job is not for me (with a reason, if given), or hide its company."""
     require_form()
     t = load_target(token)
-    s, now = session(), core()["clock"]()
+    s, now = session(), core().clock()
     reason = None
     if t.purpose == "not_for_me":
         try:

@@ -14,11 +14,13 @@ import queue
 import threading
 import time
 import traceback
-from typing import Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.orm import Session
 
 from digest import page_mail
+
+if TYPE_CHECKING:
+    from digest.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,8 @@ class ThreadMailer:
     the work of sending never competes with the answer it follows (which would show in its timing).
     """
 
-    def __init__(self, core: Mapping[str, Any], delay: float = 0.05):
-        self.core = core  # the app's settings, engine, tax, transport and clock, read when a request is handled
+    def __init__(self, runtime: Runtime, delay: float = 0.05):
+        self.runtime = runtime  # the app's settings, engine, taxonomy, transport and clock, read per request
         self.delay = delay
         self.queue: queue.Queue = queue.Queue()
         self.handled = 0
@@ -57,7 +59,7 @@ class ThreadMailer:
         with self._lock:
             if self._thread is not None:
                 return
-            with Session(self.core["engine"]) as s:
+            with self.runtime.session() as s:
                 for request_id in page_mail.waiting(s):
                     self.queue.put((0.0, request_id))
             self._thread = threading.Thread(target=self._run, name="page-mail", daemon=True)
@@ -88,9 +90,9 @@ class ThreadMailer:
                 not_before, request_id = item
                 if (wait := not_before - time.monotonic()) > 0:
                     time.sleep(wait)
-                c = self.core
-                with Session(c["engine"], expire_on_commit=False) as s:
-                    outcome = page_mail.handle(s, c["settings"], c["tax"], c["transport"], request_id, c["clock"])
+                rt = self.runtime
+                with rt.session() as s:
+                    outcome = page_mail.handle(s, rt.settings, rt.taxonomy, rt.transport, request_id, rt.clock)
                 self.handled += outcome.kind != "gone"
             except Exception as e:  # noqa: BLE001  the thread outlives one bad request; its row stays for a restart
                 from .context import without_addresses  # (a provider's refusal may quote the address)

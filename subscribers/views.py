@@ -31,7 +31,7 @@ def timezones() -> list[str]:
 
 
 def choices() -> dict:
-    tax = core()["tax"]
+    tax = core().taxonomy
     return dict(
         stacks=[(t, tax.stack_label(t)) for t in tax.stacks],
         levels=[(l, tax.level_label(l)) for l in tax.levels],
@@ -60,7 +60,7 @@ def require_form() -> None:
 def load(token: str, purpose: str):
     """The subscriber a link is for; a link that does not verify (forged, truncated, revoked, other purpose or gone)
     raises TokenError, which the app answers with the same 404 page wherever it comes from."""
-    sub, _claims = lifecycle.subscriber_for(session(), core()["settings"], token, purpose)
+    sub, _claims = lifecycle.subscriber_for(session(), core().settings, token, purpose)
     return sub
 
 
@@ -80,7 +80,7 @@ def subscribe():
     require_form()
     c = core()
     try:
-        data = forms.signup(request.form, c["tax"])
+        data = forms.signup(request.form, c.taxonomy)
     except forms.FormError as e:
         return render_template("subscribe.html", form=request.form, errors=e.messages, **choices()), 400
     if (refused := over_limit()) is not None:
@@ -95,22 +95,22 @@ def _mail_after_answer(store) -> None:
     """Store a request for page mail with the request's transaction, then hand it to the mailer."""
     c = core()
     s = session()
-    request_id = store(s, c["clock"]()).id
+    request_id = store(s, c.clock()).id
     s.commit()
-    c["mailer"].submit(request_id)
+    c.mailer.submit(request_id)
 
 
 def _confirmable(token: str, now):
     """The subscriber a confirmation link names and its sign-up, or the answer for a link that no longer works."""
     try:
-        return lifecycle.confirmable(session(), core()["settings"], token, now), None
+        return lifecycle.confirmable(session(), core().settings, token, now), None
     except TokenExpired:
         return (None, None), (render_template("confirm_expired.html", token=token), 410)
 
 
 @bp.get("/confirm/<token>")
 def confirm_page(token: str):
-    (sub, signup), refused = _confirmable(token, core()["clock"]())
+    (sub, signup), refused = _confirmable(token, core().clock())
     if refused:
         return refused
     done = sub.status == "active" and (signup is None or signup.confirmed_at is not None)
@@ -121,13 +121,13 @@ def confirm_page(token: str):
 def confirm(token: str):
     require_form()
     c = core()
-    s, now = session(), c["clock"]()
+    s, now = session(), c.clock()
     (sub, signup), refused = _confirmable(token, now)
     if refused:
         return refused
     if sub.status == "suppressed":
         return _suppressed()
-    lifecycle.confirm(s, sub, signup, c["tax"], c["settings"], now)
+    lifecycle.confirm(s, sub, signup, c.taxonomy, c.settings, now)
     s.commit()
     return render_template("confirmed.html", preferences_url=_link("preferences", sub),
                            first_digest=slot_label(cadence.next_digest(s, sub, now).at, sub.timezone),
@@ -140,7 +140,7 @@ def confirm_renew(token: str):
     answer and within the address's caps, for the same sign-up."""
     require_form()
     c = core()
-    sub, claims = lifecycle.subscriber_for(session(), c["settings"], token, "confirm")
+    sub, claims = lifecycle.subscriber_for(session(), c.settings, token, "confirm")
     if (refused := over_limit()) is not None:
         return refused
     _mail_after_answer(lambda s, now: page_mail.enqueue(s, "renew", now, subscriber_id=sub.id,
@@ -171,7 +171,7 @@ def manage():
 @bp.get("/preferences/<token>")
 def preferences_page(token: str):
     sub = load(token, "preferences")
-    return _preferences_page(token, sub, core()["clock"]())
+    return _preferences_page(token, sub, core().clock())
 
 
 def _preferences_page(token: str, sub, now, form=None, errors: list[str] | None = None, saved: bool = False):
@@ -187,14 +187,14 @@ def preferences(token: str):
     require_form()
     c = core()
     sub = load(token, "preferences")
-    now = c["clock"]()
+    now = c.clock()
     today = now.astimezone(zone(sub.timezone)).date()
     try:
-        prefs = forms.preferences(request.form, c["tax"], sub.email, today)
+        prefs = forms.preferences(request.form, c.taxonomy, sub.email, today)
     except forms.FormError as e:
         return _preferences_page(token, sub, now, form=request.form, errors=e.messages), 400
     s = session()
-    lifecycle.save_preferences(s, sub, prefs.data, c["tax"], c["settings"], now, prefs.paused_until)
+    lifecycle.save_preferences(s, sub, prefs.data, c.taxonomy, c.settings, now, prefs.paused_until)
     s.commit()
     return _preferences_page(token, sub, now, saved=True)
 
@@ -220,8 +220,8 @@ def unsubscribe(token: str):
         return render_template("unsubscribe.html", token=token, sub=sub, done=sub.status == "unsubscribed",
                                errors=e.messages, **_offers(sub, current)), 400
     c = core()
-    now = c["clock"]()
-    never = lifecycle.leave(session(), c["settings"], sub, now, reason)  # maybe "never email this address"
+    now = c.clock()
+    never = lifecycle.leave(session(), c.settings, sub, now, reason)  # maybe "never email this address"
     session().commit()
     offers = _offers(sub, current) | ({"can_undo": False, "preferences_url": None} if never else {})
     return render_template("unsubscribe.html", token=token, sub=sub, done=True, never=never, **offers)
@@ -231,7 +231,7 @@ def unsubscribe(token: str):
 def fortnightly(token: str):
     """The unsubscribe page's first offer: a digest every two weeks instead, staying subscribed."""
     sub = load_offer(token)
-    s, now = session(), core()["clock"]()
+    s, now = session(), core().clock()
     lifecycle.set_cadence(sub, "fortnightly", now)
     s.commit()
     return render_template("fortnightly.html", sub=sub, preferences_url=_link("preferences", sub),
@@ -243,7 +243,7 @@ def fortnightly(token: str):
 def pause(token: str):
     sub = load_offer(token)
     c = core()
-    now = c["clock"]()
+    now = c.clock()
     until = now.astimezone(zone(sub.timezone)).date() + lifecycle.PAUSE_DEFAULT
     lifecycle.pause(sub, until, now)
     session().commit()
@@ -255,7 +255,7 @@ def resubscribe(token: str):
     sub = load_offer(token)
     if sub.status == "suppressed":
         return _suppressed()
-    now = core()["clock"]()
+    now = core().clock()
     if sub.status == "unsubscribed" and not lifecycle.can_undo(sub, now):
         return error_page(410, "This undo has expired",
                           "You unsubscribed a while ago, so coming back takes a new sign-up: we will send a "
@@ -267,7 +267,7 @@ def resubscribe(token: str):
 
 def load_unsubscribe(token: str):
     """The subscriber an unsubscribe link is for, and whether the link is current (not revoked)."""
-    sub, claims = lifecycle.subscriber_for(session(), core()["settings"], token, "unsubscribe")
+    sub, claims = lifecycle.subscriber_for(session(), core().settings, token, "unsubscribe")
     return sub, lifecycle.current_link(sub, claims)
 
 
@@ -285,7 +285,7 @@ def _offers(sub, current: bool) -> dict:
     """What an unsubscribe page may offer besides unsubscribing (nothing, and not even the address, through a
     revoked link), and the reasons it asks about."""
     return dict(current=current, preferences_url=_link("preferences", sub) if current else None,
-                can_undo=current and lifecycle.can_undo(sub, core()["clock"]()),
+                can_undo=current and lifecycle.can_undo(sub, core().clock()),
                 fortnightly=sub.cadence != "fortnightly", reasons=lifecycle.UNSUBSCRIBE_REASONS)
 
 
@@ -296,11 +296,11 @@ def over_limit():
     depending on the address, so the answer reveals nothing about it.
     """
     c = core()
-    settings = c["settings"]
+    settings = c.settings
     key = limits.client_key(settings.secret_keys[0], limits.client_ip(request.environ, settings.trusted_proxies))
     s = session()
     decision = limits.hit(s, limits.SIGNUP, key, settings.signup_limit, timedelta(seconds=settings.signup_window),
-                          c["clock"]())
+                          c.clock())
     if decision.allowed:
         return None
     s.rollback()
@@ -327,7 +327,7 @@ def _suppressed():
 def _link(purpose: str, sub) -> str:
     from digest import tokens
 
-    settings = core()["settings"]
+    settings = core().settings
     return f"/{purpose}/{tokens.sign(settings.secret_keys, purpose, sub.id, sub.token_version)}"
 
 

@@ -14,7 +14,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from digest.cli import App, main
+from digest.cli import main
+from digest.runtime import Runtime
 
 from .conftest import NOW
 
@@ -26,7 +27,7 @@ def digest(db_url: str, tmp_path: Path, *args: str, input: str | bytes | None = 
            now: datetime | None = NOW) -> Result:
     """Run `digest ARGS` in-process with the environment an operator sets and the clock at `now` (None: the wall
     clock, which freezegun may move)."""
-    app = App(clock=lambda: now) if now is not None else App()
+    app = Runtime(clock=lambda: now) if now is not None else Runtime()
     env = {"DIGEST_DATABASE_URL": db_url, "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"), "DIGEST_TRANSPORT": "outbox"}
     try:
         result = CliRunner().invoke(main, [str(a) for a in args], input=input, env=env, obj=app)

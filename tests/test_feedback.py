@@ -17,7 +17,8 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from digest import db, lifecycle, subscribers as subs
-from digest.cli import App, main
+from digest.cli import main
+from digest.runtime import Runtime
 from digest.feedback import (
     TRANSIENT_LIMIT, FeedbackEvent, apply_events, parse_item, parse_sns_event,
 )
@@ -374,7 +375,7 @@ def test_migration_0003_keeps_existing_subscribers_with_no_bounces(engine, add_s
 # -- `digest feedback PATH` ----------------------------------------------------------------------------------
 
 def digest_feedback(db_url, tmp_path, *args: str):
-    app = App(clock=lambda: NOW)
+    app = Runtime(clock=lambda: NOW)
     env = {"DIGEST_DATABASE_URL": db_url, "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"), "DIGEST_TRANSPORT": "outbox"}
     try:
         return CliRunner().invoke(main, ["feedback", *args], env=env, obj=app)

@@ -213,7 +213,7 @@ def believe_sns(monkeypatch, topic: str = TOPIC) -> None:
     """The deployed function's settings: our topic (as serverless.yml passes it) and the test's certificate."""
     monkeypatch.setenv("DIGEST_SNS_TOPIC_ARN", topic)
     st = lambdas.state()
-    st["settings"] = st["settings"].with_(sns_cert_fetcher=signer().fetch)
+    st.settings = st.settings.with_(sns_cert_fetcher=signer().fetch)
 
 
 def test_ses_bounce_through_sns_suppresses_and_the_next_run_skips_them(aws, monkeypatch, engine, tmp_path,
@@ -267,11 +267,11 @@ def test_a_sign_up_on_lambda_is_queued_and_mailed_by_the_page_mail_function(aws,
                                          "sourceIp": "203.0.113.9"}, "stage": "$default"},
              "isBase64Encoded": True, "body": base64.b64encode(body).decode()}
     assert web(event, FakeContext())["statusCode"] == 200
-    assert read_outbox(lambdas.state()["settings"].outbox_dir) == {}  # nothing sent inside the request
+    assert read_outbox(lambdas.state().settings.outbox_dir) == {}  # nothing sent inside the request
     bodies = drain(sqs, page_mail_queue)
     assert [json.loads(b) for b in bodies] == [{"mail_request": 1}]
     assert lambdas.page_mail(sqs_event(bodies), FakeContext()) == {"batchItemFailures": []}
-    sent = read_outbox(lambdas.state()["settings"].outbox_dir)
+    sent = read_outbox(lambdas.state().settings.outbox_dir)
     assert [str(m["To"]) for m in sent.values()] == ["lambda@example.com"]
     assert lambdas.page_mail(sqs_event(bodies), FakeContext()) == {"batchItemFailures": []}  # a duplicate: gone
-    assert len(read_outbox(lambdas.state()["settings"].outbox_dir)) == 1
+    assert len(read_outbox(lambdas.state().settings.outbox_dir)) == 1

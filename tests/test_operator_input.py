@@ -8,7 +8,8 @@ import socket
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digest.cli import App, main
+from digest.cli import main
+from digest.runtime import Runtime
 from digest.models import Delivery
 
 from .conftest import NOW, listing, listing_ids, read_outbox
@@ -24,7 +25,7 @@ def test_an_outbox_that_cannot_be_written_stops_the_run_before_anyone_is_claimed
     env = {"DIGEST_DATABASE_URL": db_url, "DIGEST_OUTBOX_DIR": str(blocker / "mail"), "DIGEST_TRANSPORT": "outbox"}
     from click.testing import CliRunner
 
-    app = App(clock=lambda: NOW)
+    app = Runtime(clock=lambda: NOW)
     result = CliRunner().invoke(main, ["run", "--now", NOW.isoformat()], env=env, obj=app)
     if "engine" in app.__dict__:
         app.engine.dispose()

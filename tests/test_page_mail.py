@@ -144,7 +144,7 @@ def test_confirmations_are_capped_for_life_with_growing_gaps(web, db_url, tmp_pa
 
 
 def test_the_hourly_budget_stops_confirmations_and_logs_an_error(web, caplog):
-    web.app.extensions["digest"]["settings"] = web.settings.with_(confirm_budget=3)
+    web.app.extensions["digest"].settings = web.settings.with_(confirm_budget=3)
     with caplog.at_level(logging.ERROR, logger="digest.contact"):
         sent = [sign_up(web, f"crowd{i}@example.com") for i in range(5)]
         assert sent == [1, 1, 1, 0, 0]
@@ -245,7 +245,7 @@ def test_manage_never_mails_the_pending_the_unsubscribed_or_the_listed(web, add_
 def test_manage_refuses_a_bad_form_and_counts_against_the_network_limit(web):
     r = web.post_form("/manage", {"email": "not an address"})
     assert r.status_code == 400 and "email:" in Page(r.data).text
-    web.app.extensions["digest"]["settings"] = web.settings.with_(signup_limit=2)
+    web.app.extensions["digest"].settings = web.settings.with_(signup_limit=2)
     assert [web.post_form("/manage", {"email": f"p{i}@example.com"}).status_code for i in range(3)] == [200, 200, 429]
     assert web.post_form("/subscribe", {"email": "x@example.com", "timezone": "UTC"}).status_code == 429
 
@@ -260,7 +260,7 @@ def test_a_request_stored_but_not_handled_is_sent_by_the_next_process(settings, 
     from .web_helpers import make_app
 
     unsent = make_app(settings, engine, transport=RecordingTransport())
-    unsent.extensions["digest"]["mailer"] = SqsMailer("https://sqs.invalid/never", sqs=Failing())
+    unsent.extensions["digest"].mailer = SqsMailer("https://sqs.invalid/never", sqs=Failing())
     client = unsent.test_client()
     assert client.post("/subscribe", data={"email": "kept@example.com", "timezone": "UTC"},
                        content_type=FORM).status_code == 200
@@ -269,7 +269,7 @@ def test_a_request_stored_but_not_handled_is_sent_by_the_next_process(settings, 
         assert s.scalar(select(Subscriber)) is None  # nothing decided in the request
     transport = RecordingTransport()
     restarted = make_app(settings, engine, transport=transport)
-    mailer = restarted.extensions["digest"]["mailer"]
+    mailer = restarted.extensions["digest"].mailer
     mailer.start()
     mailer.close()
     assert [to for _k, to, _raw in transport.sent] == ["kept@example.com"]

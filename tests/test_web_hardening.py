@@ -87,7 +87,7 @@ def site(web):
     web.app = make_app(settings, web.engine, transport=web.transport, clock=web.clock)
     web.client, web.settings = web.app.test_client(use_cookies=False), settings
     yield web
-    web.app.extensions["digest"]["mailer"].close()
+    web.app.extensions["digest"].mailer.close()
     web.app = first  # the web fixture closes its own app's mailer
 
 

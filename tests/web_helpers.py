@@ -131,7 +131,7 @@ class DrainingClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         response = super().open(*args, **kwargs)
-        self.application.extensions["digest"]["mailer"].drain()
+        self.application.extensions["digest"].mailer.drain()
         return response
 
 
@@ -148,7 +148,7 @@ def web(settings, engine):
     transport = RecordingTransport()
     app = make_app(settings, engine, transport=transport, clock=clock)
     yield Web(app, app.test_client(use_cookies=False), transport, clock, engine, settings)
-    app.extensions["digest"]["mailer"].close()
+    app.extensions["digest"].mailer.close()
 
 
 class Page(HTMLParser):

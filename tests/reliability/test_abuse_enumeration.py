@@ -92,11 +92,11 @@ def test_the_sign_up_answer_never_tells_what_an_address_is(site, add_subscriber,
     for state, address in addresses.items():
         typed = address.upper() if state != "new" else address  # as someone probing would type it
         if state == "mail-failing":
-            site.app.extensions["digest"]["transport"] = FailingTransport()
+            site.app.extensions["digest"].transport = FailingTransport()
         try:
             r = sign_up(site, typed, how)
         finally:
-            site.app.extensions["digest"]["transport"] = site.transport
+            site.app.extensions["digest"].transport = site.transport
         echoed = typed.split("@")[0] + "@example.com"  # the page shows the address as typed, domain normalised
         answers[state] = normalised(r, echoed)
     assert answers["new"][0] == 200
@@ -111,9 +111,9 @@ def test_the_sign_up_answer_never_tells_what_an_address_is(site, add_subscriber,
 
 def test_a_sign_up_whose_mail_fails_can_be_retried(site):
     """A failed confirmation mail leaves nothing behind (no row, nothing counted): the next try sends it."""
-    site.app.extensions["digest"]["transport"] = FailingTransport()
+    site.app.extensions["digest"].transport = FailingTransport()
     assert sign_up(site, "retry@example.com", "urlencoded").status_code == 200
-    site.app.extensions["digest"]["transport"] = site.transport
+    site.app.extensions["digest"].transport = site.transport
     assert site.by_email("retry@example.com") is None
     assert site.dump()["contact_counts"] == [] and site.dump()["mail_requests"] == []
     assert sign_up(site, "retry@example.com", "urlencoded").status_code == 200

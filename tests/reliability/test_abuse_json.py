@@ -176,7 +176,7 @@ def test_the_sns_function_drops_hostile_records_without_raising_and_applies_the_
     record_sent(engine, "angry@example.com", ses("event-complaint")["mail"]["messageId"])
     monkeypatch.setenv("DIGEST_SNS_TOPIC_ARN", TOPIC)
     st = lambdas.state()
-    st["settings"] = st["settings"].with_(sns_cert_fetcher=signer().fetch)
+    st.settings = st.settings.with_(sns_cert_fetcher=signer().fetch)
     hostile = [json.loads(line)["Message"] for line in hostile_notifications()[:1] + hostile_notifications()[2:4]]
     event = sign_event(lambda_event(ses("event-bounce-permanent"), *hostile, ses("event-complaint")))
     caplog.set_level(logging.INFO)

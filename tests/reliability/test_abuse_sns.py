@@ -40,7 +40,7 @@ def world(aws, monkeypatch, engine, add_subscriber, caplog):  # noqa: F811
     monkeypatch.setenv("DIGEST_SNS_TOPIC_ARN", TOPIC)
     fetcher = Signer.new("sns.amazonaws.com")  # this test's SNS, fresh: its fetch log starts empty
     st = lambdas.state()
-    st["settings"] = st["settings"].with_(sns_cert_fetcher=fetcher.fetch)
+    st.settings = st.settings.with_(sns_cert_fetcher=fetcher.fetch)
     caplog.set_level(logging.DEBUG)
     return fetcher
 
@@ -169,7 +169,7 @@ def test_with_no_topic_configured_nothing_is_believed(world, engine, caplog, mon
     lambdas.state.cache_clear()
     monkeypatch.delenv("DIGEST_SNS_TOPIC_ARN")
     st = lambdas.state()
-    st["settings"] = st["settings"].with_(sns_cert_fetcher=world.fetch)
+    st.settings = st.settings.with_(sns_cert_fetcher=world.fetch)
     report = invoke(sign_event(genuine(), world))
     assert state(engine) == UNCHANGED
     assert_dropped(caplog, report, "DIGEST_SNS_TOPIC_ARN")

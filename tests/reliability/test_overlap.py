@@ -86,7 +86,7 @@ def test_a_shard_delivered_twice_at_once_while_a_run_works_sends_everyone_once(d
         try:
             planned = lambdas.schedule(scheduled_event(NOW.isoformat()), FakeContext())
         finally:
-            lambdas.state()["engine"].dispose()
+            lambdas.state().engine.dispose()
             lambdas.state.cache_clear()
         bodies = []
         while got := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):

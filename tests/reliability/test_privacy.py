@@ -197,7 +197,7 @@ def aws_steps(settings: Settings, engine, monkeypatch, tmp_path: Path) -> None:
     lambdas.state.cache_clear()
     try:
         st = lambdas.state()
-        st["settings"] = st["settings"].with_(sns_cert_fetcher=signer().fetch)
+        st.settings = st.settings.with_(sns_cert_fetcher=signer().fetch)
         # A bounce for someone SES just carried a digest to (its SES id from the ledger), signed as SNS signs it.
         with Session(engine) as s:
             victim, ses_id = s.execute(
@@ -212,7 +212,7 @@ def aws_steps(settings: Settings, engine, monkeypatch, tmp_path: Path) -> None:
         assert sent["listings"] >= 1
         assert lambdas.schedule(scheduled_event("2026-12-07T09:00:00Z"), FakeContext())["due"] >= 1
     finally:
-        lambdas.state()["engine"].dispose()
+        lambdas.state().engine.dispose()
         lambdas.state.cache_clear()
 
 

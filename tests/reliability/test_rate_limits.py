@@ -278,5 +278,5 @@ def test_a_real_waitress_server_limits_by_the_peer_address(web):
         thread.join(30)
     assert not thread.is_alive()
     assert answers == [(200, None)] * LIMIT + [(429, "3600")]
-    web.app.extensions["digest"]["mailer"].drain()  # the mail leaves after the answers
+    web.app.extensions["digest"].mailer.drain()  # the mail leaves after the answers
     assert len(web.transport.sent) == LIMIT
