@@ -45,7 +45,7 @@ class ThreadMailer:
     """
 
     def __init__(self, core: Mapping[str, Any], delay: float = 0.05):
-        self.core = core  # the app's settings, engine, tax, transport and clock, read when a request is handled
+        self.core = core  # the app's settings, engine, taxonomy, transport and clock, read when a request is handled
         self.delay = delay
         self.queue: queue.Queue = queue.Queue()
         self.handled = 0
