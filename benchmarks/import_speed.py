@@ -500,8 +500,8 @@ def import_once(path: str, url: str, cwd: Path) -> dict:
     return {"wall_s": round(r["wall_s"], 3), "cpu_s": round(r["cpu_s"], 3), "peak_rss_mb": round(r["peak_rss_mb"], 1),
             "others_busy_cores": round(r["others_busy_cores"], 2),
             "exit": r["rc"], "imported": imported, "new": new, "updated": updated, "unchanged": unchanged,
-            "rejected": rejected, "warnings": sum(": warning:" in l for l in lines),
-            "rejected_sample": [l for l in lines if ": warning:" not in l][:5]}
+            "rejected": rejected, "warnings": sum(": warning:" in line for line in lines),
+            "rejected_sample": [line for line in lines if ": warning:" not in line][:5]}
 
 
 def setup_database(url: str, cwd: Path) -> None:
@@ -601,8 +601,8 @@ def _uptime() -> str:
 
 
 def machine() -> dict:
-    model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                  if l.startswith("model name")), platform.processor())
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
 
     def git(*args: str) -> str:
         try:

@@ -167,9 +167,9 @@ def _verified_at(rng: random.Random, now: datetime) -> datetime:
 
 def listings(spec: Spec) -> list[dict]:
     """The listing rows: ~78% verified this week, 14% in the three weeks before, the rest stale or unusable."""
-    tax = load_taxonomy()
-    assert set(STACKS) <= set(tax.stacks) and {l for l in LEVELS if l} <= set(tax.levels)
-    assert {r for rs, _w, _t in REGION_SETS for r in rs} <= set(tax.regions)
+    taxonomy = load_taxonomy()
+    assert set(STACKS) <= set(taxonomy.stacks) and {listing for listing in LEVELS if listing} <= set(taxonomy.levels)
+    assert {r for rs, _w, _t in REGION_SETS for r in rs} <= set(taxonomy.regions)
     rng = random.Random(f"listings-{spec.seed}")
     now = spec.now
     companies = _company_names(rng, max(20, spec.listings // 3))
@@ -183,7 +183,7 @@ def listings(spec: Spec) -> list[dict]:
         stack = _stacks(rng, _pick(rng, STACK_COUNT))
         regions, _w, texts = rng.choices(REGION_SETS, weights=region_w)[0]
         company = rng.choices(companies, weights=company_w)[0]
-        title = " ".join(w for w in (LEVEL_WORDS[level], tax.stack_label(stack[0]), rng.choice(ROLES)) if w)
+        title = " ".join(w for w in (LEVEL_WORDS[level], taxonomy.stack_label(stack[0]), rng.choice(ROLES)) if w)
         if rng.random() < 0.15:
             title += f" — {rng.choice(TEAMS)} ({rng.choice(texts)})"
         verified, expires = True, None
@@ -213,7 +213,7 @@ def listings(spec: Spec) -> list[dict]:
             **(NO_SALARY | _salary(rng, level, regions)),
             employer_type=rng.choice(EMPLOYERS), role_type=rng.choice(ROLE_TYPES),
             description=f"{company} is hiring a {title}. " + "We build reliable backend systems. " * 6,
-            raw_tags=[tax.stack_label(s) for s in stack], repost_key=repost_key(company, title),
+            raw_tags=[taxonomy.stack_label(s) for s in stack], repost_key=repost_key(company, title),
             imported_at=now - DAY, updated_at=now - DAY,
         ))
     return rows
@@ -262,9 +262,9 @@ def subscriber_chunks(spec: Spec, pool: list[dict]) -> Iterator[tuple[list[dict]
     slots: dict[tuple, object] = {}
     # Listings a previous digest could have carried, by the week before `now` they were verified in.
     by_week: dict[int, list[dict]] = {}
-    for l in pool:
-        if l["verified"] and l["verified_at"] and l["verified_at"] <= now:
-            by_week.setdefault(int((now - l["verified_at"]) / timedelta(weeks=1)), []).append(l)
+    for listing in pool:
+        if listing["verified"] and listing["verified_at"] and listing["verified_at"] <= now:
+            by_week.setdefault(int((now - listing["verified_at"]) / timedelta(weeks=1)), []).append(listing)
     delivery_id = 0
     for lo in range(0, spec.subscribers, CHUNK):
         subs, deliveries = [], []
@@ -317,6 +317,6 @@ def subscriber_chunks(spec: Spec, pool: list[dict]) -> Iterator[tuple[list[dict]
                 slot_at=prev.at, window_start=prev.at - timedelta(weeks=1), cutoff=prev.at, claimed_at=prev.at,
                 lease_until=None, sent_at=prev.at, attempts=1, listing_count=len(chosen), total_matches=len(chosen),
                 message_id=f"<h{delivery_id}@example.com>", transport_id=None, error=None,
-                listings=[[l["board_id"], l["repost_key"]] for l in chosen],
+                listings=[[listing["board_id"], listing["repost_key"]] for listing in chosen],
             ))
         yield subs, deliveries

@@ -31,14 +31,14 @@ def prepare_demo(settings: Settings, database: str, now: datetime) -> tuple[Sett
     settings = settings.with_(database_url=database)
     engine = db.make_engine(database)
     db.upgrade(engine)
-    tax = load_taxonomy()
+    taxonomy = load_taxonomy()
     with Session(engine) as s:
         # The sample board has fed us all along: its export is held from the start of the sample week, so each
         # listing is available from when the board verified it, and what it verified before is not new.
-        listings = import_listings(s, str(SAMPLE / "listings.jsonl"), tax, now - FIRST_WINDOW)
+        listings = import_listings(s, str(SAMPLE / "listings.jsonl"), taxonomy, now - FIRST_WINDOW)
         # The sample list is an existing, consented list that joined before the sample week.
-        people = import_subscribers(s, str(SAMPLE / "subscribers.csv"), tax, settings, now - timedelta(days=14))
-        confirmations = confirm_pending(s, settings, tax, make_transport(settings), now)
+        people = import_subscribers(s, str(SAMPLE / "subscribers.csv"), taxonomy, settings, now - timedelta(days=14))
+        confirmations = confirm_pending(s, settings, taxonomy, make_transport(settings), now)
     lines = [
         f"listings: {listings.imported} imported from {SAMPLE / 'listings.jsonl'}, {len(listings.rejected)} rejected",
         f"subscribers: {people.added} imported from {SAMPLE / 'subscribers.csv'}, {len(people.rejected)} rejected",

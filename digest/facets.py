@@ -19,7 +19,7 @@ DESCRIPTION_CAP = 3000
 _HTML_TAG = re.compile(r"<[^<>]*>")
 
 
-def role_type(raw: str | None, title: str, tags: list[str], description: str | None, tax: Taxonomy) -> str | None:
+def role_type(raw: str | None, title: str, tags: list[str], description: str | None, taxonomy: Taxonomy) -> str | None:
     """Return the role type (api, data, platform) a raw value names, else infer it; None when unknown.
 
     Inference reads the title, then the tags, then the description, and the first of them with enough
@@ -30,8 +30,8 @@ def role_type(raw: str | None, title: str, tags: list[str], description: str | N
     platform, then api (the more specific role wins: "Data Platform" is data, "Platform API" platform).
     Raises NormaliseError when the raw value is given but names no role type.
     """
-    ev = tax.role_type_evidence
-    given = _given(raw, tax.role_type_aliases, ev, tax.role_types, "role type")
+    ev = taxonomy.role_type_evidence
+    given = _given(raw, taxonomy.role_type_aliases, ev, taxonomy.role_types, "role type")
     if given:
         return given
     return (_pick(_scores(ev.title, title), ev.order)
@@ -39,7 +39,7 @@ def role_type(raw: str | None, title: str, tags: list[str], description: str | N
             or _pick(_scores(ev.description, _readable(description)), ev.order))
 
 
-def employer_type(raw: str | None, company: str, description: str | None, tax: Taxonomy) -> str | None:
+def employer_type(raw: str | None, company: str, description: str | None, taxonomy: Taxonomy) -> str | None:
     """Return the employer type (startup, scaleup, enterprise, agency) a raw value names, else infer it.
 
     Inference reads the company name ("Northwind Consulting"), then the description, scored as for
@@ -48,8 +48,8 @@ def employer_type(raw: str | None, company: str, description: str | None, tax: T
     over an earlier one). Returns None when unknown; raises NormaliseError when the raw value is given but
     names no employer type.
     """
-    ev = tax.employer_type_evidence
-    given = _given(raw, tax.employer_type_aliases, ev, tax.employer_types, "employer type")
+    ev = taxonomy.employer_type_evidence
+    given = _given(raw, taxonomy.employer_type_aliases, ev, taxonomy.employer_types, "employer type")
     if given:
         return given
     return (_pick(_scores(ev.company, company), ev.order)

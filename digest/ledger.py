@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .models import Delivery
 
 MAX_ATTEMPTS = 3
-T = Delivery.__table__
+deliveries = Delivery.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +126,7 @@ class _Driver:
         dialect = conn.dialect
         self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.json_mark = self.mark + ("::json" if dialect.name == "postgresql" else "")
-        self._when = T.c.slot_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+        self._when = deliveries.c.slot_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
         self.cursor = conn.connection.driver_connection.cursor()
 
     def when(self, value: datetime | None):
@@ -162,9 +162,9 @@ _STORED: dict[datetime, object] = {}
 def _listings_json(listings: Sequence[ListingRef]) -> str:
     """json.dumps of [[board id, repost key], ...]: joined from each listing's own `ledger_ref` where it has one."""
     try:
-        return f"[{', '.join([l.ledger_ref for l in listings])}]"
+        return f"[{', '.join([listing.ledger_ref for listing in listings])}]"
     except AttributeError:
-        return json.dumps([[l.board_id, l.repost_key] for l in listings])
+        return json.dumps([[listing.board_id, listing.repost_key] for listing in listings])
 
 
 _CLAIM_COLUMNS = ("subscriber_id", "period", "status", "run_id", "slot_at", "window_start", "cutoff", "claimed_at",
@@ -201,27 +201,29 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
             for c in claims
         ]
         marks = ", ".join(db.json_mark if col == "listings" else db.mark for col in _CLAIM_COLUMNS)
-        db.executemany(f"INSERT INTO {T.name} ({', '.join(_CLAIM_COLUMNS)}) VALUES ({marks})"
+        db.executemany(f"INSERT INTO {deliveries.name} ({', '.join(_CLAIM_COLUMNS)}) VALUES ({marks})"
                        " ON CONFLICT (subscriber_id, period) DO NOTHING", rows)
         # The unique (subscriber, period) constraint decided: ours are the rows carrying this run's id (and this
         # page's claim time: a frozen clock may give two pages the same one, so the page's ids are named too).
         ids = [c.subscriber_id for c in claims]
         owned = {sid: Ticket(did, 1) for sid, did in db.fetchall(
-            f"SELECT subscriber_id, id FROM {T.name} WHERE run_id = {db.mark} AND claimed_at = {db.mark}"
+            f"SELECT subscriber_id, id FROM {deliveries.name} WHERE run_id = {db.mark} AND claimed_at = {db.mark}"
             f" AND subscriber_id IN ({', '.join([db.mark] * len(ids))})", (run_id, at, *ids))}
     for c in claims:
         if c.subscriber_id in owned:
             continue
         retake = (
-            update(T)
-            .where(T.c.subscriber_id == c.subscriber_id, T.c.period == c.period,
-                   or_(and_(T.c.status == "claimed", or_(T.c.lease_until < wall, T.c.run_id.in_(dead))),
-                       and_(T.c.status == "failed", T.c.attempts < MAX_ATTEMPTS)))
+            update(deliveries)
+            .where(deliveries.c.subscriber_id == c.subscriber_id, deliveries.c.period == c.period,
+                   or_(and_(deliveries.c.status == "claimed",
+                            or_(deliveries.c.lease_until < wall, deliveries.c.run_id.in_(dead))),
+                       and_(deliveries.c.status == "failed", deliveries.c.attempts < MAX_ATTEMPTS)))
             .values(status=c.status, run_id=run_id, slot_at=c.slot_at, window_start=c.window_start, cutoff=cutoff,
-                    claimed_at=wall, lease_until=lease if c.status == "claimed" else None, attempts=T.c.attempts + 1,
+                    claimed_at=wall, lease_until=lease if c.status == "claimed" else None,
+                    attempts=deliveries.c.attempts + 1,
                     total_matches=c.total, listing_count=len(c.listings),
-                    listings=[[l.board_id, l.repost_key] for l in c.listings] or None, error=None)
-            .returning(T.c.id, T.c.attempts)
+                    listings=[[listing.board_id, listing.repost_key] for listing in c.listings] or None, error=None)
+            .returning(deliveries.c.id, deliveries.c.attempts)
         )
         row = session.execute(retake).first()
         if row is not None:
@@ -231,8 +233,9 @@ def claim(session: Session, claims: Iterable[Claim], run_id: str, cutoff: dateti
 
 def holds(session: Session, ticket: Ticket, run_id: str, until: datetime) -> bool:
     """Whether this run still holds the claim, with its lease good at least until `until` (a read: no lock)."""
-    q = select(T.c.id).where(T.c.id == ticket.delivery_id, T.c.attempts == ticket.attempts, T.c.run_id == run_id,
-                             T.c.status == "claimed", T.c.lease_until >= until)
+    q = select(deliveries.c.id).where(deliveries.c.id == ticket.delivery_id, deliveries.c.attempts == ticket.attempts,
+                                      deliveries.c.run_id == run_id, deliveries.c.status == "claimed",
+                                      deliveries.c.lease_until >= until)
     return session.execute(q).first() is not None
 
 
@@ -247,10 +250,11 @@ def renew(session: Session, tickets: Iterable[Ticket], run_id: str, until: datet
     pairs = [tuple(t) for t in tickets]
     if not pairs:
         return set()
-    mine = and_(tuple_(T.c.id, T.c.attempts).in_(pairs), T.c.run_id == run_id, T.c.status == "claimed")
+    mine = and_(tuple_(deliveries.c.id, deliveries.c.attempts).in_(pairs), deliveries.c.run_id == run_id,
+                deliveries.c.status == "claimed")
     if not wait and session.get_bind().dialect.name == "postgresql":
-        mine = T.c.id.in_(select(T.c.id).where(mine).with_for_update(skip_locked=True))
-    return set(session.scalars(update(T).where(mine).values(lease_until=until).returning(T.c.id)))
+        mine = deliveries.c.id.in_(select(deliveries.c.id).where(mine).with_for_update(skip_locked=True))
+    return set(session.scalars(update(deliveries).where(mine).values(lease_until=until).returning(deliveries.c.id)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,14 +277,14 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
         with _Driver(session) as db:
             m, at = db.mark, db.when(wall)
             db.executemany(
-                f"UPDATE {T.name} SET status = 'sent', sent_at = {m}, lease_until = NULL, message_id = {m},"
+                f"UPDATE {deliveries.name} SET status = 'sent', sent_at = {m}, lease_until = NULL, message_id = {m},"
                 f" transport_id = {m} WHERE id = {m} AND run_id = {m}",
                 [(at, o.message_id, o.transport_id, o.delivery_id, run_id) for o in sent],
             )
     if failed:
-        guard = and_(T.c.id == bindparam("did"), T.c.run_id == run_id)
+        guard = and_(deliveries.c.id == bindparam("did"), deliveries.c.run_id == run_id)
         session.execute(
-            update(T).where(guard).values(status=bindparam("st"), lease_until=None, error=bindparam("err")),
+            update(deliveries).where(guard).values(status=bindparam("st"), lease_until=None, error=bindparam("err")),
             [dict(did=o.delivery_id, st=o.status, err=(o.error or "")[:2000]) for o in failed],
         )
 
@@ -288,8 +292,8 @@ def finish(session: Session, outcomes: Sequence[Outcome], run_id: str, wall: dat
 def release(session: Session, delivery_ids: Sequence[int], run_id: str) -> None:
     """Give unsent claims back (delete this run's rows), so the next run finds them due at once."""
     if delivery_ids:
-        session.execute(T.delete().where(T.c.id.in_(list(delivery_ids)), T.c.run_id == run_id,
-                                         T.c.status == "claimed"))
+        session.execute(deliveries.delete().where(deliveries.c.id.in_(list(delivery_ids)),
+                                                  deliveries.c.run_id == run_id, deliveries.c.status == "claimed"))
 
 
 def _aware(value: datetime) -> datetime:

@@ -57,7 +57,7 @@ def confirmable(session: Session, settings: Settings, token: str, now: datetime)
     return sub, signup
 
 
-def sign_up(session: Session, data: subs.SubscriberIn, tax: Taxonomy, settings: Settings,
+def sign_up(session: Session, data: subs.SubscriberIn, taxonomy: Taxonomy, settings: Settings,
             now: datetime) -> Subscriber | None:
     """Record a sign-up from the public form; return whom to offer a confirmation mail, if anyone.
 
@@ -73,7 +73,7 @@ def sign_up(session: Session, data: subs.SubscriberIn, tax: Taxonomy, settings: 
         if listed is not None and listed.reason != subs.OPTED_OUT:
             return None
         # Back from the suppression list as unsubscribed (they left, then were removed): offered below.
-        existing, _ = subs.upsert(session, data.model_copy(update={"confirmed": False}), tax, settings, now,
+        existing, _ = subs.upsert(session, data.model_copy(update={"confirmed": False}), taxonomy, settings, now,
                                   source="web")
     return existing if existing.status in ("pending", "unsubscribed") else None
 
@@ -87,13 +87,13 @@ def offer(session: Session, sub: Subscriber, data: subs.SubscriberIn, now: datet
     return signup
 
 
-def confirm(session: Session, sub: Subscriber, signup: Signup | None, tax: Taxonomy, settings: Settings,
+def confirm(session: Session, sub: Subscriber, signup: Signup | None, taxonomy: Taxonomy, settings: Settings,
             now: datetime) -> None:
     """Activate the subscriber with the preferences of the sign-up the link was sent for (a link confirmed
     before changes nothing again: confirming twice is harmless)."""
     if signup is not None and signup.confirmed_at is None:
         data = subs.SubscriberIn.model_validate(signup.preferences | {"email": sub.email, "confirmed": False})
-        subs.upsert(session, data, tax, settings, now)
+        subs.upsert(session, data, taxonomy, settings, now)
         signup.confirmed_at = now
         if sub.status == "unsubscribed":
             sub.status, sub.unsubscribed_at, sub.unsubscribe_reason = "pending", None, None
@@ -188,10 +188,10 @@ def set_cadence(sub: Subscriber, cadence: str, now: datetime) -> None:
     sub.cadence, sub.updated_at = cadence, now
 
 
-def save_preferences(session: Session, sub: Subscriber, data: subs.SubscriberIn, tax: Taxonomy,
+def save_preferences(session: Session, sub: Subscriber, data: subs.SubscriberIn, taxonomy: Taxonomy,
                      settings: Settings, now: datetime, paused_until: date | None) -> None:
     """Replace the subscriber's preferences with validated form values."""
-    subs.upsert(session, data.model_copy(update={"email": sub.email, "confirmed": False}), tax, settings, now)
+    subs.upsert(session, data.model_copy(update={"email": sub.email, "confirmed": False}), taxonomy, settings, now)
     sub.paused_until = paused_until
 
 

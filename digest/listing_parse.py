@@ -45,9 +45,9 @@ class Unchanged:
 
 
 @functools.lru_cache(maxsize=4)
-def reader_version(tax: Taxonomy) -> str:
+def reader_version(taxonomy: Taxonomy) -> str:
     """A digest of what turns a record into columns: the data files, this package's reading code, the libraries."""
-    h = hashlib.blake2b(tax.source_digest.encode(), digest_size=8)
+    h = hashlib.blake2b(taxonomy.source_digest.encode(), digest_size=8)
     here = Path(__file__).parent
     for name in _READERS:
         h.update((here / name).read_bytes())
@@ -62,7 +62,7 @@ def fingerprint(data: dict, version: str) -> str:
     return hashlib.blake2b(f"{version}\x1f{text}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def parse_records(items: Iterable[Record | Rejected], tax: Taxonomy, *, workers: int = 1,
+def parse_records(items: Iterable[Record | Rejected], taxonomy: Taxonomy, *, workers: int = 1,
                   parallel_min: int = PARALLEL_MIN, stored: Stored | None = None
                   ) -> Iterator[tuple[int, dict] | Rejected | Warned | Unchanged]:
     """Yield each record's fate: Unchanged, or its warnings and then (line, columns), or a Rejected.
@@ -70,13 +70,13 @@ def parse_records(items: Iterable[Record | Rejected], tax: Taxonomy, *, workers:
     `stored` looks up the fingerprints already stored for some board ids (None: nothing is skipped). With
     workers > 1 and at least `parallel_min` records, normalising runs in that many forked processes.
     """
-    version = reader_version(tax)
+    version = reader_version(taxonomy)
     items = iter(items)
     head = list(itertools.islice(items, parallel_min)) if workers > 1 else []
     parallel = workers > 1 and len(head) >= parallel_min
     claimed: dict[str, int] = {}  # board id -> the first line that gave it
     accepted: dict[str, int] = {}  # board id -> the line whose record stands
-    with _normaliser(tax, version, workers if parallel else 1) as normalise:
+    with _normaliser(taxonomy, version, workers if parallel else 1) as normalise:
         for block in _blocks(itertools.chain(head, items), BLOCK):
             known = stored([k for k in {_raw_id(i.data) for i in block if isinstance(i, Record)} if k]) if stored else {}
             todo: list[Record | Rejected] = []
@@ -119,7 +119,7 @@ def _blocks(items: Iterator, size: int) -> Iterator[list]:
     return iter(lambda: list(itertools.islice(items, size)), [])
 
 
-def outcome(item: Record | Rejected, tax: Taxonomy, version: str) -> Rejected | tuple[str, dict, list[str]]:
+def outcome(item: Record | Rejected, taxonomy: Taxonomy, version: str) -> Rejected | tuple[str, dict, list[str]]:
     """One record's fate: a Rejected, or (id, columns with the record's fingerprint, warnings)."""
     if isinstance(item, Rejected):
         return item
@@ -129,7 +129,7 @@ def outcome(item: Record | Rejected, tax: Taxonomy, version: str) -> Rejected | 
         raw_id = item.data.get("id")
         return Rejected(item.line, describe_errors(e), str(raw_id)[:100] if raw_id is not None else None)
     said: list[str] = []
-    cols = normalised_fields(rec, tax, said.append)
+    cols = normalised_fields(rec, taxonomy, said.append)
     cols["fingerprint"] = fingerprint(item.data, version)
     return rec.id, cols, said
 
@@ -138,22 +138,22 @@ _FORKED: tuple[Taxonomy, str] | None = None  # what a forked worker inherits
 
 
 def _outcome_chunk(chunk: list[Record | Rejected]) -> list[tuple[int, object]]:
-    tax, version = _FORKED
-    return [(item.line, outcome(item, tax, version)) for item in chunk]
+    taxonomy, version = _FORKED
+    return [(item.line, outcome(item, taxonomy, version)) for item in chunk]
 
 
 class _normaliser:
     """A context giving `normalise(items) -> [(line, outcome)]`, in this process or in forked workers."""
 
-    def __init__(self, tax: Taxonomy, version: str, workers: int):
-        self.tax, self.version, self.workers, self.pool = tax, version, workers, None
+    def __init__(self, taxonomy: Taxonomy, version: str, workers: int):
+        self.taxonomy, self.version, self.workers, self.pool = taxonomy, version, workers, None
 
     def __enter__(self):
         if self.workers <= 1:
-            return lambda todo: [(item.line, outcome(item, self.tax, self.version)) for item in todo]
+            return lambda todo: [(item.line, outcome(item, self.taxonomy, self.version)) for item in todo]
         global _FORKED
-        _FORKED = (self.tax, self.version)
-        self.tax.data_places  # noqa: B018 - loaded once here, shared with the workers copy-on-write
+        _FORKED = (self.taxonomy, self.version)
+        self.taxonomy.data_places  # noqa: B018 - loaded once here, shared with the workers copy-on-write
         self.pool = multiprocessing.get_context("fork").Pool(self.workers)
         return lambda todo: itertools.chain.from_iterable(
             self.pool.imap(_outcome_chunk, _blocks(iter(todo), CHUNK)))

@@ -99,7 +99,7 @@ class ListingIn(BaseModel):
         return _utc(v)
 
 
-def normalised_fields(rec: ListingIn, tax: Taxonomy, warn: Warn) -> dict:
+def normalised_fields(rec: ListingIn, taxonomy: Taxonomy, warn: Warn) -> dict:
     """Turn a validated record into the listing's stored columns; each unusable optional field is warned about."""
     opt = _Optional(rec, warn)
     title = rec.title
@@ -110,16 +110,16 @@ def normalised_fields(rec: ListingIn, tax: Taxonomy, warn: Warn) -> dict:
     try:
         salary = parse_salary(text=opt.text("salary", MAX_SALARY_TEXT, numbers=True), min_=opt.raw("salary_min"),
                               max_=opt.raw("salary_max"), currency=opt.text("salary_currency", MAX_SHORT),
-                              period=opt.text("salary_period", MAX_SHORT), money=tax.money, warn=warn)
+                              period=opt.text("salary_period", MAX_SHORT), money=taxonomy.money, warn=warn)
     except NormaliseError as e:
         warn(str(e))
     level = None
     raw_level = opt.text("level", MAX_SHORT)
     try:
-        level = normalise.normalise_level(raw_level, title, tax)
+        level = normalise.normalise_level(raw_level, title, taxonomy)
     except NormaliseError as e:
         warn(f"{e}; read from the title instead")
-        level = normalise.normalise_level(None, title, tax)
+        level = normalise.normalise_level(None, title, taxonomy)
     return dict(
         title=title,
         company=rec.company,
@@ -128,17 +128,18 @@ def normalised_fields(rec: ListingIn, tax: Taxonomy, warn: Warn) -> dict:
         verified=opt.flag("verified"),
         _verified_at=opt.date("verified_at"),
         expires_at=opt.date("expires_at"),
-        stack=normalise.normalise_stack(tags, title, tax),
+        stack=normalise.normalise_stack(tags, title, taxonomy),
         level=level,
-        regions=normalise.normalise_regions(location, tax) if location else normalise.title_regions(title, tax),
+        regions=(normalise.normalise_regions(location, taxonomy) if location
+                 else normalise.title_regions(title, taxonomy)),
         location=location,
         salary_min=salary.min_annual if salary else None,
         salary_max=salary.max_annual if salary else None,
         salary_currency=salary.currency if salary else None,
         salary_period=salary.period if salary else None,
-        salary_display=format_salary(salary, tax.money) if salary else None,
-        employer_type=opt.facet(facets.employer_type, "employer_type", rec.company, description, tax=tax),
-        role_type=opt.facet(facets.role_type, "role_type", title, tags, description, tax=tax),
+        salary_display=format_salary(salary, taxonomy.money) if salary else None,
+        employer_type=opt.facet(facets.employer_type, "employer_type", rec.company, description, taxonomy=taxonomy),
+        role_type=opt.facet(facets.role_type, "role_type", title, tags, description, taxonomy=taxonomy),
         description=description,
         raw_tags=tags[:50],
         repost_key=normalise.repost_key(rec.company, title),
@@ -233,13 +234,13 @@ class _Optional:
             self._drop(name, f"{quote(str(value))} is not an ISO 8601 date or time (e.g. 2026-11-20T10:00:00Z)")
             return None
 
-    def facet(self, infer: Callable[..., str | None], name: str, *args: Any, tax: Taxonomy) -> str | None:
+    def facet(self, infer: Callable[..., str | None], name: str, *args: Any, taxonomy: Taxonomy) -> str | None:
         raw = self.text(name, MAX_SHORT)
         try:
-            return infer(raw, *args, tax)
+            return infer(raw, *args, taxonomy)
         except NormaliseError as e:
             self.warn(f"{e}; inferred instead")
-            return infer(None, *args, tax)
+            return infer(None, *args, taxonomy)
 
 
 def _unicode(text: str) -> bool:

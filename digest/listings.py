@@ -49,7 +49,7 @@ class ImportReport:
         return self.inserted + self.updated + self.unchanged
 
 
-def import_listings(session: Session, path: str, tax: Taxonomy, now: datetime, workers: int = 1,
+def import_listings(session: Session, path: str, taxonomy: Taxonomy, now: datetime, workers: int = 1,
                     parallel_min: int = PARALLEL_MIN, clock: Callable[[], datetime] | None = None) -> ImportReport:
     """Import a listings file; good records land (in batches) even when others are rejected.
 
@@ -63,7 +63,7 @@ def import_listings(session: Session, path: str, tax: Taxonomy, now: datetime, w
     def stored(ids: list[str]) -> dict[str, str | None]:
         return dict(session.execute(select(Listing.board_id, Listing.fingerprint).where(Listing.board_id.in_(ids))).all())
 
-    for item in parse_records(read_records(path, REQUIRED + OPTIONAL), tax, workers=workers,
+    for item in parse_records(read_records(path, REQUIRED + OPTIONAL), taxonomy, workers=workers,
                               parallel_min=parallel_min, stored=stored):
         if isinstance(item, Unchanged):
             report.unchanged += 1
@@ -137,15 +137,16 @@ def list_listings(session: Session, verified_only: bool = False) -> Iterator[Lis
     yield from session.scalars(q.execution_options(yield_per=1000))
 
 
-def listing_json(l: Listing) -> dict:
+def listing_json(listing: Listing) -> dict:
     """The normalised listing as `digest listings list --json` prints it."""
     iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
     return {
-        "id": l.board_id, "title": l.title, "company": l.company, "url": l.url,
-        "verified": l.verified, "verified_at": iso(l.verified_at), "available_at": iso(l.available_at),
-        "posted_at": iso(l.posted_at),
-        "expires_at": iso(l.expires_at), "stack": list(l.stack), "level": l.level, "regions": list(l.regions),
-        "location": l.location, "salary_min": l.salary_min, "salary_max": l.salary_max,
-        "salary_currency": l.salary_currency, "salary_period": l.salary_period,
-        "employer_type": l.employer_type, "role_type": l.role_type,
+        "id": listing.board_id, "title": listing.title, "company": listing.company, "url": listing.url,
+        "verified": listing.verified, "verified_at": iso(listing.verified_at), "available_at": iso(listing.available_at),
+        "posted_at": iso(listing.posted_at),
+        "expires_at": iso(listing.expires_at), "stack": list(listing.stack), "level": listing.level,
+        "regions": list(listing.regions),
+        "location": listing.location, "salary_min": listing.salary_min, "salary_max": listing.salary_max,
+        "salary_currency": listing.salary_currency, "salary_period": listing.salary_period,
+        "employer_type": listing.employer_type, "role_type": listing.role_type,
     }

@@ -38,14 +38,14 @@ def left_out(session: Session, listing_id: int, now: datetime, window: timedelta
     return next((rule for (rule, _cond), ok in zip(rules, passed) if not ok), None)
 
 
-def load_index(session: Session, now: datetime, tax: Taxonomy, window: timedelta) -> ListingIndex:
+def load_index(session: Session, now: datetime, taxonomy: Taxonomy, window: timedelta) -> ListingIndex:
     """Index every verified listing that became available in (now - window, now] and is not expired at `now`."""
     q = select(*_COLS).where(*(cond for _rule, cond in eligible(now, window)))
     return ListingIndex(
         IndexedListing(
             board_id=r.board_id, title=r.title, company=r.company, url=r.url, stack=tuple(r.stack),
             level=r.level, regions=tuple(r.regions), location=r.location, salary_display=r.salary_display,
-            usd_max=annual_usd(r.salary_max or r.salary_min, r.salary_currency, tax) if r.salary_currency else None,
+            usd_max=annual_usd(r.salary_max or r.salary_min, r.salary_currency, taxonomy) if r.salary_currency else None,
             verified_at=r.verified_at, available_at=r.available_at, posted_at=r.posted_at, repost_key=r.repost_key,
             role_type=r.role_type, employer_type=r.employer_type, listing_id=r.id,
         )

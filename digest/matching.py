@@ -122,8 +122,8 @@ def twin_groups(listings: Sequence[IndexedListing]) -> list[int]:
         return pos
 
     first: dict[int | str, int] = {}  # the first position holding a repost key (int) or a URL (str)
-    for pos, l in enumerate(listings):
-        for key in (l.repost_key, canonical_url(l.url)):
+    for pos, listing in enumerate(listings):
+        for key in (listing.repost_key, canonical_url(listing.url)):
             other = first.setdefault(key, pos)
             if other != pos:
                 parent.setdefault(other, other)
@@ -141,10 +141,11 @@ class ListingIndex:
 
     def __init__(self, listings: Iterable[IndexedListing]):
         # Freshest last: by availability, and among listings that arrived together, by the board's verification.
-        self.listings: list[IndexedListing] = sorted(listings, key=lambda l: (l.available_at, l.verified_at, l.board_id))
-        self._available = [l.available_at for l in self.listings]
+        self.listings: list[IndexedListing] = sorted(
+            listings, key=lambda listing: (listing.available_at, listing.verified_at, listing.board_id))
+        self._available = [listing.available_at for listing in self.listings]
         # One company however the board spells it (the repost key's reading of a name), for the per-company cap.
-        self._company = [company_key(l.company) for l in self.listings]
+        self._company = [company_key(listing.company) for listing in self.listings]
         self.all = (1 << len(self.listings)) - 1
         self.stack: dict[str, int] = {}
         self.level: dict[str | None, int] = {}
@@ -154,18 +155,18 @@ class ListingIndex:
         self.by_id: dict[str, int] = {}
         self.by_key: dict[int, int] = {}
         self.no_salary = 0
-        for pos, l in enumerate(self.listings):
+        for pos, listing in enumerate(self.listings):
             bit = 1 << pos
-            for tag in l.stack:
+            for tag in listing.stack:
                 self.stack[tag] = self.stack.get(tag, 0) | bit
-            self.level[l.level] = self.level.get(l.level, 0) | bit
-            for region in l.regions:
+            self.level[listing.level] = self.level.get(listing.level, 0) | bit
+            for region in listing.regions:
                 self.region[region] = self.region.get(region, 0) | bit
-            self.role[l.role_type] = self.role.get(l.role_type, 0) | bit
-            self.employer[l.employer_type] = self.employer.get(l.employer_type, 0) | bit
-            self.by_id[l.board_id] = bit
-            self.by_key[l.repost_key] = self.by_key.get(l.repost_key, 0) | bit
-            if l.usd_max is None:
+            self.role[listing.role_type] = self.role.get(listing.role_type, 0) | bit
+            self.employer[listing.employer_type] = self.employer.get(listing.employer_type, 0) | bit
+            self.by_id[listing.board_id] = bit
+            self.by_key[listing.repost_key] = self.by_key.get(listing.repost_key, 0) | bit
+            if listing.usd_max is None:
                 self.no_salary |= bit
         self._floors: dict[int, int] = {}
         self._by_company: dict[str, int] | None = None
@@ -195,8 +196,8 @@ class ListingIndex:
         bits = self._floors.get(floor)
         if bits is None:
             bits = 0
-            for pos, l in enumerate(self.listings):
-                if l.usd_max is not None and l.usd_max >= floor:
+            for pos, listing in enumerate(self.listings):
+                if listing.usd_max is not None and listing.usd_max >= floor:
                     bits |= 1 << pos
             self._floors[floor] = bits
         return bits
@@ -238,8 +239,8 @@ class ListingIndex:
         """Company key -> bitmap, built on first use: a run where nobody hid a company never pays for it."""
         if self._by_company is None:
             self._by_company = {}
-            for pos, l in enumerate(self.listings):
-                key = company_key(l.company)
+            for pos, listing in enumerate(self.listings):
+                key = company_key(listing.company)
                 self._by_company[key] = self._by_company.get(key, 0) | (1 << pos)
         return self._by_company
 
@@ -303,16 +304,16 @@ class ListingIndex:
         hidden = self.excluded(Exclusions(companies=ex.companies))
         skipped: dict[int, str] = {}
         match = self.match(prefs, since, sent | not_for_me | hidden, limit, per_company, skipped)
-        rank = {l.board_id: n for n, l in enumerate(match.listings, 1)}
+        rank = {listing.board_id: n for n, listing in enumerate(match.listings, 1)}
         exact = 0
         for board_id in sent_ids:
             exact |= self.by_id.get(board_id, 0)
         rules = [("before the window", self.since(since)), ("already sent", ~exact), ("repost of one sent", ~sent),
                  *self.fits(prefs), ("not for me", ~not_for_me), ("hidden company", ~hidden)]
         out: dict[str, Verdict] = {}
-        for pos, l in enumerate(self.listings):
-            if l.board_id in rank:
-                out[l.board_id] = Verdict(l, rank=rank[l.board_id])
+        for pos, listing in enumerate(self.listings):
+            if listing.board_id in rank:
+                out[listing.board_id] = Verdict(listing, rank=rank[listing.board_id])
                 continue
             rule = next((name for name, passing in rules if not passing >> pos & 1), None)
             if rule is None:
@@ -320,7 +321,7 @@ class ListingIndex:
                 if rule.startswith("twin:"):
                     other = rule[5:]
                     rule = f"same job as {other}" + (f" (#{rank[other]})" if other in rank else "")
-            out[l.board_id] = Verdict(l, rule=rule)
+            out[listing.board_id] = Verdict(listing, rule=rule)
         return out
 
     def _jobs(self, bits: int) -> int:

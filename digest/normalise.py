@@ -44,79 +44,79 @@ class Salary:
 
 # -- stack and level ------------------------------------------------------------------------------------
 
-def normalise_stack(raw: list[str] | str | None, title: str, tax: Taxonomy) -> list[str]:
+def normalise_stack(raw: list[str] | str | None, title: str, taxonomy: Taxonomy) -> list[str]:
     """Map a listing to sorted canonical stacks: the ones its title names, else the ones its tags name."""
-    named = _title_stacks(title or "", tax)
+    named = _title_stacks(title or "", taxonomy)
     if named is not None:  # boards tag noisily ("Senior Magento Developer" tagged java); the title is what the job is
         return list(named)
     found: set[str] = set()
     for item in raw if isinstance(raw, list) else [raw or ""]:
         for tag in _TAG_SPLIT.split(str(item)):
-            found.update(_tag_stacks(tag, tax))
+            found.update(_tag_stacks(tag, taxonomy))
     return sorted(found)
 
 
 # Boards repeat titles, tags and locations endlessly: each is read once per process (bounded, so memory stays flat).
 @functools.lru_cache(maxsize=MEMO)
-def _title_stacks(title: str, tax: Taxonomy) -> tuple[str, ...] | None:
+def _title_stacks(title: str, taxonomy: Taxonomy) -> tuple[str, ...] | None:
     """The stacks a title names; () for a job that is not development; None when the title names none."""
-    if tax.stack_not_development.search(title):
+    if taxonomy.stack_not_development.search(title):
         return ()
     found = set()
-    for match in tax.stack_title.finditer(tax.stack_title_not.sub(" ", title)):
+    for match in taxonomy.stack_title.finditer(taxonomy.stack_title_not.sub(" ", title)):
         key = word_key(match.group())
-        found.add(tax.stack_title_words.get(key) or tax.stack_title_words.get(key.casefold(), ""))
+        found.add(taxonomy.stack_title_words.get(key) or taxonomy.stack_title_words.get(key.casefold(), ""))
     found.discard("")
     return tuple(sorted(found)) if found else None
 
 
 @functools.lru_cache(maxsize=MEMO)
-def _tag_stacks(tag: str, tax: Taxonomy) -> tuple[str, ...]:
+def _tag_stacks(tag: str, taxonomy: Taxonomy) -> tuple[str, ...]:
     key = tag_key(tag)
     # Whole tag first: "ruby/rails" and "c/c++" are aliases in their own right.
-    hit = tax.stack_aliases.get(key)
-    parts = [hit] if hit else [tax.stack_aliases.get(tag_key(p)) for p in _TAG_PARTS.split(key)]
+    hit = taxonomy.stack_aliases.get(key)
+    parts = [hit] if hit else [taxonomy.stack_aliases.get(tag_key(p)) for p in _TAG_PARTS.split(key)]
     return tuple(p for p in parts if p)
 
 
 @functools.lru_cache(maxsize=MEMO)
-def normalise_level(raw: str | None, title: str, tax: Taxonomy) -> str | None:
+def normalise_level(raw: str | None, title: str, taxonomy: Taxonomy) -> str | None:
     """Map a raw level to a canonical one, or infer it from the title when the field is empty."""
     key = phrase_key(raw or "").casefold()
-    if key and key not in tax.level_unstated:
-        level = tax.level_aliases.get(key) or _level_range(raw, tax)
+    if key and key not in taxonomy.level_unstated:
+        level = taxonomy.level_aliases.get(key) or _level_range(raw, taxonomy)
         if level is None:
-            raise NormaliseError(f"unknown level {raw!r}; allowed: {', '.join(tax.levels)}")
+            raise NormaliseError(f"unknown level {raw!r}; allowed: {', '.join(taxonomy.levels)}")
         return level
-    for level, pattern in tax.level_titles:
+    for level, pattern in taxonomy.level_titles:
         if title and pattern.search(title):
             return level
     return None
 
 
-def _level_range(raw: str, tax: Taxonomy) -> str | None:
+def _level_range(raw: str, taxonomy: Taxonomy) -> str | None:
     # "Senior/Lead", "Mid or Senior": every part must be known; the title order picks the most specific.
-    parts = {tax.level_aliases.get(phrase_key(p).casefold()) for p in _LEVEL_PARTS.split(raw) if p.strip()}
+    parts = {taxonomy.level_aliases.get(phrase_key(p).casefold()) for p in _LEVEL_PARTS.split(raw) if p.strip()}
     if not parts or None in parts:
         return None
-    return next(level for level, _ in tax.level_titles if level in parts)
+    return next(level for level, _ in taxonomy.level_titles if level in parts)
 
 
 # -- regions --------------------------------------------------------------------------------------------
 
-def normalise_regions(location: str | None, tax: Taxonomy) -> list[str]:
+def normalise_regions(location: str | None, taxonomy: Taxonomy) -> list[str]:
     """Map a raw location to sorted canonical regions; [] when it names none we know (see _regions)."""
     if not location or not location.strip():
         return []
-    return list(_regions(location, tax))
+    return list(_regions(location, taxonomy))
 
 
 @functools.lru_cache(maxsize=MEMO)
-def _regions(location: str, tax: Taxonomy) -> tuple[str, ...]:
-    return tuple(_read_regions(location, tax))
+def _regions(location: str, taxonomy: Taxonomy) -> tuple[str, ...]:
+    return tuple(_read_regions(location, taxonomy))
 
 
-def _read_regions(location: str, tax: Taxonomy) -> list[str]:
+def _read_regions(location: str, taxonomy: Taxonomy) -> list[str]:
     """Map a raw location to sorted canonical regions; [] when it names none we know.
 
     Places named outright win; timezone words ("EST preferred") and bands ("UTC-1 to UTC+3") say where only when
@@ -126,39 +126,39 @@ def _read_regions(location: str, tax: Taxonomy) -> list[str]:
         return []
     text = unicodedata.normalize("NFKC", location).replace("\u2212", "-")
     band: set[str] = set()
-    text = _timezone_bands(text, tax, band)
+    text = _timezone_bands(text, taxonomy, band)
     hard: set[str] = set()
     soft: set[str] = set()
     for flag in _FLAG.findall(text):
         code = "".join(chr(ord(c) - 0x1F1E6 + ord("A")) for c in flag)
-        if code in tax.country_regions:
-            hard.add(tax.country_regions[code])
-    for place in _places_in(text, tax):
+        if code in taxonomy.country_regions:
+            hard.add(taxonomy.country_regions[code])
+    for place in _places_in(text, taxonomy):
         (soft if place.soft else hard).update(place.regions)
     if WORLDWIDE in hard or WORLDWIDE in soft:
         return sorted(band) if band else [WORLDWIDE]
     if hard or band or soft:
         return sorted(hard or band | soft)
     # "Remote" or "100% remote - anywhere" with nothing else named means anywhere; "Remote, Mars" is unknown.
-    rest = tax.remote_only.sub(" ", text)
+    rest = taxonomy.remote_only.sub(" ", text)
     return [WORLDWIDE] if rest != text and not _HAS_LETTER.search(rest) else []
 
 
-def title_regions(title: str, tax: Taxonomy) -> list[str]:
+def title_regions(title: str, taxonomy: Taxonomy) -> list[str]:
     """Regions a title names outright ("Backend Engineer (LATAM)", "Solutions Architect India"), for listings
     that give no location; cities, timezone words and "international" do not count here."""
     text = unicodedata.normalize("NFKC", title or "")
-    found = {r for p in _places_in(text, tax) if not (p.city or p.soft or p.guess) for r in p.regions}
+    found = {r for p in _places_in(text, taxonomy) if not (p.city or p.soft or p.guess) for r in p.regions}
     return sorted(found - {WORLDWIDE})
 
 
-def _timezone_bands(text: str, tax: Taxonomy, found: set[str]) -> str:
+def _timezone_bands(text: str, taxonomy: Taxonomy, found: set[str]) -> str:
     """Add the regions each timezone band meets; return the text with the bands blanked out."""
     spans = []
-    for m in tax.tz_band.finditer(text):
-        start = _utc_offset(m, 1, m["a1"], tax)
+    for m in taxonomy.tz_band.finditer(text):
+        start = _utc_offset(m, 1, m["a1"], taxonomy)
         if m["a2"] or m["h2"]:
-            end = _utc_offset(m, 2, m["a2"] or m["a1"], tax)
+            end = _utc_offset(m, 2, m["a2"] or m["a1"], taxonomy)
         elif m["tol"]:
             start, end = start - float(m["tol"]), start + float(m["tol"])
         elif m["h1"]:
@@ -166,31 +166,31 @@ def _timezone_bands(text: str, tax: Taxonomy, found: set[str]) -> str:
         else:
             continue  # a bare "CET" is a place word, read with the others
         low, high = min(start, end), max(start, end)
-        found.update(name for name, (a, b) in tax.region_utc.items() if a <= high and low <= b)
+        found.update(name for name, (a, b) in taxonomy.region_utc.items() if a <= high and low <= b)
         spans.append(m.span())
     for a, b in reversed(spans):
         text = text[:a] + " " * (b - a) + text[b:]  # same length, so later spans stay valid
     return text
 
 
-def _utc_offset(m: re.Match[str], n: int, zone: str, tax: Taxonomy) -> float:
-    base = tax.tz_offsets.get(zone.upper(), 0.0)
+def _utc_offset(m: re.Match[str], n: int, zone: str, taxonomy: Taxonomy) -> float:
+    base = taxonomy.tz_offsets.get(zone.upper(), 0.0)
     if not m[f"h{n}"]:
         return base
     hours = int(m[f"h{n}"]) + int(m[f"m{n}"] or 0) / 60
     return base - hours if m[f"s{n}"] == "-" else base + hours
 
 
-def _places_in(text: str, tax: Taxonomy) -> list[Place]:
+def _places_in(text: str, taxonomy: Taxonomy) -> list[Place]:
     """The places a text names, each resolved against the others ("London, ON" is Canada, "Paris, TX" the US,
     "Georgia" among European countries the country)."""
     tokens = list(_TOKEN.finditer(text))
     hits: list[tuple[int, int, Place]] = []
     i = 0
     while i < len(tokens):
-        n, hit = 1, _code_after_comma(text, tokens[i], hits, tax)
+        n, hit = 1, _code_after_comma(text, tokens[i], hits, taxonomy)
         if hit is None:
-            n, hit = _longest_place(tokens, i, tax)
+            n, hit = _longest_place(tokens, i, taxonomy)
         if hit:
             hits.append((tokens[i].start(), tokens[i + n - 1].end(), hit))
         i += n if hit else 1
@@ -221,13 +221,13 @@ def _resolve(place: Place, firm: set[str]) -> Place | None:
     return None if place.guess else place
 
 
-def _longest_place(tokens: list[re.Match[str]], i: int, tax: Taxonomy) -> tuple[int, Place | None]:
+def _longest_place(tokens: list[re.Match[str]], i: int, taxonomy: Taxonomy) -> tuple[int, Place | None]:
     # Longest phrase first, so "New Mexico" is not Mexico and "Papua New Guinea" is one place.
-    for n in range(min(max(tax.place_max_words, DATA_PLACE_WORDS), len(tokens) - i), 0, -1):
+    for n in range(min(max(taxonomy.place_max_words, DATA_PLACE_WORDS), len(tokens) - i), 0, -1):
         key = " ".join(t.group() for t in tokens[i:i + n])
-        hit = tax.places_cased.get(key) or tax.places.get(key.casefold())
+        hit = taxonomy.places_cased.get(key) or taxonomy.places.get(key.casefold())
         if hit is None:
-            data = tax.data_places.get(key.casefold())
+            data = taxonomy.data_places.get(key.casefold())
             # A city from the data must be written as a name ("Palo Alto"), not a common word ("mobile").
             hit = data if data and (not data.city or tokens[i].group()[:1].isupper()) else None
         if hit:
@@ -235,11 +235,11 @@ def _longest_place(tokens: list[re.Match[str]], i: int, tax: Taxonomy) -> tuple[
     return 1, None
 
 
-def _code_after_comma(text: str, token: re.Match[str], hits: list, tax: Taxonomy) -> Place | None:
+def _code_after_comma(text: str, token: re.Match[str], hits: list, taxonomy: Taxonomy) -> Place | None:
     code = token.group()
     if len(code) != 2 or not code.isupper() or not text[:token.start()].rstrip().endswith(","):
         return None
-    state, country = tax.subdivision_regions.get(code), tax.country_regions.get(code)
+    state, country = taxonomy.subdivision_regions.get(code), taxonomy.country_regions.get(code)
     # "Berlin, DE" is Germany, not Delaware: prefer the country when the city before it agrees.
     if state and country and hits and hits[-1][2].city and country in hits[-1][2].regions:
         state = None
@@ -249,9 +249,9 @@ def _code_after_comma(text: str, token: re.Match[str], hits: list, tax: Taxonomy
 
 # -- salary ---------------------------------------------------------------------------------------------
 
-def annual_usd(amount: int | None, currency: str | None, tax: Taxonomy) -> int | None:
+def annual_usd(amount: int | None, currency: str | None, taxonomy: Taxonomy) -> int | None:
     """Convert an annual amount to approximate US dollars; None when missing or the currency has no rate."""
-    return salary.annual_usd(amount, currency, tax.money)
+    return salary.annual_usd(amount, currency, taxonomy.money)
 
 
 # -- titles and reposts ---------------------------------------------------------------------------------
@@ -275,44 +275,44 @@ def repost_key(company: str, title: str) -> int:
 
 # -- subscriber preferences -----------------------------------------------------------------------------
 
-def canonical_stack_pref(value: str, tax: Taxonomy) -> str:
+def canonical_stack_pref(value: str, taxonomy: Taxonomy) -> str:
     """Map a stack a subscriber typed (tag, alias or display name) to its canonical tag."""
-    found = tax.stack_aliases.get(tag_key(value or ""))
+    found = taxonomy.stack_aliases.get(tag_key(value or ""))
     if found is None:
-        raise NormaliseError(f"unknown stack {value!r}; allowed: {', '.join(tax.stacks)}")
+        raise NormaliseError(f"unknown stack {value!r}; allowed: {', '.join(taxonomy.stacks)}")
     return found
 
 
-def canonical_level_pref(value: str, tax: Taxonomy) -> str:
+def canonical_level_pref(value: str, taxonomy: Taxonomy) -> str:
     """Map a level a subscriber typed (name, alias or display name) to its canonical name."""
-    found = tax.level_aliases.get(phrase_key(value or "").casefold())
+    found = taxonomy.level_aliases.get(phrase_key(value or "").casefold())
     if found is None:
-        raise NormaliseError(f"unknown level {value!r}; allowed: {', '.join(tax.levels)}")
+        raise NormaliseError(f"unknown level {value!r}; allowed: {', '.join(taxonomy.levels)}")
     return found
 
 
-def canonical_region_pref(value: str, tax: Taxonomy) -> str:
+def canonical_region_pref(value: str, taxonomy: Taxonomy) -> str:
     """Map a region a subscriber typed (name, display name or a place in one region) to its canonical name."""
     text = (value or "").strip().casefold()
-    for name in tax.regions:
-        if text in (name, tax.region_label(name).casefold()):
+    for name in taxonomy.regions:
+        if text in (name, taxonomy.region_label(name).casefold()):
             return name
     key = phrase_key(value or "")
-    place = tax.places_cased.get(key) or tax.places.get(key.casefold())
+    place = taxonomy.places_cased.get(key) or taxonomy.places.get(key.casefold())
     if place and len(place.regions) == 1:
         return place.regions[0]
     several = f" ({value} spans {', '.join(place.regions)}: choose one)" if place else ""
-    raise NormaliseError(f"unknown region {value!r}{several}; allowed: {', '.join(tax.regions)}")
+    raise NormaliseError(f"unknown region {value!r}{several}; allowed: {', '.join(taxonomy.regions)}")
 
 
-def canonical_role_pref(value: str, tax: Taxonomy) -> str:
+def canonical_role_pref(value: str, taxonomy: Taxonomy) -> str:
     """Map a role type a subscriber typed (name, display name or a board's alias) to its canonical name."""
-    return _facet_pref(value, tax.role_type_aliases, tax.role_types, "role")
+    return _facet_pref(value, taxonomy.role_type_aliases, taxonomy.role_types, "role")
 
 
-def canonical_employer_pref(value: str, tax: Taxonomy) -> str:
+def canonical_employer_pref(value: str, taxonomy: Taxonomy) -> str:
     """Map an employer type a subscriber typed (name, display name or a board's alias) to its canonical name."""
-    return _facet_pref(value, tax.employer_type_aliases, tax.employer_types, "employer")
+    return _facet_pref(value, taxonomy.employer_type_aliases, taxonomy.employer_types, "employer")
 
 
 def _facet_pref(value: str, aliases: Mapping[str, str], allowed: tuple[str, ...], what: str) -> str:

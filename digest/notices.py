@@ -40,11 +40,11 @@ def _templates(templates_dir: Path, name: str = "confirm") -> tuple[Template, Te
     return html, text
 
 
-def _summary(tax: Taxonomy, stack, levels, regions) -> str:
+def _summary(taxonomy: Taxonomy, stack, levels, regions) -> str:
     return " · ".join([
-        ", ".join(tax.stack_label(t) for t in stack) or "any stack",
-        ", ".join(tax.level_label(l) for l in levels) or "any level",
-        ", ".join(tax.region_label(r) for r in regions) or "anywhere",
+        ", ".join(taxonomy.stack_label(t) for t in stack) or "any stack",
+        ", ".join(taxonomy.level_label(level) for level in levels) or "any level",
+        ", ".join(taxonomy.region_label(r) for r in regions) or "anywhere",
     ])
 
 
@@ -70,7 +70,7 @@ def _base(settings: Settings, sub: Subscriber) -> dict:
                 unsubscribe_url=f"{settings.base_url}/unsubscribe/{unsubscribe_token}")
 
 
-def confirmation_message(settings: Settings, tax: Taxonomy, sub: Subscriber, now: datetime,
+def confirmation_message(settings: Settings, taxonomy: Taxonomy, sub: Subscriber, now: datetime,
                          signup: Signup | None = None) -> bytes:
     """Build the double opt-in mail; its link is valid for 7 days from `now` and confirms `signup`'s preferences
     (or, without one, the row's own: an operator's import)."""
@@ -78,9 +78,9 @@ def confirmation_message(settings: Settings, tax: Taxonomy, sub: Subscriber, now
                                 signup_id=signup.id if signup is not None else None)
     if signup is not None:
         p = signup.preferences
-        summary = _summary(tax, p.get("stack") or [], p.get("level") or [], p.get("region") or [])
+        summary = _summary(taxonomy, p.get("stack") or [], p.get("level") or [], p.get("region") or [])
     else:
-        summary = _summary(tax, sub.stack, sub.levels, sub.regions)
+        summary = _summary(taxonomy, sub.stack, sub.levels, sub.regions)
     ctx = _base(settings, sub)
     ctx |= dict(summary=summary, confirm_url=f"{settings.base_url}/confirm/{confirm_token}",
                 subject=f"Confirm your {ctx['board_name']} email",
@@ -98,7 +98,7 @@ def links_message(settings: Settings, sub: Subscriber, now: datetime) -> bytes:
     return _notice(settings, sub, now, "links", "links", ctx)
 
 
-def send_confirmation(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, sub: Subscriber,
+def send_confirmation(session: Session, settings: Settings, taxonomy: Taxonomy, transport: Transport, sub: Subscriber,
                       now: datetime, signup: Signup | None = None, budget: bool = True) -> str | None:
     """Send the confirmation mail unless the address may not have one now; return why not (None: sent).
 
@@ -112,7 +112,7 @@ def send_confirmation(session: Session, settings: Settings, tax: Taxonomy, trans
     refused = contact.refusal(session, settings, sub.email, "confirm", now, budget=budget)
     if refused:
         return refused
-    raw = confirmation_message(settings, tax, sub, now, signup)
+    raw = confirmation_message(settings, taxonomy, sub, now, signup)
     sent_id = transport.send(notice_key("confirm", sub.id, now), sub.email, raw)
     contact.record(session, settings, sub.email, "confirm", now, budget=budget)
     record_notice(session, sub, "confirm", raw, sent_id, now)  # so SES feedback about it is believed
@@ -135,7 +135,8 @@ def send_links(session: Session, settings: Settings, transport: Transport, sub: 
     return None
 
 
-def confirm_pending(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, now: datetime) -> int:
+def confirm_pending(session: Session, settings: Settings, taxonomy: Taxonomy, transport: Transport,
+                    now: datetime) -> int:
     """Mail every pending subscriber who has never had a confirmation mail; return how many were sent.
 
     Operators' imports and adds: not counted against the hourly budget, but never to a do-not-contact address
@@ -146,7 +147,7 @@ def confirm_pending(session: Session, settings: Settings, tax: Taxonomy, transpo
     try:
         for sub in session.scalars(pending.order_by(Subscriber.id)).all():
             try:
-                sent += send_confirmation(session, settings, tax, transport, sub, now, budget=False) is None
+                sent += send_confirmation(session, settings, taxonomy, transport, sub, now, budget=False) is None
             except TransportError as e:
                 if not e.permanent:  # throttled, unavailable, paused, quota: stop; the rest go with the next import
                     raise DigestError(f"confirmation mails stopped after {sent} sent ({e.kind}: {e}); the others "

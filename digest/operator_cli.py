@@ -81,11 +81,11 @@ def _why_lines(w) -> list[str]:
     lines.append(f"window: listings available after {_short(w.since)} up to {_short(w.as_of)}"
                  + (f" (as run {rec.run_id[:8]} planned it)" if rec is not None and w.as_of == rec.cutoff else ""))
     if w.listing is not None:
-        l = w.listing
+        listing = w.listing
         if w.listing_rule:
-            lines.append(f"{l.board_id} {l.title} — {l.company}: kept out: {w.listing_rule}")
+            lines.append(f"{listing.board_id} {listing.title} — {listing.company}: kept out: {w.listing_rule}")
         for v in w.verdicts:
-            lines.append(f"{l.board_id} {l.title} — {l.company}: "
+            lines.append(f"{listing.board_id} {listing.title} — {listing.company}: "
                          + (f"in the digest at #{v.rank}" if v.rank else f"kept out: {v.rule}"))
         return lines
     shown = [v for v in w.verdicts if v.rank]

@@ -58,13 +58,13 @@ class Outcome:
     result: str  # sent / nothing (no mail due) / do-not-contact / capped / too-soon / over-budget / failed
 
 
-def handle(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, request_id: int,
+def handle(session: Session, settings: Settings, taxonomy: Taxonomy, transport: Transport, request_id: int,
            clock: Callable[[], datetime]) -> Outcome:
     """Handle one stored request and delete it, committing; a carrier failure is logged and the request dropped
     (the person can ask again; nothing tells them apart from others meanwhile)."""
     for attempt in (1, 2):
         try:
-            return _handle_once(session, settings, tax, transport, request_id, clock())
+            return _handle_once(session, settings, taxonomy, transport, request_id, clock())
         except IntegrityError:
             # Two workers created the same new address at once (two processes): start over, it exists now.
             session.rollback()
@@ -73,7 +73,7 @@ def handle(session: Session, settings: Settings, tax: Taxonomy, transport: Trans
     raise AssertionError("unreachable")
 
 
-def _handle_once(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, request_id: int,
+def _handle_once(session: Session, settings: Settings, taxonomy: Taxonomy, transport: Transport, request_id: int,
                  now: datetime) -> Outcome:
     row = session.execute(select(MailRequest.kind, MailRequest.email, MailRequest.payload, MailRequest.subscriber_id,
                                  MailRequest.signup_id).where(MailRequest.id == request_id)).one_or_none()
@@ -84,9 +84,9 @@ def _handle_once(session: Session, settings: Settings, tax: Taxonomy, transport:
     kind, email, payload, subscriber_id, signup_id = row
     try:
         if kind == "signup":
-            result = _signup(session, settings, tax, transport, subs.SubscriberIn.model_validate(payload), now)
+            result = _signup(session, settings, taxonomy, transport, subs.SubscriberIn.model_validate(payload), now)
         elif kind == "renew":
-            result = _renew(session, settings, tax, transport, subscriber_id, signup_id, now)
+            result = _renew(session, settings, taxonomy, transport, subscriber_id, signup_id, now)
         else:
             sub = subs.find(session, email)
             result = "nothing" if sub is None else (send_links(session, settings, transport, sub, now) or "sent")
@@ -101,20 +101,20 @@ def _handle_once(session: Session, settings: Settings, tax: Taxonomy, transport:
     return Outcome(kind, result)
 
 
-def _signup(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, data: subs.SubscriberIn,
+def _signup(session: Session, settings: Settings, taxonomy: Taxonomy, transport: Transport, data: subs.SubscriberIn,
             now: datetime) -> str:
     # Asked first, before anything is stored: an address that may not be mailed gets no row either. (The budget is
     # asked when a mail would go: a sign-up of someone already active is no mail.)
     if refused := contact.refusal(session, settings, data.email, "confirm", now, budget=False):
         return refused
-    sub = lifecycle.sign_up(session, data, tax, settings, now)
+    sub = lifecycle.sign_up(session, data, taxonomy, settings, now)
     if sub is None:
         return "nothing"
     signup = lifecycle.offer(session, sub, data, now)
-    return send_confirmation(session, settings, tax, transport, sub, now, signup) or "sent"
+    return send_confirmation(session, settings, taxonomy, transport, sub, now, signup) or "sent"
 
 
-def _renew(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, subscriber_id: int | None,
+def _renew(session: Session, settings: Settings, taxonomy: Taxonomy, transport: Transport, subscriber_id: int | None,
            signup_id: int | None, now: datetime) -> str:
     """A fresh link for an expired one: the same sign-up's preferences, if it still stands."""
     sub = session.get(Subscriber, subscriber_id) if subscriber_id is not None else None
@@ -125,7 +125,7 @@ def _renew(session: Session, settings: Settings, tax: Taxonomy, transport: Trans
         return "nothing"  # withdrawn (they refused contact or left), purged, or already confirmed
     if signup is None and sub.status != "pending":
         return "nothing"
-    return send_confirmation(session, settings, tax, transport, sub, now, signup) or "sent"
+    return send_confirmation(session, settings, taxonomy, transport, sub, now, signup) or "sent"
 
 
 def export(session: Session, settings: Settings, sub: Subscriber) -> dict:

@@ -34,19 +34,19 @@ class Preview:
     message: Composed | None  # None when nothing matches: no digest would be sent
 
 
-def preview(session: Session, settings: Settings, tax: Taxonomy, email: str, now: datetime,
+def preview(session: Session, settings: Settings, taxonomy: Taxonomy, email: str, now: datetime,
             to: str | None = None, subject_prefix: str = "") -> Preview:
     """Build the digest this subscriber would get at `now` (or to `to`, for a test send)."""
     sub = subscribers.get(session, email)
     rcpt = recipients(session, sub.id - 1, sub.id, 1, active_only=False)[0]
     slot = latest_slot(now, rcpt.timezone, rcpt.send_day, rcpt.send_hour)
     row = ledger.rows_for(session, {rcpt.id: slot.period}).get(rcpt.id)
-    index = load_index(session, now, tax, MAX_WINDOW)
+    index = load_index(session, now, taxonomy, MAX_WINDOW)
     planned = plan_digests(session, index, [rcpt], now, settings)[0]
     since, match = planned.since, planned.match
     message = None
     if match.total:
-        message = Composer(settings, tax).compose(rcpt, match, slot.period, slot.at, since, now, to, subject_prefix)
+        message = Composer(settings, taxonomy).compose(rcpt, match, slot.period, slot.at, since, now, to, subject_prefix)
     return Preview(
         subscriber_id=sub.id, email=sub.email, status=subscribers.display_status(sub, now.date()), slot=slot,
         already_sent=row is not None and row.status in ("sent", "empty"), match=match, message=message,
@@ -67,13 +67,13 @@ def html_file(raw: bytes) -> str:
     return html_part(raw).replace("\r\n", "\n")
 
 
-def test_send(session: Session, settings: Settings, tax: Taxonomy, transport: Transport, email: str, to: str,
+def test_send(session: Session, settings: Settings, taxonomy: Taxonomy, transport: Transport, email: str, to: str,
               now: datetime) -> tuple[Preview, str]:
     """Send a subscriber's digest to `to` with a [TEST] subject; record nothing. Shared by CLI and Lambda."""
     to = check_email(to)
     if subscribers.suppression_of(session, to) is not None:
         raise InputError(f"{to} is on the suppression list (it bounced or complained): choose another address")
-    p = preview(session, settings, tax, email, now, to=to, subject_prefix="[TEST] ")
+    p = preview(session, settings, taxonomy, email, now, to=to, subject_prefix="[TEST] ")
     if p.message is None:
         raise InputError(f"nothing matches for {p.email} at {now.isoformat()}: there is no digest to test")
     key = test_key(p.slot.period, p.subscriber_id, now)

@@ -17,19 +17,28 @@ csv.field_size_limit(64 * 1024 * 1024)  # read an absurd cell whole, so the reco
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """One record as read, with the line of the file it starts on."""
+
     line: int
     data: dict
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
+    """A record that was not kept, and why."""
+
     line: int
     reason: str
     key: str | None = None  # the record's id or email, when it had one
 
     def __str__(self) -> str:
-        where = f"line {self.line}" + (f" ({_printable(self.key)})" if self.key else "")
-        return f"{where}: {_printable(self.reason)}"
+        return _report(self.line, self.key, "", self.reason)
+
+
+def _report(line: int, key: str | None, kind: str, reason: str) -> str:
+    """One report line: where the record is (its line, and its id or email when it had one), then why."""
+    where = f"line {line}" + (f" ({_printable(key)})" if key else "")
+    return f"{where}: {kind}{_printable(reason)}"
 
 
 def _printable(text: str) -> str:
@@ -49,8 +58,7 @@ class Warned:
     key: str | None = None
 
     def __str__(self) -> str:
-        where = f"line {self.line}" + (f" ({_printable(self.key)})" if self.key else "")
-        return f"{where}: warning: {_printable(self.reason)}"
+        return _report(self.line, self.key, "warning: ", self.reason)
 
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}

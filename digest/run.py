@@ -138,11 +138,11 @@ class ShardRunner:
         self.ctx = ctx
         self.transport = transport
         self.clock = clock
-        self.tax = load_taxonomy()
-        self.composer = Composer(ctx.settings, self.tax)
+        self.taxonomy = load_taxonomy()
+        self.composer = Composer(ctx.settings, self.taxonomy)
         if index is None:
             with Session(engine) as s:
-                index = load_index(s, ctx.now, self.tax, MAX_WINDOW)
+                index = load_index(s, ctx.now, self.taxonomy, MAX_WINDOW)
         self.index = index
         self.guard = None  # a dry run sends nothing, so it is not held back
         if not (ctx.dry_run or ctx.ignore_guard):

@@ -93,18 +93,7 @@ class Settings:
             smtp_url=get("DIGEST_SMTP_URL", "").strip() or None,
             default_timezone=get("DIGEST_DEFAULT_TIMEZONE", cls.default_timezone),
             send_day=get("DIGEST_SEND_DAY", cls.send_day).strip().lower(),
-            send_hour=_int(get, "DIGEST_SEND_HOUR", cls.send_hour),
-            max_jobs=_int(get, "DIGEST_MAX_JOBS", cls.max_jobs),
-            max_per_company=_int(get, "DIGEST_MAX_PER_COMPANY", cls.max_per_company),
-            claim_lease_seconds=_int(get, "DIGEST_CLAIM_LEASE", cls.claim_lease_seconds),
-            history_weeks=_int(get, "DIGEST_HISTORY_WEEKS", cls.history_weeks),
-            signup_limit=_int(get, "DIGEST_SIGNUP_LIMIT", cls.signup_limit),
-            signup_window=_int(get, "DIGEST_SIGNUP_WINDOW", cls.signup_window),
-            confirm_cap=_int(get, "DIGEST_CONFIRM_CAP", cls.confirm_cap),
-            confirm_budget=_int(get, "DIGEST_CONFIRM_BUDGET", cls.confirm_budget),
-            bounce_guard=_fraction(get, "DIGEST_BOUNCE_GUARD", cls.bounce_guard),
-            complaint_guard=_fraction(get, "DIGEST_COMPLAINT_GUARD", cls.complaint_guard),
-            guard_min_sent=_int(get, "DIGEST_GUARD_MIN_SENT", cls.guard_min_sent),
+            **{name: read(get, variable, getattr(cls, name)) for name, variable, read in _NUMBERS},
             trusted_proxies=_networks(get("DIGEST_TRUSTED_PROXIES")),
             signup_origins=_origins(get("DIGEST_SIGNUP_ORIGINS")),
             templates_dir=Path(get("DIGEST_TEMPLATES_DIR") or _default_templates_dir()),
@@ -194,6 +183,24 @@ def _fraction(get, name: str, default: float) -> float:
         return float(raw)
     except ValueError as e:
         raise ConfigError(f"{name} must be a fraction such as 0.04 (= 4 %), not {raw!r}") from e
+
+
+# The numeric settings, read in this order: each field, its variable and its reader (which names the variable
+# when the value is not a number).
+_NUMBERS = (
+    ("send_hour", "DIGEST_SEND_HOUR", _int),
+    ("max_jobs", "DIGEST_MAX_JOBS", _int),
+    ("max_per_company", "DIGEST_MAX_PER_COMPANY", _int),
+    ("claim_lease_seconds", "DIGEST_CLAIM_LEASE", _int),
+    ("history_weeks", "DIGEST_HISTORY_WEEKS", _int),
+    ("signup_limit", "DIGEST_SIGNUP_LIMIT", _int),
+    ("signup_window", "DIGEST_SIGNUP_WINDOW", _int),
+    ("confirm_cap", "DIGEST_CONFIRM_CAP", _int),
+    ("confirm_budget", "DIGEST_CONFIRM_BUDGET", _int),
+    ("bounce_guard", "DIGEST_BOUNCE_GUARD", _fraction),
+    ("complaint_guard", "DIGEST_COMPLAINT_GUARD", _fraction),
+    ("guard_min_sent", "DIGEST_GUARD_MIN_SENT", _int),
+)
 
 
 def _rate(raw: str | None) -> float | None:

@@ -149,13 +149,14 @@ class SubscriberReport:
     changed: dict[str, int] = field(default_factory=dict)  # field -> how many existing people it changed for
 
 
-def _prefs(data: SubscriberIn, tax: Taxonomy) -> dict:
+def _prefs(data: SubscriberIn, taxonomy: Taxonomy) -> dict:
     """The list preferences given, in canonical values (a list not given is absent)."""
     given = {"stack": (data.stack, normalise.canonical_stack_pref), "levels": (data.level, normalise.canonical_level_pref),
              "regions": (data.region, normalise.canonical_region_pref),
              "roles": (data.role, normalise.canonical_role_pref),
              "employers": (data.employer, normalise.canonical_employer_pref)}
-    return {k: sorted({canon(v, tax) for v in values}) for k, (values, canon) in given.items() if values is not None}
+    return {k: sorted({canon(v, taxonomy) for v in values})
+            for k, (values, canon) in given.items() if values is not None}
 
 
 def find(session: Session, email: str) -> Subscriber | None:
@@ -198,7 +199,7 @@ def record_suppression(session: Session, email: str, reason: str, now: datetime)
                         .values(reason=reason, suppressed_at=now))
 
 
-def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settings, now: datetime,
+def upsert(session: Session, data: SubscriberIn, taxonomy: Taxonomy, settings: Settings, now: datetime,
            update: bool = True, source: str = "import", changed: list[str] | None = None) -> tuple[Subscriber, bool]:
     """Create a subscriber, or update the preferences of an existing one; return (row, created).
 
@@ -206,7 +207,7 @@ def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settin
     the fields that changed are appended to `changed`. An address on the suppression list comes back as it left
     (suppressed, or unsubscribed), never active.
     """
-    prefs = _prefs(data, tax)
+    prefs = _prefs(data, taxonomy)
     sub = find(session, data.email)
     created = sub is None
     if sub is None:
@@ -252,7 +253,7 @@ def upsert(session: Session, data: SubscriberIn, tax: Taxonomy, settings: Settin
     return sub, created
 
 
-def import_subscribers(session: Session, path: str, tax: Taxonomy, settings: Settings,
+def import_subscribers(session: Session, path: str, taxonomy: Taxonomy, settings: Settings,
                        now: datetime) -> SubscriberReport:
     """Import a CSV or JSONL file of subscribers; bad rows are reported, good rows land."""
     report = SubscriberReport()
@@ -265,7 +266,7 @@ def import_subscribers(session: Session, path: str, tax: Taxonomy, settings: Set
         key = str(item.data.get("email") or "")[:100] or None
         try:
             data = SubscriberIn.model_validate(item.data)
-            _prefs(data, tax)  # an unknown list value: rejected here, before anything is written
+            _prefs(data, taxonomy)  # an unknown list value: rejected here, before anything is written
         except ValidationError as e:
             report.rejected.append(Rejected(item.line, describe_errors(e), key))
             continue
@@ -279,21 +280,21 @@ def import_subscribers(session: Session, path: str, tax: Taxonomy, settings: Set
         seen[data.email.lower()] = item.line
         batch.append((item.line, data))
         if len(batch) >= BATCH:
-            _save(session, batch, tax, settings, now, report)
+            _save(session, batch, taxonomy, settings, now, report)
             batch = []
     if batch:
-        _save(session, batch, tax, settings, now, report)
+        _save(session, batch, taxonomy, settings, now, report)
     report.rejected.sort(key=lambda r: r.line)
     return report
 
 
-def _save(session: Session, batch: list[tuple[int, SubscriberIn]], tax: Taxonomy, settings: Settings,
+def _save(session: Session, batch: list[tuple[int, SubscriberIn]], taxonomy: Taxonomy, settings: Settings,
           now: datetime, report: SubscriberReport) -> None:
     """Write a batch in one transaction, or row by row when the database refuses it (say, the same address signed
     up through the web form meanwhile): only the refused row is lost, and the report says which and why."""
     def write(rows: list[SubscriberIn]) -> tuple[list[bool], list[str]]:
         changed: list[str] = []
-        return [upsert(session, data, tax, settings, now, changed=changed)[1] for data in rows], changed
+        return [upsert(session, data, taxonomy, settings, now, changed=changed)[1] for data in rows], changed
 
     def refused(line: int, data: SubscriberIn, reason: str) -> None:
         report.rejected.append(Rejected(line, f"the database refused it: {reason}", data.email))

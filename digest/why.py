@@ -60,7 +60,7 @@ class Why:
         return [v.listing.board_id for v in self.verdicts if v.rank is not None]
 
 
-def why(session: Session, settings: Settings, tax: Taxonomy, email: str, now: datetime,
+def why(session: Session, settings: Settings, taxonomy: Taxonomy, email: str, now: datetime,
         board_id: str | None = None) -> Why:
     """Explain the person's digest at `now` (and one listing of it, when `board_id` is given)."""
     sub = subscribers.get(session, email)
@@ -75,7 +75,7 @@ def why(session: Session, settings: Settings, tax: Taxonomy, email: str, now: da
     not_due = _not_due(session, sub, rcpt, slot, now)
     # A run already planned this week: explain its plan (its index and the ledger before it), not a new one.
     as_of = recorded.cutoff if recorded is not None and recorded.status != "failed" else now
-    index = load_index(session, as_of, tax, MAX_WINDOW)
+    index = load_index(session, as_of, taxonomy, MAX_WINDOW)
     before = as_of if recorded is not None and recorded.status != "failed" else None
     planned = plan_digests(session, index, [rcpt], as_of, settings, before)[0]
     verdicts = index.explain(rcpt.prefs, planned.since, planned.sent, planned.exclusions, settings.max_jobs,

@@ -48,7 +48,7 @@ def _single(form: MultiDict, name: str, errors: list[str]) -> str | None:
     return value or None
 
 
-def _many(form: MultiDict, name: str, tax: Taxonomy, errors: list[str]) -> list[str]:
+def _many(form: MultiDict, name: str, taxonomy: Taxonomy, errors: list[str]) -> list[str]:
     check = CANONICAL[name]
     values = [v.strip() for v in form.getlist(name) if v.strip()]
     if len(values) > 40:
@@ -57,7 +57,7 @@ def _many(form: MultiDict, name: str, tax: Taxonomy, errors: list[str]) -> list[
     out = []
     for v in values:
         try:
-            out.append(check(v[:MAX_VALUE], tax))
+            out.append(check(v[:MAX_VALUE], taxonomy))
         except NormaliseError as e:
             errors.append(str(e))
     return out
@@ -71,11 +71,11 @@ def _model(raw: dict, errors: list[str]) -> SubscriberIn | None:
         return None
 
 
-def signup(form: MultiDict, tax: Taxonomy) -> SubscriberIn:
+def signup(form: MultiDict, taxonomy: Taxonomy) -> SubscriberIn:
     """Validate the sign-up form, or raise FormError."""
     errors: list[str] = []
     raw = {"email": _single(form, "email", errors) or "", "timezone": _single(form, "timezone", errors)}
-    raw |= {name: _many(form, name, tax, errors) for name in LISTS}
+    raw |= {name: _many(form, name, taxonomy, errors) for name in LISTS}
     if not raw["email"]:
         errors.append("email: please give your email address")
     data = _model(raw, errors)
@@ -96,11 +96,11 @@ def email_only(form: MultiDict) -> str:
     return data.email
 
 
-def preferences(form: MultiDict, tax: Taxonomy, email: str, today: date) -> Preferences:
+def preferences(form: MultiDict, taxonomy: Taxonomy, email: str, today: date) -> Preferences:
     """Validate the preferences form, or raise FormError; nothing is saved either way."""
     errors: list[str] = []
     raw: dict = {"email": email}
-    raw |= {name: _many(form, name, tax, errors) for name in LISTS}
+    raw |= {name: _many(form, name, taxonomy, errors) for name in LISTS}
     for name in ("timezone", "send_day", "send_hour", "cadence", "min_salary"):
         raw[name] = _single(form, name, errors)
     hide = _single(form, "hide_no_salary", errors)

@@ -31,13 +31,13 @@ def timezones() -> list[str]:
 
 
 def choices() -> dict:
-    tax = core().taxonomy
+    taxonomy = core().taxonomy
     return dict(
-        stacks=[(t, tax.stack_label(t)) for t in tax.stacks],
-        levels=[(l, tax.level_label(l)) for l in tax.levels],
-        regions=[(r, tax.region_label(r)) for r in tax.regions],
-        roles=[(r, tax.role_type_labels[r]) for r in tax.role_types],
-        employers=[(e, tax.employer_type_labels[e]) for e in tax.employer_types],
+        stacks=[(t, taxonomy.stack_label(t)) for t in taxonomy.stacks],
+        levels=[(level, taxonomy.level_label(level)) for level in taxonomy.levels],
+        regions=[(r, taxonomy.region_label(r)) for r in taxonomy.regions],
+        roles=[(r, taxonomy.role_type_labels[r]) for r in taxonomy.role_types],
+        employers=[(e, taxonomy.employer_type_labels[e]) for e in taxonomy.employer_types],
         cadences=[(c, cadence.LABELS[c].capitalize()) for c in cadence.CADENCES],
         timezones=timezones(), weekdays=list(enumerate(WEEKDAYS)), hours=range(24),
     )

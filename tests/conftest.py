@@ -102,7 +102,7 @@ def settings(db_url, tmp_path) -> Settings:
 
 
 @pytest.fixture
-def tax():
+def taxonomy():
     return load_taxonomy()
 
 
@@ -130,7 +130,7 @@ def listing(id: str, **fields) -> dict:
 
 
 @pytest.fixture
-def add_listings(engine, tax, listing_file):
+def add_listings(engine, taxonomy, listing_file):
     from digest.listings import import_listings
 
     def add(*records: dict, at: datetime | None = None):
@@ -145,7 +145,7 @@ def add_listings(engine, tax, listing_file):
                 when = datetime.fromisoformat(r["verified_at"].replace("Z", "+00:00")) if r.get("verified_at") else NOW
                 groups.setdefault(when, []).append(r)
         with Session(engine) as s:
-            reports = [import_listings(s, listing_file(group), tax, when) for when, group in sorted(groups.items())]
+            reports = [import_listings(s, listing_file(group), taxonomy, when) for when, group in sorted(groups.items())]
         rejected = [bad for report in reports for bad in report.rejected]
         assert not rejected, rejected
 
@@ -153,12 +153,12 @@ def add_listings(engine, tax, listing_file):
 
 
 @pytest.fixture
-def add_subscriber(engine, tax, settings):
+def add_subscriber(engine, taxonomy, settings):
     def add(email: str, joined: datetime = JOINED, **prefs):
         prefs.setdefault("confirmed", True)
         prefs.setdefault("timezone", "UTC")
         with Session(engine) as s:
-            sub, _ = upsert(s, SubscriberIn.model_validate({"email": email, **prefs}), tax, settings, joined)
+            sub, _ = upsert(s, SubscriberIn.model_validate({"email": email, **prefs}), taxonomy, settings, joined)
             s.commit()
             return sub.id
 

@@ -83,7 +83,8 @@ def test_a_listing_imported_after_a_digest_reaches_that_subscriber_the_next_week
             assert digest(db_url, tmp_path, "run", now=None).exit_code == 0
     with freeze_time(at(8, week=1) + timedelta(minutes=5)):
         assert digest(db_url, tmp_path, "run", now=None).exit_code == 0
-        shown = {l["id"]: l for l in json_lines(digest(db_url, tmp_path, "listings", "list", "--json", now=None).stdout)}
+        listed = digest(db_url, tmp_path, "listings", "list", "--json", now=None).stdout
+        shown = {item["id"]: item for item in json_lines(listed)}
     assert shown["late"]["verified_at"] == "2026-11-30T07:30:00Z"
     assert shown["late"]["available_at"] == "2026-11-30T10:05:00Z"  # when we first held it verified
     assert outbox_by_person(tmp_path / "outbox", ids) == {
@@ -108,7 +109,8 @@ def test_a_listing_verified_more_than_four_weeks_before_it_arrives_is_never_new(
             with freeze_time(at(hour, week) + timedelta(minutes=5)):
                 assert digest(db_url, tmp_path, "run", now=None).exit_code == 0
     with freeze_time(at(13, week=2)):
-        shown = {l["id"]: l for l in json_lines(digest(db_url, tmp_path, "listings", "list", "--json", now=None).stdout)}
+        listed = digest(db_url, tmp_path, "listings", "list", "--json", now=None).stdout
+        shown = {item["id"]: item for item in json_lines(listed)}
     assert shown["catalogue-old"]["available_at"] == shown["catalogue-old"]["verified_at"]  # before every window
     assert shown["catalogue-recent"]["available_at"] == "2026-11-30T07:00:00Z"
     assert outbox_by_person(tmp_path / "outbox", ids) == {
@@ -119,14 +121,15 @@ def test_a_listing_verified_more_than_four_weeks_before_it_arrives_is_never_new(
     }
 
 
-def test_an_import_that_spans_a_run_holds_each_batch_from_when_it_lands(db_url, engine, tax, listing_file, tmp_path):
+def test_an_import_that_spans_a_run_holds_each_batch_from_when_it_lands(db_url, engine, taxonomy, listing_file, tmp_path):
     """A long import is not dated from its start: a batch that lands after a run began is new to that run's
     subscribers next time (the clock is read per batch of 500)."""
     records = [listing(f"l{n:04d}", verified_at=iso(at(7))) for n in range(1, 701)]
     ticks = iter([at(9), at(9) + timedelta(minutes=2)])
     with Session(engine) as s:
-        assert import_listings(s, listing_file(records), tax, at(9), clock=lambda: next(ticks)).inserted == 700
-    shown = {l["id"]: l["available_at"] for l in json_lines(digest(db_url, tmp_path, "listings", "list", "--json").stdout)}
+        assert import_listings(s, listing_file(records), taxonomy, at(9), clock=lambda: next(ticks)).inserted == 700
+    shown = {item["id"]: item["available_at"]
+             for item in json_lines(digest(db_url, tmp_path, "listings", "list", "--json").stdout)}
     assert {shown["l0001"], shown["l0500"]} == {"2026-11-30T09:00:00Z"}
     assert {shown["l0501"], shown["l0700"]} == {"2026-11-30T09:02:00Z"}
 
@@ -155,7 +158,8 @@ def test_whole_cli_processes_on_a_moved_wall_clock(db_url, tmp_path):
     digest_at(at(10), "listings", "import", late)
     digest_at(at(12, 0) + timedelta(minutes=5), "run")
     digest_at(at(8, week=1) + timedelta(minutes=5), "run")
-    listed = {l["id"]: l for l in json_lines(digest_at(at(8, week=1) + timedelta(minutes=6), "listings", "list", "--json"))}
+    listed = {item["id"]: item
+              for item in json_lines(digest_at(at(8, week=1) + timedelta(minutes=6), "listings", "list", "--json"))}
     assert listed["late"]["available_at"].startswith("2026-11-30T10:00:0")  # the faked wall clock of the import
     assert outbox_by_person(tmp_path / "outbox", ids) == {
         ("ana@example.com", "2026-W49"): ["early"],

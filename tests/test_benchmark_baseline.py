@@ -99,7 +99,7 @@ def test_naive_baseline_applies_role_employer_and_fortnightly_rules_alike(genera
     _id, summary = run(Settings(database_url=real_url), SPEC.now, engine=engine, transport=RecordingTransport())
     with Session(engine) as s:
         people = {p.id: p for p in s.scalars(select(Subscriber))}
-        kinds = {l.board_id: (l.role_type, l.employer_type) for l in s.scalars(select(Listing))}
+        kinds = {listing.board_id: (listing.role_type, listing.employer_type) for listing in s.scalars(select(Listing))}
         first = dict(s.execute(select(Delivery.subscriber_id, Delivery.period)
                                .where(Delivery.run_id == "benchmark-history")).all())
         now = dict(s.execute(select(Delivery.subscriber_id, Delivery.period)

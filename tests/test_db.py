@@ -135,7 +135,7 @@ def test_availability_is_backfilled_from_the_first_import(kind, tmp_path, reques
                 dict(id=n, board=board, verified=verified, verified_at=verified_at, imported_at=imported_at, n=n))
     migrate(command.upgrade, "head")
     with Session(engine) as s:
-        got = {l.board_id: l.available_at for l in s.scalars(select(Listing))}
+        got = {listing.board_id: listing.available_at for listing in s.scalars(select(Listing))}
     at = lambda text_: datetime.fromisoformat(text_).replace(tzinfo=UTC)  # noqa: E731
     assert got == {"late": at("2026-11-30 10:00:00"), "prompt": at("2026-11-30 09:00:00"),
                    "stale": at("2026-10-01 08:00:00"), "unverified": None}

@@ -15,17 +15,17 @@ from digest.errors import ConfigError, NormaliseError
 from digest.facets import DESCRIPTION_CAP, employer_type, role_type
 from digest.taxonomy import DEFAULT_PATH, load_taxonomy
 
-TAX = load_taxonomy()
+TAXONOMY = load_taxonomy()
 SAMPLE = Path(__file__).resolve().parents[1] / "digest" / "sample" / "listings.jsonl"
 
 
 def role(title: str = "Backend Engineer", tags: list[str] | None = None, description: str | None = None,
          raw: str | None = None) -> str | None:
-    return role_type(raw, title, tags or [], description, TAX)
+    return role_type(raw, title, tags or [], description, TAXONOMY)
 
 
 def employer(description: str | None = None, company: str = "Fernhill", raw: str | None = None) -> str | None:
-    return employer_type(raw, company, description, TAX)
+    return employer_type(raw, company, description, TAXONOMY)
 
 
 # -- role type from the title ---------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def test_everyday_tags_stay_unknown(tags):
 
 
 def test_tags_may_be_one_comma_separated_string():
-    assert role_type(None, "Backend Engineer", "python, airflow, postgres", None, TAX) == "data"
+    assert role_type(None, "Backend Engineer", "python, airflow, postgres", None, TAXONOMY) == "data"
 
 
 # -- role type from the description ---------------------------------------------------------------------
@@ -295,8 +295,8 @@ def test_every_raw_value_in_the_sample_is_known():
     seen = set()
     for line in SAMPLE.read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
-        seen.add((role_type(rec.get("role_type"), rec["title"], [], None, TAX),
-                  employer_type(rec.get("employer_type"), rec["company"], None, TAX)))
+        seen.add((role_type(rec.get("role_type"), rec["title"], [], None, TAXONOMY),
+                  employer_type(rec.get("employer_type"), rec["company"], None, TAXONOMY)))
     assert {r for r, _ in seen} == {"api", "data", "platform"}
     assert {e for _, e in seen} == {"startup", "scaleup", "enterprise", "agency"}
 
@@ -304,12 +304,12 @@ def test_every_raw_value_in_the_sample_is_known():
 # -- the taxonomy section -------------------------------------------------------------------------------
 
 def test_taxonomy_types_and_labels():
-    assert TAX.role_types == ("api", "data", "platform")
-    assert TAX.employer_types == ("startup", "scaleup", "enterprise", "agency")
-    assert TAX.role_type_labels["platform"] == "Platform & infrastructure"
-    assert TAX.employer_type_labels["scaleup"] == "Scale-up"
-    assert TAX.role_type_evidence.order == ("data", "platform", "api")
-    assert TAX.employer_type_evidence.order == ("agency", "enterprise", "scaleup", "startup")
+    assert TAXONOMY.role_types == ("api", "data", "platform")
+    assert TAXONOMY.employer_types == ("startup", "scaleup", "enterprise", "agency")
+    assert TAXONOMY.role_type_labels["platform"] == "Platform & infrastructure"
+    assert TAXONOMY.employer_type_labels["scaleup"] == "Scale-up"
+    assert TAXONOMY.role_type_evidence.order == ("data", "platform", "api")
+    assert TAXONOMY.employer_type_evidence.order == ("agency", "enterprise", "scaleup", "startup")
 
 
 @pytest.mark.parametrize("old, new, message", [

@@ -268,21 +268,21 @@ def write_import(tmp_path, *addresses: str) -> str:
     return str(path)
 
 
-def reimport(engine, tax, settings, tmp_path, *addresses: str) -> None:
+def reimport(engine, taxonomy, settings, tmp_path, *addresses: str) -> None:
     with Session(engine) as s:
-        report = subs.import_subscribers(s, write_import(tmp_path, *addresses), tax, settings, NOW + timedelta(days=1))
+        report = subs.import_subscribers(s, write_import(tmp_path, *addresses), taxonomy, settings, NOW + timedelta(days=1))
     assert not report.rejected
 
 
-def sign_up(engine, tax, settings, address: str):
+def sign_up(engine, taxonomy, settings, address: str):
     with Session(engine) as s, s.begin():
         data = subs.SubscriberIn.model_validate({"email": address, "stack": ["go"], "timezone": "UTC"})
-        sub = lifecycle.sign_up(s, data, tax, settings, NOW + timedelta(days=1))
+        sub = lifecycle.sign_up(s, data, taxonomy, settings, NOW + timedelta(days=1))
         return None if sub is None else sub.status
 
 
 def test_a_confirmed_reimport_or_a_web_sign_up_keeps_them_suppressed(
-        engine, settings, tax, tmp_path, add_listings, add_subscriber):
+        engine, settings, taxonomy, tmp_path, add_listings, add_subscriber):
     add_listings(listing("py-1"))
     for address in ("gone@example.com", "angry@example.com", "happy@example.com"):
         add_subscriber(address)
@@ -290,10 +290,10 @@ def test_a_confirmed_reimport_or_a_web_sign_up_keeps_them_suppressed(
     mailed(engine, "angry@example.com", ses("notification-complaint"))
     feed(engine, lambda_event(ses("event-bounce-permanent"), ses("notification-complaint")))
 
-    reimport(engine, tax, settings, tmp_path, "Gone@example.com", "angry@example.com")
+    reimport(engine, taxonomy, settings, tmp_path, "Gone@example.com", "angry@example.com")
     assert row(engine, "gone@example.com").status == row(engine, "angry@example.com").status == "suppressed"
-    assert sign_up(engine, tax, settings, "GONE@example.com") is None
-    assert sign_up(engine, tax, settings, "angry@example.com") is None
+    assert sign_up(engine, taxonomy, settings, "GONE@example.com") is None
+    assert sign_up(engine, taxonomy, settings, "angry@example.com") is None
     assert row(engine, "angry@example.com").stack == []  # the form changed nothing
     assert digest_recipients(settings, engine) == {"happy@example.com"}
 
@@ -309,7 +309,7 @@ def remove(engine, address: str) -> None:
         s.commit()
 
 
-def test_removed_then_reimported_comes_back_suppressed(engine, settings, tax, tmp_path, add_listings, add_subscriber):
+def test_removed_then_reimported_comes_back_suppressed(engine, settings, taxonomy, tmp_path, add_listings, add_subscriber):
     add_listings(listing("py-1"))
     for address in ("gone@example.com", "angry@example.com", "full@example.com", "happy@example.com"):
         add_subscriber(address)
@@ -329,9 +329,9 @@ def test_removed_then_reimported_comes_back_suppressed(engine, settings, tax, tm
             (subs.address_hash("gone@example.com"), "bounce"), (subs.address_hash("angry@example.com"), "complaint"),
             (subs.address_hash("full@example.com"), "transient")}
 
-    assert sign_up(engine, tax, settings, "angry@example.com") is None
+    assert sign_up(engine, taxonomy, settings, "angry@example.com") is None
     assert row(engine, "angry@example.com") is None  # nothing stored for a suppressed address typed into the form
-    reimport(engine, tax, settings, tmp_path, "gone@example.com", "ANGRY@example.com", "full@example.com")
+    reimport(engine, taxonomy, settings, tmp_path, "gone@example.com", "ANGRY@example.com", "full@example.com")
     back = [row(engine, a) for a in ("gone@example.com", "angry@example.com", "full@example.com")]
     assert [(b.status, b.suppression_reason, b.confirmed_at) for b in back] == [
         ("suppressed", "bounce", None), ("suppressed", "complaint", None), ("suppressed", "transient", None)]
@@ -339,25 +339,25 @@ def test_removed_then_reimported_comes_back_suppressed(engine, settings, tax, tm
 
 
 def test_someone_who_unsubscribed_is_not_reactivated_by_a_reimport_after_removal(
-        engine, settings, tax, tmp_path, add_subscriber):
+        engine, settings, taxonomy, tmp_path, add_subscriber):
     add_subscriber("left@example.com")
     with Session(engine) as s, s.begin():
         lifecycle.unsubscribe(subs.get(s, "left@example.com"), NOW)
     remove(engine, "left@example.com")
-    reimport(engine, tax, settings, tmp_path, "left@example.com")
+    reimport(engine, taxonomy, settings, tmp_path, "left@example.com")
     assert row(engine, "left@example.com").status == "unsubscribed"
     # Their own sign-up through the form is offered a confirmation (double opt-in, as before removal); the row
     # stays as they left it until the mailbox confirms.
-    assert sign_up(engine, tax, settings, "left@example.com") == "unsubscribed"
+    assert sign_up(engine, taxonomy, settings, "left@example.com") == "unsubscribed"
 
 
 def test_a_bounce_for_an_address_with_no_subscriber_is_not_about_our_mail_and_changes_nothing(
-        engine, settings, tax, tmp_path):
+        engine, settings, taxonomy, tmp_path):
     report = feed(engine, lambda_event(ses("event-bounce-permanent"), ses("event-bounce-transient")))
     assert (report.not_ours, report.suppressed, report.transient_counted) == (2, 0, 0)
     with Session(engine) as s:
         assert s.scalars(select(Suppression)).all() == []
-    reimport(engine, tax, settings, tmp_path, "gone@example.com", "full@example.com")
+    reimport(engine, taxonomy, settings, tmp_path, "gone@example.com", "full@example.com")
     assert row(engine, "gone@example.com").status == row(engine, "full@example.com").status == "active"
 
 

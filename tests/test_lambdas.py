@@ -36,7 +36,7 @@ def aws(monkeypatch, db_url, tmp_path):
         lambdas.state.cache_clear()
 
 
-def seed(engine, tax, settings, tmp_path, add_listings, n: int) -> None:
+def seed(engine, taxonomy, settings, tmp_path, add_listings, n: int) -> None:
     add_listings(listing("a"), listing("b", stack=["go"]))
     csv = tmp_path / "people.csv"
     csv.write_text("email,stack,confirmed\n" + "".join(f"p{i}@example.com,{'go' if i % 2 else 'python'},true\n"
@@ -44,7 +44,7 @@ def seed(engine, tax, settings, tmp_path, add_listings, n: int) -> None:
     from datetime import timedelta
 
     with Session(engine) as s:
-        import_subscribers(s, str(csv), tax, settings, NOW - timedelta(days=30))
+        import_subscribers(s, str(csv), taxonomy, settings, NOW - timedelta(days=30))
 
 
 def drain(sqs, queue_url) -> list[str]:
@@ -56,10 +56,10 @@ def drain(sqs, queue_url) -> list[str]:
         bodies += [m["Body"] for m in got]
 
 
-def test_plan_queue_worker_with_a_duplicated_and_a_broken_message(aws, monkeypatch, engine, tax, settings,
+def test_plan_queue_worker_with_a_duplicated_and_a_broken_message(aws, monkeypatch, engine, taxonomy, settings,
                                                                    tmp_path, add_listings):
     sqs, queue_url = aws
-    seed(engine, tax, settings, tmp_path, add_listings, 230)
+    seed(engine, taxonomy, settings, tmp_path, add_listings, 230)
     monkeypatch.setenv("DIGEST_INLINE_BELOW", "0")
     monkeypatch.setenv("DIGEST_SHARD_SIZE", "50")
     planned = lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
@@ -78,9 +78,9 @@ def test_plan_queue_worker_with_a_duplicated_and_a_broken_message(aws, monkeypat
         assert [d.status for d in s.scalars(select(Delivery))] == ["sent"] * 230
 
 
-def test_small_lists_are_sent_inline_by_the_planner(aws, engine, tax, settings, tmp_path, add_listings):
+def test_small_lists_are_sent_inline_by_the_planner(aws, engine, taxonomy, settings, tmp_path, add_listings):
     sqs, queue_url = aws
-    seed(engine, tax, settings, tmp_path, add_listings, 12)
+    seed(engine, taxonomy, settings, tmp_path, add_listings, 12)
     result = lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
     assert result["inline"] is True and result["sent"] == 12 and result["failed"] == 0
     assert drain(sqs, queue_url) == []
@@ -94,11 +94,11 @@ def test_small_lists_are_sent_inline_by_the_planner(aws, engine, tax, settings, 
     ("DIGEST_QUEUE_URL", "", "DIGEST_QUEUE_URL must be the URL of the shard queue"),
 ])
 def test_a_bad_fan_out_setting_stops_the_planner_with_a_config_error_before_anyone_is_sent(
-        aws, monkeypatch, engine, tax, settings, tmp_path, add_listings, name, value, says):
+        aws, monkeypatch, engine, taxonomy, settings, tmp_path, add_listings, name, value, says):
     from digest.errors import ConfigError
 
     sqs, queue_url = aws
-    seed(engine, tax, settings, tmp_path, add_listings, 3)
+    seed(engine, taxonomy, settings, tmp_path, add_listings, 3)
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as refused:
         lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
@@ -132,7 +132,7 @@ def test_listings_dropped_in_s3_are_imported_with_a_report_beside_them(aws, engi
     assert [(w["line"], w["id"], w["reason"][:20]) for w in report["warnings"]] == [
         (4, "s3-3", "salary 'UTC-1 to UTC"), (4, "s3-3", "unknown level 'Ninja")]
     with Session(engine) as s:
-        assert sorted(l.board_id for l in s.scalars(select(Listing))) == ["s3-1", "s3-3"]
+        assert sorted(item.board_id for item in s.scalars(select(Listing))) == ["s3-1", "s3-3"]
     # The report landing in the bucket fires the trigger again: it is not imported.
     again = lambdas.import_listings(s3_event("jobdigest-listings", "incoming/board+week+48.jsonl.report.json"),
                                     FakeContext())

@@ -127,7 +127,7 @@ def indexed(board_id: str, company: str = "Acme", title: str = "Backend Engineer
 def left_out(index: ListingIndex, ex: Exclusions | None) -> list[str]:
     """The listings an index leaves out for these exclusions."""
     bits = index.excluded(ex)
-    return sorted(l.board_id for pos, l in enumerate(index.listings) if bits >> pos & 1)
+    return sorted(item.board_id for pos, item in enumerate(index.listings) if bits >> pos & 1)
 
 
 def test_exclusions_take_out_the_job_its_reposts_and_twins_and_every_listing_of_a_hidden_company():
@@ -142,7 +142,7 @@ def test_exclusions_take_out_the_job_its_reposts_and_twins_and_every_listing_of_
     ])
     assert left_out(index, None) == left_out(index, Exclusions()) == []
     assert left_out(index, Exclusions(board_ids=("a1",))) == ["a1", "a2", "a3"]
-    a1 = next(l for l in index.listings if l.board_id == "a1")
+    a1 = next(item for item in index.listings if item.board_id == "a1")
     assert left_out(index, Exclusions(repost_keys=(a1.repost_key,))) == ["a1", "a2", "a3"]
     assert left_out(index, Exclusions(companies=("fleetbase inc",))) == ["b1", "b2", "b3"]
     assert left_out(index, Exclusions(("a2",), (), ("acme",))) == ["a1", "a2", "a3", "c1"]
@@ -151,7 +151,7 @@ def test_exclusions_take_out_the_job_its_reposts_and_twins_and_every_listing_of_
     from digest.matching import Prefs
 
     match = index.match(Prefs(), NOW - timedelta(days=1), index.excluded(Exclusions(("a1",), (), ("fleetbase inc",))))
-    assert [l.board_id for l in match.listings] == ["c1"] and match.total == 1
+    assert [item.board_id for item in match.listings] == ["c1"] and match.total == 1
 
 
 # --- the links in the digest, and the next weeks ---------------------------------------------------------------

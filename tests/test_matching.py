@@ -20,7 +20,7 @@ def L(id, hours_ago=10, stack=("python",), level=None, regions=("worldwide",), u
 
 
 def ids(match):
-    return [l.board_id for l in match.listings]
+    return [listing.board_id for listing in match.listings]
 
 
 def test_stack_preferences_intersect_and_empty_means_any():
@@ -95,12 +95,13 @@ def test_index_agrees_with_a_plain_scan_on_random_data():
                   regions=tuple(rng.sample(regions[:2], rng.randint(0, 1))), min_salary=rng.choice([None, 120_000]),
                   hide_no_salary=rng.random() < 0.2)
         expected = {
-            l.board_id for l in listings
-            if l.verified_at > WEEK_AGO
-            and (not p.stack or set(p.stack) & set(l.stack))
-            and (not p.levels or l.level in p.levels or l.level is None)
-            and (not p.regions or set(p.regions) & set(l.regions) or "worldwide" in l.regions)
-            and (l.usd_max is None and not p.hide_no_salary or l.usd_max is not None and l.usd_max >= (p.min_salary or 0))
+            listing.board_id for listing in listings
+            if listing.verified_at > WEEK_AGO
+            and (not p.stack or set(p.stack) & set(listing.stack))
+            and (not p.levels or listing.level in p.levels or listing.level is None)
+            and (not p.regions or set(p.regions) & set(listing.regions) or "worldwide" in listing.regions)
+            and (listing.usd_max is None and not p.hide_no_salary
+                 or listing.usd_max is not None and listing.usd_max >= (p.min_salary or 0))
         }
         m = index.match(p, WEEK_AGO, limit=1000)
         assert set(ids(m)) == expected and m.total == len(expected)

@@ -13,7 +13,7 @@ from digest.normalise import (
 )
 from digest.taxonomy import DEFAULT_PATH, load_taxonomy
 
-TAX = load_taxonomy()
+TAXONOMY = load_taxonomy()
 
 
 # -- stack ----------------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ TAX = load_taxonomy()
     ("terraform", "Platform Engineer", []),
 ])
 def test_normalise_stack(raw, title, expected):
-    assert normalise_stack(raw, title, TAX) == expected
+    assert normalise_stack(raw, title, TAXONOMY) == expected
 
 
 @pytest.mark.parametrize("raw, title, expected", [
@@ -73,7 +73,7 @@ def test_normalise_stack(raw, title, expected):
     (["wordpress", "java"], "Backend Engineer", ["java", "php"]),
 ])
 def test_the_title_wins_over_noisy_tags(raw, title, expected):
-    assert normalise_stack(raw, title, TAX) == expected
+    assert normalise_stack(raw, title, TAXONOMY) == expected
 
 
 # -- level ----------------------------------------------------------------------------------------------
@@ -125,12 +125,12 @@ def test_the_title_wins_over_noisy_tags(raw, title, expected):
     ("Graduates", "Software Engineer", "junior"),
 ])
 def test_normalise_level(raw, title, expected):
-    assert normalise_level(raw, title, TAX) == expected
+    assert normalise_level(raw, title, TAXONOMY) == expected
 
 
 def test_unknown_level_names_the_allowed_values():
     with pytest.raises(NormaliseError, match="unknown level 'Guru'; allowed: intern, junior, mid, senior, lead"):
-        normalise_level("Guru", "Backend Engineer", TAX)
+        normalise_level("Guru", "Backend Engineer", TAXONOMY)
 
 
 # -- regions --------------------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_unknown_level_names_the_allowed_values():
     (None, []),
 ])
 def test_normalise_regions(location, expected):
-    assert normalise_regions(location, TAX) == expected
+    assert normalise_regions(location, TAXONOMY) == expected
 
 
 @pytest.mark.parametrize("location, expected", [
@@ -215,7 +215,7 @@ def test_normalise_regions(location, expected):
     ("Remote, Mobile friendly", []),
 ])
 def test_regions_real_boards_write(location, expected):
-    assert normalise_regions(location, TAX) == expected
+    assert normalise_regions(location, TAXONOMY) == expected
 
 
 # -- titles and repost keys -----------------------------------------------------------------------------
@@ -257,7 +257,7 @@ def test_repost_key_is_stable_and_fits_a_bigint():
     (canonical_region_pref, "Worldwide", "worldwide"),
 ])
 def test_canonical_prefs(fn, value, expected):
-    assert fn(value, TAX) == expected
+    assert fn(value, TAXONOMY) == expected
 
 
 @pytest.mark.parametrize("fn, value, message", [
@@ -269,24 +269,26 @@ def test_canonical_prefs(fn, value, expected):
 ])
 def test_canonical_prefs_refuse_unknown_values(fn, value, message):
     with pytest.raises(NormaliseError) as err:
-        fn(value, TAX)
+        fn(value, TAXONOMY)
     assert message in str(err.value)
 
 
 # -- the taxonomy file ----------------------------------------------------------------------------------
 
 def test_taxonomy_facets_and_labels():
-    assert TAX.stacks == ("python", "go", "java", "node", "ruby", "php", "rust", "kotlin", "scala", "elixir",
+    assert TAXONOMY.stacks == ("python", "go", "java", "node", "ruby", "php", "rust", "kotlin", "scala", "elixir",
                           "csharp", "cpp")
-    assert TAX.levels == ("intern", "junior", "mid", "senior", "lead")
-    assert TAX.regions == ("us", "canada", "latam", "europe", "uk", "africa", "middle-east", "asia", "oceania",
+    assert TAXONOMY.levels == ("intern", "junior", "mid", "senior", "lead")
+    assert TAXONOMY.regions == ("us", "canada", "latam", "europe", "uk", "africa", "middle-east", "asia", "oceania",
                            "worldwide")
-    assert [TAX.stack_label(t) for t in ("node", "csharp", "cpp")] == ["Node.js", "C#/.NET", "C++"]
-    assert TAX.level_label("mid") == "Mid-level"
-    assert TAX.region_label("middle-east") == "Middle East"
-    assert TAX.money.usd_rate("EUR") == 1.08 and TAX.money.usd_rate("USD") == 1.0 and TAX.money.usd_rate("XYZ") is None
-    assert TAX.money.code("ca$") == "CAD" and TAX.money.code("₱") == "PHP" and TAX.money.code("zł") == "PLN"
-    assert load_taxonomy() is TAX  # the default file is read once
+    assert [TAXONOMY.stack_label(t) for t in ("node", "csharp", "cpp")] == ["Node.js", "C#/.NET", "C++"]
+    assert TAXONOMY.level_label("mid") == "Mid-level"
+    assert TAXONOMY.region_label("middle-east") == "Middle East"
+    assert (TAXONOMY.money.usd_rate("EUR") == 1.08 and TAXONOMY.money.usd_rate("USD") == 1.0
+            and TAXONOMY.money.usd_rate("XYZ") is None)
+    assert (TAXONOMY.money.code("ca$") == "CAD" and TAXONOMY.money.code("₱") == "PHP"
+            and TAXONOMY.money.code("zł") == "PLN")
+    assert load_taxonomy() is TAXONOMY  # the default file is read once
 
 
 @pytest.mark.parametrize("old, new, message", [

@@ -139,7 +139,7 @@ def test_why_answers_for_a_person_and_a_listing(db_url, engine, settings, add_li
     run(settings, NOW, engine=engine)
     after = json.loads(digest(db_url, tmp_path, "why", "ana@example.com", "--now", NOW.isoformat(), "--json").stdout)
     assert after["due"] is False and after["not_due"][0].startswith("already sent this week (2026-W48")
-    assert after["recorded"]["listings"] == ["py"] and [l["id"] for l in after["listings"] if l["rank"]] == ["py"]
+    assert after["recorded"]["listings"] == ["py"] and [item["id"] for item in after["listings"] if item["rank"]] == ["py"]
     one = digest(db_url, tmp_path, "why", "ana@example.com", "--listing", "late", "--now", NOW.isoformat())
     assert one.stdout.splitlines()[-1] == "late Backend Engineer — Company late: kept out: not verified"
     nxt = digest(db_url, tmp_path, "why", "ana@example.com", "--listing", "py", "--now", NEXT.isoformat())

@@ -30,12 +30,12 @@ def _message(key: str, to: str = "ana@example.com", subject: str = "3 new backen
             ).encode()
 
 
-def _subscribers(engine, tax, settings, tmp_path, n: int) -> None:
+def _subscribers(engine, taxonomy, settings, tmp_path, n: int) -> None:
     csv = tmp_path / "subs.csv"
     csv.write_text("email,name,stack,confirmed\n" + "".join(
         f"u{i}@example.com,{'Zoë Ñandú' if i % 7 == 0 else ''},{'go' if i % 2 else 'python'},true\n" for i in range(n)))
     with Session(engine) as s:
-        import_subscribers(s, str(csv), tax, settings, NOW - timedelta(days=30))
+        import_subscribers(s, str(csv), taxonomy, settings, NOW - timedelta(days=30))
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
@@ -73,9 +73,9 @@ def test_a_rerun_that_rewrites_the_files_counts_each_message_once(engine, settin
     assert folders(settings.outbox_dir)[0][:2] == ("2026-W48", 4)
 
 
-def test_two_workers_writing_one_week_are_indexed_exactly(engine, settings, add_listings, tax, tmp_path):
+def test_two_workers_writing_one_week_are_indexed_exactly(engine, settings, add_listings, taxonomy, tmp_path):
     add_listings(listing("a"), listing("b", stack=["go"]))
-    _subscribers(engine, tax, settings, tmp_path, PAGE_IDS + 150)
+    _subscribers(engine, taxonomy, settings, tmp_path, PAGE_IDS + 150)
     assert run(settings, NOW, engine=engine, workers=2)[1].sent == PAGE_IDS + 150
 
     listed = assert_index_matches_disk(settings.outbox_dir)

@@ -175,15 +175,16 @@ def test_a_large_file_normalised_by_several_processes_lands_exactly_as_by_one(db
     records.insert(1500, dict(records[10]))  # the same id again, in another chunk than its first
     path = tmp_path / "big.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n{broken\n", encoding="utf-8")
-    tax = load_taxonomy()
+    taxonomy = load_taxonomy()
     reports, rows = [], []
     for workers in (1, 2):
         with Session(engine) as s:
             s.query(Listing).delete()
             s.commit()
-            reports.append(import_listings(s, str(path), tax, NOW, workers=workers, parallel_min=100))
-            rows.append([(l.board_id, l.stack, l.level, l.regions, l.salary_min, l.salary_currency, l.role_type)
-                         for l in s.scalars(select(Listing).order_by(Listing.board_id))])
+            reports.append(import_listings(s, str(path), taxonomy, NOW, workers=workers, parallel_min=100))
+            rows.append([(item.board_id, item.stack, item.level, item.regions, item.salary_min, item.salary_currency,
+                          item.role_type)
+                         for item in s.scalars(select(Listing).order_by(Listing.board_id))])
     serial, forked = reports
     assert rows[0] == rows[1] and len(rows[0]) == len(records) - 1
     assert [str(r) for r in serial.rejected] == [str(r) for r in forked.rejected]

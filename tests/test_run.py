@@ -213,7 +213,7 @@ def test_workers_share_the_list_without_overlap(engine, settings, add_listings, 
     assert set(ledger(engine).values()) == {"sent"}
 
 
-def test_overlapping_runs_and_a_duplicated_shard_never_send_twice(engine, settings, add_listings, tmp_path, tax):
+def test_overlapping_runs_and_a_duplicated_shard_never_send_twice(engine, settings, add_listings, tmp_path, taxonomy):
     import threading
 
     from digest.run import RunContext, ShardRunner, plan
@@ -224,7 +224,7 @@ def test_overlapping_runs_and_a_duplicated_shard_never_send_twice(engine, settin
     csv = tmp_path / "subs.csv"
     csv.write_text("email,stack,confirmed\n" + "".join(f"u{i}@example.com,{'go' if i % 2 else 'python'},true\n" for i in range(600)))
     with Session(engine) as s:
-        import_subscribers(s, str(csv), tax, settings, NOW - timedelta(days=30))
+        import_subscribers(s, str(csv), taxonomy, settings, NOW - timedelta(days=30))
         [shard] = list(plan(s, size=1000))
     transports = [RecordingTransport() for _ in range(3)]
     workers = [

@@ -137,7 +137,7 @@ def test_the_crontab_line_and_the_service_run_digest_run_with_the_env_file(db_ur
     add_subscriber("ana@example.com", joined=now - timedelta(days=30))
     state, env = installed(tmp_path, db_url)
 
-    [line] = [l for l in (DEPLOY / "crontab").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    [line] = [row for row in (DEPLOY / "crontab").read_text().splitlines() if row.strip() and not row.startswith("#")]
     *when, command = line.split(None, 5)
     assert when == ["0", "*", "*", "*", "*"]  # minute 0 of every hour
     command = command.replace(INSTALLED, DIGEST).replace(ENV_FILE, env["_path"]).replace(STATE_DIR, str(state))

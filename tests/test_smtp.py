@@ -50,7 +50,7 @@ def digest(*args: str, env: dict[str, str]):
     return result
 
 
-def add_people(engine, tax, n: int) -> dict[str, int]:
+def add_people(engine, taxonomy, n: int) -> dict[str, int]:
     from digest.subscribers import SubscriberIn, upsert
 
     out = {}
@@ -60,7 +60,7 @@ def add_people(engine, tax, n: int) -> dict[str, int]:
                      "timezone": "UTC", "name": ("Zoë Ångström", "O'Brien", "")[i % 3] or None}
             if i % 4 == 0:
                 prefs["stack"] = ["go"]
-            sub, _ = upsert(s, SubscriberIn.model_validate(prefs), tax, Settings(), NOW.replace(month=10))
+            sub, _ = upsert(s, SubscriberIn.model_validate(prefs), taxonomy, Settings(), NOW.replace(month=10))
             s.flush()
             out[sub.email] = sub.id
         s.commit()
@@ -82,11 +82,11 @@ def ledger(engine) -> dict[int, Delivery]:
 
 
 def test_a_run_delivers_every_digest_over_one_connection_as_the_same_bytes_the_outbox_writes(
-        engine, db_url, tax, add_listings, mailhost, tmp_path):
+        engine, db_url, taxonomy, add_listings, mailhost, tmp_path):
     from .reliability.crash_harness import reset_ledger
 
     week_listings(add_listings)
-    ids = add_people(engine, tax, 230)  # more than a page (200): the connection outlives the page's transaction
+    ids = add_people(engine, taxonomy, 230)  # more than a page (200): the connection outlives the page's transaction
     env = smtp_env(db_url, mailhost.url(), tmp_path / "unused-outbox")
 
     done = digest("run", "--now", NOW.isoformat(), env=env)
@@ -125,9 +125,9 @@ def test_a_run_delivers_every_digest_over_one_connection_as_the_same_bytes_the_o
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_implicit_tls_with_auth_login_delivers_the_same_way(engine, db_url, tax, add_listings, certs, tmp_path):
+def test_implicit_tls_with_auth_login_delivers_the_same_way(engine, db_url, taxonomy, add_listings, certs, tmp_path):
     week_listings(add_listings)
-    ids = add_people(engine, tax, 12)
+    ids = add_people(engine, taxonomy, 12)
     with Mailhost(certs, tls="implicit", mechanisms=("LOGIN",)) as host:
         assert host.url().startswith("smtps://")
         done = digest("run", "--now", NOW.isoformat(), env=smtp_env(db_url, host.url(), tmp_path / "outbox"))
@@ -137,9 +137,9 @@ def test_implicit_tls_with_auth_login_delivers_the_same_way(engine, db_url, tax,
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_relay_on_this_machine_takes_mail_in_clear_without_a_login(engine, db_url, tax, add_listings, tmp_path):
+def test_a_relay_on_this_machine_takes_mail_in_clear_without_a_login(engine, db_url, taxonomy, add_listings, tmp_path):
     week_listings(add_listings)
-    ids = add_people(engine, tax, 5)
+    ids = add_people(engine, taxonomy, 5)
     with Mailhost(None, tls=None) as relay:
         assert relay.url() == f"smtp://127.0.0.1:{relay.port}"
         done = digest("run", "--now", NOW.isoformat(), env=smtp_env(db_url, relay.url(), tmp_path / "outbox"))
@@ -161,10 +161,10 @@ def _refused(db_url: str, url: str, tmp_path, engine, **extra: str) -> str:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_server_that_cannot_take_mail_is_one_line_at_start(engine, db_url, tax, add_listings, certs, mailhost,
+def test_a_server_that_cannot_take_mail_is_one_line_at_start(engine, db_url, taxonomy, add_listings, certs, mailhost,
                                                              tmp_path):
     week_listings(add_listings)
-    add_people(engine, tax, 3)
+    add_people(engine, taxonomy, 3)
     shown = f"smtp+starttls://{USER}:***@127.0.0.1:{mailhost.port}"
 
     down = free_port()

@@ -285,7 +285,7 @@ def test_a_row_the_database_refuses_costs_only_that_row(db_url, tmp_path, engine
 
 
 @pytest.mark.parametrize("kind", ["rejected", "paused"])
-def test_a_carrier_refusing_confirmation_mails_is_one_line_not_a_traceback(engine, settings, tax, kind):
+def test_a_carrier_refusing_confirmation_mails_is_one_line_not_a_traceback(engine, settings, taxonomy, kind):
     """A refused address costs only that mail; a carrier that stops (paused, quota, unreachable) stops the
     mailing with one clear error, and whoever was not mailed is mailed by the next import."""
     from digest.errors import DigestError
@@ -302,17 +302,17 @@ def test_a_carrier_refusing_confirmation_mails_is_one_line_not_a_traceback(engin
 
     with Session(engine) as s:
         for who in ("a", "b", "c"):
-            upsert(s, SubscriberIn.model_validate({"email": f"{who}@example.com"}), tax, settings, JOINED)
+            upsert(s, SubscriberIn.model_validate({"email": f"{who}@example.com"}), taxonomy, settings, JOINED)
         s.commit()
         carrier = Refusing()
         if kind == "rejected":
-            assert confirm_pending(s, settings, tax, carrier, NOW) == 2
+            assert confirm_pending(s, settings, taxonomy, carrier, NOW) == 2
         else:
             with pytest.raises(DigestError, match=r"confirmation mails stopped after 1 sent \(paused: refused by the test\)"):
-                confirm_pending(s, settings, tax, carrier, NOW)
+                confirm_pending(s, settings, taxonomy, carrier, NOW)
         mailed = dict(s.execute(select(Subscriber.email, Subscriber.confirm_sent_at)).all())
     assert [to for _key, to, _raw in carrier.sent] == (["a@example.com", "c@example.com"] if kind == "rejected"
                                                         else ["a@example.com"])
     assert {e for e, at in mailed.items() if at is not None} == {to for _k, to, _r in carrier.sent}
     with Session(engine) as s:  # the next import mails the ones left (b again only if it was not refused for good)
-        assert confirm_pending(s, settings, tax, RecordingTransport(), NOW) == (1 if kind == "rejected" else 2)
+        assert confirm_pending(s, settings, taxonomy, RecordingTransport(), NOW) == (1 if kind == "rejected" else 2)

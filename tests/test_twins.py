@@ -204,7 +204,7 @@ def L(id, hours_ago=10, level=None, url=None, key=None, stack=("python",)):
 
 
 def ids(match):
-    return [l.board_id for l in match.listings]
+    return [item.board_id for item in match.listings]
 
 
 def test_the_best_ranked_twin_stays_not_merely_the_freshest():

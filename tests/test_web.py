@@ -62,7 +62,7 @@ def test_an_unknown_path_is_a_clear_page(web):
 
 # --- /subscribe ------------------------------------------------------------------------------------------
 
-def test_the_sign_up_form_offers_every_choice(web, tax):
+def test_the_sign_up_form_offers_every_choice(web, taxonomy):
     r = web.client.get("/subscribe")
     assert r.status_code == 200
     page = Page(r.data)
@@ -71,7 +71,7 @@ def test_the_sign_up_form_offers_every_choice(web, tax):
     assert page.tags[0] == ("html", {"lang": "en"})
     assert {"email", "timezone"} <= page.labels_for
     assert [i["type"] for i in page.inputs if i.get("name") == "email"] == ["email"]
-    for name, values in (("stack", tax.stacks), ("level", tax.levels), ("region", tax.regions)):
+    for name, values in (("stack", taxonomy.stacks), ("level", taxonomy.levels), ("region", taxonomy.regions)):
         assert [i["value"] for i in page.inputs if i.get("name") == name] == list(values)
         assert page.checked(name) == set()
     assert page.selected("timezone") == ["UTC"]
@@ -144,7 +144,7 @@ def test_at_most_one_confirmation_mail_per_address_in_ten_minutes(web):
     assert web.by_email("eager@example.com")["status"] == "active"
 
 
-def test_two_workers_signing_up_one_new_address_make_one_row_and_one_mail(web, tax):
+def test_two_workers_signing_up_one_new_address_make_one_row_and_one_mail(web, taxonomy):
     """Two processes (two `digest serve`s, two Lambdas) handle sign-ups of one new address at once: the loser of
     the insert starts over and finds the row, so there is one row, one sign-up and one confirmation."""
     import threading
@@ -159,7 +159,7 @@ def test_two_workers_signing_up_one_new_address_make_one_row_and_one_mail(web, t
         request_id = page_mail.enqueue(s, "signup", NOW, email=form["email"], data=SubscriberIn.model_validate(form)).id
         s.commit()
     first = Session(web.engine)  # the other process: row written, not yet committed
-    upsert(first, SubscriberIn.model_validate(form), tax, web.settings, NOW, source="web")
+    upsert(first, SubscriberIn.model_validate(form), taxonomy, web.settings, NOW, source="web")
     first.flush()
     # PostgreSQL: the worker gets as far as its own insert (then loses it); SQLite: writers queue up at the first.
     wanted = "INSERT INTO SUBSCRIBERS" if web.engine.dialect.name == "postgresql" else "DELETE FROM MAIL_REQUESTS"
@@ -174,7 +174,7 @@ def test_two_workers_signing_up_one_new_address_make_one_row_and_one_mail(web, t
 
     def work():
         with Session(web.engine, expire_on_commit=False) as s:
-            outcome["r"] = page_mail.handle(s, web.settings, tax, web.transport, request_id, web.clock)
+            outcome["r"] = page_mail.handle(s, web.settings, taxonomy, web.transport, request_id, web.clock)
 
     worker = threading.Thread(target=work)
     try:
@@ -326,7 +326,7 @@ def test_an_expired_confirmation_link_offers_a_new_one(web):
 
 # --- /preferences ------------------------------------------------------------------------------------------
 
-def test_the_preferences_page_shows_the_current_choices(web, add_subscriber, tax):
+def test_the_preferences_page_shows_the_current_choices(web, add_subscriber, taxonomy):
     sid = add_subscriber("p@example.com", stack=["python", "go"], level=["senior"], region=["europe"],
                          timezone="Europe/Berlin", send_day="friday", send_hour=7, min_salary=90000,
                          hide_no_salary=True)
@@ -337,7 +337,7 @@ def test_the_preferences_page_shows_the_current_choices(web, add_subscriber, tax
     assert r.status_code == 200
     page = Page(r.data)
     assert "For p@example.com · status: paused" in page.text
-    assert [i["value"] for i in page.inputs if i.get("name") == "stack"] == list(tax.stacks)
+    assert [i["value"] for i in page.inputs if i.get("name") == "stack"] == list(taxonomy.stacks)
     assert page.checked("stack") == {"python", "go"}
     assert page.checked("level") == {"senior"}
     assert page.checked("region") == {"europe"}
@@ -589,11 +589,11 @@ def test_no_get_or_head_changes_anything(web, add_subscriber, add_listings):
 
 # --- the subscriber's say: kinds of role and employer, cadence, leaving and coming back ------------------------
 
-def test_sign_up_offers_role_and_employer_and_a_timezone_guess_from_our_own_script(web, tax):
+def test_sign_up_offers_role_and_employer_and_a_timezone_guess_from_our_own_script(web, taxonomy):
     r = web.client.get("/subscribe")
     page = Page(r.data)
-    assert {i["value"] for i in page.inputs if i.get("name") == "role"} == set(tax.role_types)
-    assert {i["value"] for i in page.inputs if i.get("name") == "employer"} == set(tax.employer_types)
+    assert {i["value"] for i in page.inputs if i.get("name") == "role"} == set(taxonomy.role_types)
+    assert {i["value"] for i in page.inputs if i.get("name") == "employer"} == set(taxonomy.employer_types)
     assert page.selected("timezone") == ["UTC"]  # without JavaScript the form keeps UTC
     scripts = [a for t, a in page.tags if t == "script"]
     assert [a["src"] for a in scripts] == ["/static/timezone.js"] and page.runs_only_own_scripts()

@@ -73,7 +73,7 @@ def generated_subscribers(rng: random.Random, add_subscriber) -> None:
     for n in range(60):
         prefs = {
             "stack": rng.sample(STACKS, rng.choice([0, 1, 1, 2, 3])),
-            "level": rng.sample([l for l in LEVELS if l], rng.choice([0, 0, 1, 2])),
+            "level": rng.sample([level for level in LEVELS if level], rng.choice([0, 0, 1, 2])),
             "region": rng.sample(["us", "europe", "uk", "canada", "asia"], rng.choice([0, 1, 1, 2])),
             "role": rng.sample(["api", "data", "platform"], rng.choice([0, 0, 0, 1])),
             "employer": rng.sample(["startup", "scaleup", "enterprise"], rng.choice([0, 0, 0, 1])),
@@ -97,8 +97,8 @@ def mark_feedback_and_leavers(engine, rng: random.Random) -> None:
         people = s.scalars(select(Subscriber).order_by(Subscriber.id)).all()
         listings = s.scalars(select(Listing).where(Listing.verified.is_(True)).order_by(Listing.id)).all()
         for sub in people[::3]:
-            for l in rng.sample(listings, 3):
-                s.add(NotForMe(subscriber_id=sub.id, board_id=l.board_id, repost_key=l.repost_key,
+            for item in rng.sample(listings, 3):
+                s.add(NotForMe(subscriber_id=sub.id, board_id=item.board_id, repost_key=item.repost_key,
                                reason=rng.choice(["wrong_stack", None]), created_at=NOW - timedelta(days=3)))
         for sub in people[1::4]:
             company = rng.choice(COMPANIES)
@@ -111,14 +111,14 @@ def mark_feedback_and_leavers(engine, rng: random.Random) -> None:
         s.commit()
 
 
-def planned_week(engine, settings, tax) -> dict[str, object]:
+def planned_week(engine, settings, taxonomy) -> dict[str, object]:
     """`why` at NOW for every subscriber (every listing of the week in each answer)."""
     with Session(engine) as s:
         emails = s.scalars(select(Subscriber.email).order_by(Subscriber.id)).all()
-        return {e: why(s, settings, tax, e, NOW) for e in emails}
+        return {e: why(s, settings, taxonomy, e, NOW) for e in emails}
 
 
-def test_why_agrees_with_what_the_run_sent_for_every_subscriber_and_listing(engine, settings, tax, add_listings,
+def test_why_agrees_with_what_the_run_sent_for_every_subscriber_and_listing(engine, settings, taxonomy, add_listings,
                                                                            add_subscriber):
     rng = random.Random(15)
     settings = replace(settings, max_jobs=5, max_per_company=2)
@@ -131,15 +131,15 @@ def test_why_agrees_with_what_the_run_sent_for_every_subscriber_and_listing(engi
     add_listings(*[r | {"verified_at": (NOW - timedelta(days=1)).isoformat()} for r in records[20:40]
                    if r.get("verified", True)])
 
-    before = planned_week(engine, settings, tax)
+    before = planned_week(engine, settings, taxonomy)
     run_id, summary = run(settings, NOW, engine=engine)
-    after = planned_week(engine, settings, tax)
+    after = planned_week(engine, settings, taxonomy)
 
     with Session(engine) as s:
         rows = {sub_email: d for sub_email, d in s.execute(
             select(Subscriber.email, Delivery).join(Delivery, Delivery.subscriber_id == Subscriber.id)
             .where(Delivery.run_id == run_id))}
-        all_ids = {l.board_id: l.id for l in s.scalars(select(Listing))}
+        all_ids = {item.board_id: item.id for item in s.scalars(select(Listing))}
     outbox = read_outbox(settings.outbox_dir)
     assert summary.sent >= 10 and summary.skipped_empty >= 1 and summary.failed == 0
 

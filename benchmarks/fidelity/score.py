@@ -162,11 +162,11 @@ def _pct(hit: int, n: int) -> float | None:
 # -------------------------------------------------------------------------------------------- passes
 
 def score_sample(data: Path, workdir: Path) -> dict:
-    truth = [json.loads(l) for l in (data / "truth.jsonl").read_text(encoding="utf-8").split("\n") if l.strip()]
+    truth = [json.loads(line) for line in (data / "truth.jsonl").read_text(encoding="utf-8").split("\n") if line.strip()]
     sample = data / "sample.jsonl"
     if not sample.exists():
         raise SystemExit(f"{sample} is missing: run .venv/bin/python -m benchmarks.fidelity.sources --build-sample")
-    sample_ids = [json.loads(l).get("id") for l in sample.read_text(encoding="utf-8").split("\n") if l.strip()]
+    sample_ids = [json.loads(line).get("id") for line in sample.read_text(encoding="utf-8").split("\n") if line.strip()]
     line_of = {rid: n for n, rid in enumerate(sample_ids, 1)}
     missing = [t["id"] for t in truth if t["id"] not in line_of]
     if missing:

@@ -80,7 +80,7 @@ def parse_rules(report: str) -> list[tuple[float, str, str]]:
     """The rule table of a SpamAssassin report: ' 0.7 HTML_FONT_LOW_CONTRAST BODY: HTML font …'."""
     rules: list[tuple[float, str, str]] = []
     lines = report.splitlines()
-    start = next((i for i, l in enumerate(lines) if l.startswith("---- ")), None)
+    start = next((i for i, line in enumerate(lines) if line.startswith("---- ")), None)
     for line in lines[start + 1:] if start is not None else ():
         parts = line.split(None, 2)
         if len(parts) >= 2 and parts[0].lstrip("-").replace(".", "", 1).isdigit():
@@ -125,7 +125,7 @@ def start_spamd(run_dir: Path, configpath: Path | None) -> tuple[SpamAssassin | 
     where = f"spamd{' --configpath=' + str(configpath) if configpath else ''}"
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if done.returncode:
-        errors = [l for l in log.read_text(errors="replace").splitlines() if "error" in l] if log.exists() else []
+        errors = [line for line in log.read_text(errors="replace").splitlines() if "error" in line] if log.exists() else []
         return None, f"{where} exited {done.returncode}: {(errors or [done.stderr.strip()])[0]}"
     started = time.monotonic()
     while subprocess.run([SPAMC, "-K", "-d", "127.0.0.1", "-p", str(port)], capture_output=True).returncode:

@@ -141,7 +141,7 @@ def quality_settings(tmp: Path) -> Settings:
     )
 
 
-def build(tmp: Path, tax: Taxonomy, now: datetime | None = None) -> dict[str, Sample]:
+def build(tmp: Path, taxonomy: Taxonomy, now: datetime | None = None) -> dict[str, Sample]:
     """Load the hostile board and subscribers into a fresh database; return every message type."""
     now = now or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     settings = quality_settings(tmp)
@@ -154,13 +154,13 @@ def build(tmp: Path, tax: Taxonomy, now: datetime | None = None) -> dict[str, Sa
     samples: dict[str, Sample] = {}
     try:
         with Session(engine) as s:
-            report = import_listings(s, str(path), tax, now - timedelta(hours=1))
+            report = import_listings(s, str(path), taxonomy, now - timedelta(hours=1))
             assert not report.rejected, report.rejected
             subs = {}
             for addr, (name, stack, confirmed) in SUBSCRIBERS.items():
                 data = SubscriberIn.model_validate({"email": addr, "name": name, "stack": [stack],
                                                     "confirmed": confirmed, "timezone": "UTC"})
-                subs[addr], _ = upsert(s, data, tax, settings, now - timedelta(days=30))
+                subs[addr], _ = upsert(s, data, taxonomy, settings, now - timedelta(days=30))
             s.commit()
 
             def links(addr: str) -> dict[str, str]:
@@ -169,7 +169,7 @@ def build(tmp: Path, tax: Taxonomy, now: datetime | None = None) -> dict[str, Sa
                         for p in ("preferences", "unsubscribe")}
 
             def digest(name: str, addr: str, st: Settings = settings, **kw) -> Sample:
-                p = preview(s, st, tax, addr, now, **kw)
+                p = preview(s, st, taxonomy, addr, now, **kw)
                 assert p.message is not None, f"{addr} has no digest at {now}"
                 return _digest_sample(name, p.message.raw, subs[addr].name, p.match, raw_by_id, links(addr))
 
@@ -179,7 +179,7 @@ def build(tmp: Path, tax: Taxonomy, now: datetime | None = None) -> dict[str, Sa
             samples["digest-emptyish"] = digest("digest-emptyish", "few@example.net", settings.with_(max_jobs=1))
 
             transport = RecordingTransport()
-            p, _ = test_send(s, settings, tax, transport, "five@example.net", TEST_SEND_TO, now)
+            p, _ = test_send(s, settings, taxonomy, transport, "five@example.net", TEST_SEND_TO, now)
             ((_key, to, raw),) = transport.sent
             assert to == TEST_SEND_TO
             # A test copy's links all lead to the page that changes nothing (subscribers/test_copy.py).
@@ -189,7 +189,7 @@ def build(tmp: Path, tax: Taxonomy, now: datetime | None = None) -> dict[str, Sa
             new = subs["new@example.net"]
             confirm_token = tokens.sign(settings.secret_keys, "confirm", new.id, new.token_version, issued_at=now)
             samples["confirmation"] = Sample(
-                name="confirmation", kind="confirmation", raw=confirmation_message(settings, tax, new, now),
+                name="confirmation", kind="confirmation", raw=confirmation_message(settings, taxonomy, new, now),
                 subscriber_name=new.name, unsubscribe=links("new@example.net")["unsubscribe"],
                 links={"confirm": f"{settings.base_url}/confirm/{confirm_token}",
                        "unsubscribe": links("new@example.net")["unsubscribe"]},
@@ -203,7 +203,7 @@ def build(tmp: Path, tax: Taxonomy, now: datetime | None = None) -> dict[str, Sa
 
 
 def _digest_sample(name, raw, subscriber_name, match, raw_by_id, links) -> Sample:
-    shown = tuple(raw_by_id[l.board_id] for l in match.listings)
+    shown = tuple(raw_by_id[listing.board_id] for listing in match.listings)
     links = dict(links, board="https://jobs.example.org")
     return Sample(name=name, kind="digest", raw=raw, subscriber_name=subscriber_name, listings=shown,
                   more=match.total - len(shown), links=links, unsubscribe=links["unsubscribe"])

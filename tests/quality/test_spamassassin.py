@@ -30,7 +30,7 @@ def test_the_gate_sees_a_bad_message(spamassassin, samples):
     """The same check scores an HTML-only digest without Date and Message-ID above the limit."""
     raw = samples["digest-1"].raw
     head, _, _ = raw.partition(b"\r\n\r\n")
-    kept = b"\r\n".join(l for l in head.split(b"\r\n") if not l.startswith((b"Date:", b"Message-ID:")))
+    kept = b"\r\n".join(line for line in head.split(b"\r\n") if not line.startswith((b"Date:", b"Message-ID:")))
     html = samples["digest-1"].message.get_body(("html",))
     bad = kept.split(b"\r\nContent-Type:")[0] + b"\r\n" + html.as_bytes(policy=html.policy.clone(linesep="\r\n"))
     score, rules, _ = spamassassin.report(bad)

@@ -325,7 +325,7 @@ def test_the_hostile_listings_arrive_harmless(samples, name):
     assert "مهندس Go خلفيةevil role" in text and "ZeroWidthCo & Partners" in text  # RTL kept, bidi/zero-width gone
     assert "🚀 Go Engineer 👩‍💻 (Payments) 🇪🇺" in text and "🚀 Go Engineer 👩‍💻 (Payments) 🇪🇺" in html
     assert "Café Zürich GmbH" in text
-    long_title = next(l.title for l in s.listings if len(l.title) == 500)
+    long_title = next(listing.title for listing in s.listings if len(listing.title) == 500)
     assert long_title in text and str(escape(long_title)) in html
     assert "Line Bcc: attacker@evil.example X-Injected: yes and controls" in text
     assert "https://jobs.example.org/jobs/go-4?a=%22x%22&b=%3Cy%3E" in text  # quotes and brackets encoded

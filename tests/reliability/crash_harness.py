@@ -415,8 +415,8 @@ def run_trials(db_url: str, trials: int, seed: int, workdir: Path, subscribers: 
 # --- the documented command ---
 
 def machine() -> dict:
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     mine = [str(p.relative_to(ROOT)) for p in Path(__file__).parent.glob("crash_*.py")]
     dirty = subprocess.run(["git", "status", "--porcelain", "digest", "templates", *mine], cwd=ROOT,

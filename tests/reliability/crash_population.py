@@ -128,13 +128,13 @@ def populate(url: str, workdir: Path, subscribers: int, seed: int) -> Population
     engine = db.make_engine(url)
     try:
         db.upgrade(engine)
-        tax, settings = load_taxonomy(), Settings(database_url=url)
+        taxonomy, settings = load_taxonomy(), Settings(database_url=url)
         early, late, after = _subscribers(rng, subscribers)
         with Session(engine) as s:
-            report = import_listings(s, _jsonl(workdir / "listings.jsonl", _listings(rng)), tax, NOW)
+            report = import_listings(s, _jsonl(workdir / "listings.jsonl", _listings(rng)), taxonomy, NOW)
             assert not report.rejected, report.rejected
             for records, joined in ((early, NOW - timedelta(days=30)), (late, NOW - timedelta(minutes=20))):
-                report = import_subscribers(s, _jsonl(workdir / "subscribers.jsonl", records), tax, settings, joined)
+                report = import_subscribers(s, _jsonl(workdir / "subscribers.jsonl", records), taxonomy, settings, joined)
                 assert not report.rejected, report.rejected
             changes = {"paused-future": {"paused_until": PAUSED_FUTURE}, "paused-past": {"paused_until": PAUSED_PAST},
                        "unsubscribed": {"status": "unsubscribed"}}

@@ -46,7 +46,7 @@ from .fuzz_support import (  # noqa: F401
     PAYLOADS, _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,
 )
 
-TAX = load_taxonomy()
+TAXONOMY = load_taxonomy()
 STRICT = email.policy.strict
 DIGEST_HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-Unsubscribe",
                   "List-Unsubscribe-Post", "List-Id", "Feedback-ID", "Content-Type"]
@@ -177,20 +177,20 @@ def pipeline(engine, tmp: Path, listing_values: dict, name: str | None, from_nam
     record = listing("inj-1", verified_at=(NOW - timedelta(days=1)).isoformat(), **listing_values)
     path.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
     with Session(engine) as s:
-        report = import_listings(s, str(path), TAX, NOW - timedelta(days=1))
+        report = import_listings(s, str(path), TAXONOMY, NOW - timedelta(days=1))
         if report.rejected:
             return {}
         # No preferences: whatever facets the hostile title and tags give the listing, it is in her digest.
         sub, _ = upsert(s, SubscriberIn.model_validate({"email": "ana@example.com", "name": name,
                                                          "confirmed": True, "timezone": "UTC"}),
-                        TAX, settings, NOW - timedelta(days=30))
+                        TAXONOMY, settings, NOW - timedelta(days=30))
         s.commit()
-        out = {"digest": preview(s, settings, TAX, "ana@example.com", NOW).message.raw}
+        out = {"digest": preview(s, settings, TAXONOMY, "ana@example.com", NOW).message.raw}
         transport = RecordingTransport()
-        send_test_copy(s, settings, TAX, transport, "ana@example.com", "qa@example.org", NOW)
+        send_test_copy(s, settings, TAXONOMY, transport, "ana@example.com", "qa@example.org", NOW)
         out["test-send"] = transport.sent[0][2]
         sub.status = "pending"
-        out["confirmation"] = confirmation_message(settings, TAX, sub, NOW)
+        out["confirmation"] = confirmation_message(settings, TAXONOMY, sub, NOW)
     return out
 
 

@@ -90,7 +90,7 @@ def test_listing_import_rejects_only_the_huge_id_and_keeps_every_good_record(for
         f"line {bad + 1} (huge-salary)", f"line {bad + 2} (inf-salary)", f"line {bad + 3} (minus-inf)"]
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Listing)) == GOOD_BEFORE + 4
-        kept = {l.board_id: (l.salary_min, l.salary_max) for l in s.scalars(select(Listing).where(
+        kept = {item.board_id: (item.salary_min, item.salary_max) for item in s.scalars(select(Listing).where(
             Listing.board_id.in_(["huge-salary", "inf-salary", "minus-inf", "after", "before-0"])))}
     assert kept == {k: (None, None) for k in ("huge-salary", "inf-salary", "minus-inf", "after", "before-0")}
 

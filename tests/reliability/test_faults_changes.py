@@ -79,10 +79,10 @@ def week_of(carrier: RecordingTransport, period: str) -> dict[int, list[str]]:
 @pytest.fixture
 def population(engine, settings, add_listings):
     """N active subscribers (any stack); listings for three weeks, a Python and a Go one each."""
-    tax = load_taxonomy()
+    taxonomy = load_taxonomy()
     with Session(engine) as s:
         for i in range(1, N + 1):
-            upsert(s, SubscriberIn.model_validate({"email": f"s{i}@example.com", "confirmed": True}), tax,
+            upsert(s, SubscriberIn.model_validate({"email": f"s{i}@example.com", "confirmed": True}), taxonomy,
                    Settings(), JOINED)
             s.flush()
         s.commit()

@@ -101,14 +101,14 @@ def fresh(server):
 
 def populate(engine, n: int) -> None:
     """Twenty listings; n subscribers who joined a month ago, all due at NOW (Monday 08:00 UTC slot)."""
-    tax = load_taxonomy()
+    taxonomy = load_taxonomy()
     records = [listing(f"l{i}", verified_at=(NOW - timedelta(hours=i + 1)).isoformat()) for i in range(20)]
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"faults-db-listings-{os.getpid()}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     with Session(engine) as s:
-        assert import_listings(s, str(path), tax, NOW).imported == 20
+        assert import_listings(s, str(path), taxonomy, NOW).imported == 20
         # One subscriber through the real path; the rest are copies of its row with their own address.
-        first, _ = upsert(s, SubscriberIn.model_validate({"email": "u0@example.com", "confirmed": True}), tax,
+        first, _ = upsert(s, SubscriberIn.model_validate({"email": "u0@example.com", "confirmed": True}), taxonomy,
                           Settings(), JOINED)
         s.flush()
         row = {c.key: getattr(first, c.key) for c in Subscriber.__table__.columns if c.key != "id"}

@@ -55,14 +55,14 @@ def people(engine) -> dict[str, int]:
     """Add two listings and N subscribers (one transaction); return {address: id}."""
     from digest.taxonomy import load_taxonomy
 
-    tax = load_taxonomy()
+    taxonomy = load_taxonomy()
     settings = Settings()
     out = {}
     with Session(engine) as s:
         for i in range(N):
             address = f"reader{i:03d}@example.{('net', 'org', 'com')[i % 3]}"
             sub, _ = upsert(s, SubscriberIn.model_validate({"email": address, "confirmed": True, "timezone": "UTC"}),
-                            tax, settings, JOINED)
+                            taxonomy, settings, JOINED)
             s.flush()
             out[address] = sub.id
         s.commit()

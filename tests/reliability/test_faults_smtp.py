@@ -70,9 +70,9 @@ def assert_ledger_is_what_the_server_accepted(engine, ids: dict[str, int], host:
 
 
 def test_dropped_connections_a_421_and_a_try_later_are_ridden_out_and_everyone_gets_one_digest(
-        engine, db_url, tax, add_listings, mailhost, waits, tmp_path):
+        engine, db_url, taxonomy, add_listings, mailhost, waits, tmp_path):
     week_listings(add_listings)
-    ids = add_people(engine, tax, 40)
+    ids = add_people(engine, taxonomy, 40)
     faults = {(5, "MAIL"): "drop",  # an idle connection the server closed: found out at the next MAIL FROM
               (12, "MAIL"): "421 4.3.2 Service shutting down, closing channel",
               (20, "DATA"): "drop",  # the whole message sent, the connection gone before the server took it
@@ -90,9 +90,9 @@ def test_dropped_connections_a_421_and_a_try_later_are_ridden_out_and_everyone_g
 
 
 def test_try_later_is_due_again_next_run_and_a_refused_address_fails_for_good_alone(
-        engine, db_url, tax, add_listings, mailhost, waits, tmp_path, caplog):
+        engine, db_url, taxonomy, add_listings, mailhost, waits, tmp_path, caplog):
     week_listings(add_listings)
-    ids = add_people(engine, tax, 30)
+    ids = add_people(engine, taxonomy, 30)
     busy, unknown = "reader007@example.org", "reader011@example.com"
     mailhost.refuse = {busy: f"452 4.2.2 <{busy}>: Mailbox full, try again later",
                        unknown: f"550 5.1.1 <{unknown}>: Recipient address rejected: User unknown"}
@@ -124,9 +124,9 @@ def test_try_later_is_due_again_next_run_and_a_refused_address_fails_for_good_al
 
 
 def test_the_server_going_away_mid_run_fails_the_rest_fast_and_the_next_run_sends_them(
-        engine, db_url, tax, add_listings, mailhost, waits, tmp_path):
+        engine, db_url, taxonomy, add_listings, mailhost, waits, tmp_path):
     week_listings(add_listings)
-    ids = add_people(engine, tax, 60)
+    ids = add_people(engine, taxonomy, 60)
     mailhost.script = lambda n, stage: "down" if (n, stage) == (21, "MAIL") else None
     env = smtp_env(db_url, mailhost.url(), tmp_path / "outbox")
 
@@ -152,10 +152,10 @@ def test_the_server_going_away_mid_run_fails_the_rest_fast_and_the_next_run_send
     assert_ledger_is_what_the_server_accepted(engine, ids, mailhost)
 
 
-def test_a_refused_sender_stops_the_run_and_the_rest_stays_due(engine, db_url, tax, add_listings, mailhost, waits,
+def test_a_refused_sender_stops_the_run_and_the_rest_stays_due(engine, db_url, taxonomy, add_listings, mailhost, waits,
                                                                 tmp_path):
     week_listings(add_listings)
-    ids = add_people(engine, tax, 20)
+    ids = add_people(engine, taxonomy, 20)
     refusal = "550 5.7.1 Sender address rejected: not owned by user digest-sender"
     mailhost.script = lambda n, stage: refusal if (n, stage) == (8, "MAIL") else None
     env = smtp_env(db_url, mailhost.url(), tmp_path / "outbox")
@@ -174,11 +174,11 @@ def test_a_refused_sender_stops_the_run_and_the_rest_stays_due(engine, db_url, t
 
 
 def test_an_answer_lost_after_the_server_took_the_message_costs_one_copy_never_a_lost_week(
-        engine, db_url, tax, add_listings, mailhost, waits, tmp_path):
+        engine, db_url, taxonomy, add_listings, mailhost, waits, tmp_path):
     """The connection breaks after the server queued the message but before its 250 came back: the transport tries
     again (SMTP has no idempotency key), so one subscriber gets two identical copies. The documented trade-off."""
     week_listings(add_listings)
-    ids = add_people(engine, tax, 5)
+    ids = add_people(engine, taxonomy, 5)
     mailhost.script = lambda n, stage: "lost" if (n, stage) == (3, "DATA") else None
 
     code, figures, _kinds, _err = run_week(smtp_env(db_url, mailhost.url(), tmp_path / "outbox"))

@@ -156,12 +156,12 @@ def test_the_skipped_and_repeated_hours_resolve_as_documented():
         assert expected_slot(zone, day, hour) == at  # the oracle agrees
 
 
-def add_listing(engine, tax, tmp_path, n: int, verified_at: datetime, now: datetime) -> None:
+def add_listing(engine, taxonomy, tmp_path, n: int, verified_at: datetime, now: datetime) -> None:
     path = tmp_path / f"listing-{n}.jsonl"
     path.write_text(json.dumps(listing(f"d{n}", title=f"Backend Engineer {n}", verified_at=verified_at.isoformat(),
                                        posted_at=verified_at.isoformat())) + "\n")
     with Session(engine) as s:
-        assert import_listings(s, str(path), tax, now).imported == 1
+        assert import_listings(s, str(path), taxonomy, now).imported == 1
 
 
 @pytest.mark.parametrize("group", list(GROUPS))
@@ -171,7 +171,7 @@ def test_hourly_runs_through_a_dst_change_and_an_outage_send_one_digest_per_week
     shutil.copy(sqlite_template, tmp_path / "digest.db")
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'digest.db'}", claim_lease_seconds=600)
     engine = db.make_engine(settings.database_url)
-    tax = load_taxonomy()
+    taxonomy = load_taxonomy()
     first = min(c.when for c in changes)
     start = datetime.combine(first - 2 * DAY, time(0), UTC)  # two days before the change (UTC midnight)
     dst_runs = [start + h * HOUR for h in range(11 * 24)]  # to eight days after it
@@ -189,7 +189,7 @@ def test_hourly_runs_through_a_dst_change_and_an_outage_send_one_digest_per_week
                 sub, _ = upsert(s, SubscriberIn.model_validate({
                     "email": f"{c.zone.split('/')[1].lower()}-{day:%m%d}-{hour:02d}@example.com", "confirmed": True,
                     "timezone": c.zone, "send_day": WEEKDAYS[day.weekday()], "send_hour": hour}),
-                    tax, settings, start - HOUR)
+                    taxonomy, settings, start - HOUR)
                 s.flush()
                 people[sub.id] = (c.zone, day.weekday(), hour)
         s.commit()
@@ -207,7 +207,7 @@ def test_hourly_runs_through_a_dst_change_and_an_outage_send_one_digest_per_week
     for now in dst_runs:
         if now.hour == 0:  # a new listing every day, so every weekly digest has something to carry
             n += 1
-            add_listing(engine, tax, tmp_path, n, now - timedelta(minutes=30), now)
+            add_listing(engine, taxonomy, tmp_path, n, now - timedelta(minutes=30), now)
         carrier.now = now
         _, summary = run(settings, now, engine=engine, transport=carrier, clock=lambda now=now: now)
         assert summary.failed == summary.skipped_empty == 0
@@ -217,7 +217,7 @@ def test_hourly_runs_through_a_dst_change_and_an_outage_send_one_digest_per_week
     for d in range(21):
         n += 1
         outage.append(f"d{n}")
-        add_listing(engine, tax, tmp_path, n, dst_runs[-1] + d * DAY + 2 * HOUR, back)
+        add_listing(engine, taxonomy, tmp_path, n, dst_runs[-1] + d * DAY + 2 * HOUR, back)
     for now in later_runs:
         carrier.now = now
         run(settings, now, engine=engine, transport=carrier, clock=lambda now=now: now)

@@ -39,7 +39,7 @@ from .fuzz_support import (  # noqa: F401  (the autouse fixtures count examples)
     _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,
 )
 
-TAX = load_taxonomy()
+TAXONOMY = load_taxonomy()
 BEFORE = NOW - timedelta(days=1)  # when the pre-existing rows were written
 EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", "-")
 LISTING_SUMMARY = re.compile(
@@ -349,8 +349,8 @@ def seed_listings(engine, example_dir: Path) -> None:
     path = example_dir / "pre.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in PRE_LISTINGS) + "\n", encoding="utf-8")
     with Session(engine) as s:
-        assert not import_listings(s, str(path), TAX, BEFORE).rejected
-        upsert(s, SubscriberIn.model_validate({"email": "bystander@example.com", "confirmed": True}), TAX,
+        assert not import_listings(s, str(path), TAXONOMY, BEFORE).rejected
+        upsert(s, SubscriberIn.model_validate({"email": "bystander@example.com", "confirmed": True}), TAXONOMY,
                Settings(), BEFORE)
         s.commit()
 
@@ -512,7 +512,7 @@ def subscriber_records(draw):
 def seed_subscribers(engine) -> None:
     with Session(engine) as s:
         for address, (status, prefs) in PRE_SUBSCRIBERS.items():
-            sub, _ = upsert(s, SubscriberIn.model_validate({"email": address, **prefs}), TAX, Settings(), BEFORE)
+            sub, _ = upsert(s, SubscriberIn.model_validate({"email": address, **prefs}), TAXONOMY, Settings(), BEFORE)
             sub.status, sub.confirm_sent_at = status, BEFORE
         record_suppression(s, ERASED, "complaint", BEFORE)
         record_suppression(s, "gone@example.com", "unsubscribed", BEFORE)

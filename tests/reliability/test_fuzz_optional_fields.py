@@ -22,8 +22,8 @@ from digest.taxonomy import load_taxonomy
 from ..conftest import NOW, listing
 from .fuzz_support import N
 
-TAX = load_taxonomy()
-LEAST, MOST = TAX.money.annual_usd_bounds
+TAXONOMY = load_taxonomy()
+LEAST, MOST = TAXONOMY.money.annual_usd_bounds
 
 # Texts shaped like salaries, places and levels, mixed with anything at all.
 SALARY_BITS = st.sampled_from(["$", "€", "£", "₱", "CA$", "R", "p", "usd", "cad", "k", "K", "M", "lakh", " - ", " to ",
@@ -48,7 +48,7 @@ def records_with_odd_optional_fields(draw):
 def _kept(record: dict) -> tuple[dict, list[str]]:
     # Through JSON, as a file would carry it (NaN and huge integers included).
     data = json.loads(json.dumps(record, allow_nan=True))
-    items = list(parse_records([Record(1, data)], TAX))
+    items = list(parse_records([Record(1, data)], TAXONOMY))
     assert not [i for i in items if isinstance(i, Rejected)], items
     kept = [i for i in items if isinstance(i, tuple)]
     assert len(kept) == 1
@@ -68,10 +68,10 @@ def test_no_optional_field_rejects_a_listing(record):
 def test_a_salary_for_the_floor_has_a_currency_and_a_plausible_year(record):
     cols, _ = _kept(record)
     for amount in (cols["salary_min"], cols["salary_max"]):
-        usd = annual_usd(amount, cols["salary_currency"], TAX.money)
+        usd = annual_usd(amount, cols["salary_currency"], TAXONOMY.money)
         if usd is not None:
-            assert cols["salary_currency"] in TAX.money.usd_rates
-            assert cols["salary_period"] in TAX.money.period_factors
+            assert cols["salary_currency"] in TAXONOMY.money.usd_rates
+            assert cols["salary_period"] in TAXONOMY.money.period_factors
             assert LEAST - 1 <= usd <= MOST + 1, (record, cols)
     if cols["salary_min"] is not None and cols["salary_max"] is not None:
         assert cols["salary_min"] <= cols["salary_max"]
@@ -91,8 +91,8 @@ def test_odd_records_land_and_the_floor_index_stays_in_bounds(records, engine, t
         r.pop("expires_at", None)
     path.write_text("\n".join(json.dumps(r, allow_nan=True) for r in records) + "\n", encoding="utf-8")
     with Session(engine) as s:
-        report = import_listings(s, str(path), TAX, NOW)
+        report = import_listings(s, str(path), TAXONOMY, NOW)
         assert not report.rejected and report.imported == len(records)
-        index = load_index(s, NOW, TAX, window=NOW - NOW.replace(year=2026, month=10))
+        index = load_index(s, NOW, TAXONOMY, window=NOW - NOW.replace(year=2026, month=10))
     for item in index.listings:
         assert item.usd_max is None or LEAST - 1 <= item.usd_max <= MOST + 1

@@ -35,7 +35,7 @@ from .fuzz_support import (  # noqa: F401  (the autouse fixtures count examples)
     _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,
 )
 
-TAX = load_taxonomy()
+TAXONOMY = load_taxonomy()
 STATES = ("pending", "active", "paused", "unsubscribed", "suppressed")
 CHANGING = {  # route -> the token purpose that may change something through it (with POST)
     "/confirm/{}": "confirm", "/confirm/{}/renew": "confirm", "/preferences/{}": "preferences",
@@ -55,7 +55,7 @@ def seed(engine, settings) -> dict[str, int]:
         for state in STATES:
             sub, _ = upsert(s, SubscriberIn.model_validate({
                 "email": f"{state}@example.com", "name": f"{state.title()} Person", "stack": ["python"],
-                "confirmed": state != "pending", "timezone": "Europe/Berlin"}), TAX, settings, NOW - timedelta(days=3))
+                "confirmed": state != "pending", "timezone": "Europe/Berlin"}), TAXONOMY, settings, NOW - timedelta(days=3))
             sub.confirm_sent_at = NOW - timedelta(days=1)
             if state in ("unsubscribed", "suppressed"):
                 sub.status = state
