@@ -22,7 +22,7 @@ from digest.settings import Settings
 from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import load_taxonomy
 
-from . import pg
+from .support import pg
 
 # freezegun reads every loaded module's attributes when it starts; Powertools' parser builds its pydantic models
 # on first attribute access, which under a frozen clock would see FakeDatetime and fail. Leave it alone.

@@ -26,7 +26,7 @@ from digest.run import run
 from digest.settings import DEV_SECRET_KEY
 
 from .conftest import NOW, listing, read_outbox
-from .sns_helpers import record_sent
+from .support.sns import record_sent
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ses"
 SHAPES = ["notification", "event"]  # identity notifications (notificationType), event publishing (eventType)

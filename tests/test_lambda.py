@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from digest import db, tokens
 from digest.models import Subscriber
 
-from .web_helpers import FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, Page, dump
+from .support.web import FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, Page, dump
 
 KEY = "lambda-test-key-0123456789abcdef0123"
 HOST = "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"

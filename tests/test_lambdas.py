@@ -16,8 +16,8 @@ from digest.models import Delivery, Listing
 from digest.subscribers import import_subscribers
 
 from .conftest import NOW, listing, read_outbox
-from .lambda_events import REGION, FakeContext, scheduled_event, sqs_event
-from .sns_helpers import TOPIC, record_sent, sign_event, signer
+from .support.lambda_events import REGION, FakeContext, scheduled_event, sqs_event
+from .support.sns import TOPIC, record_sent, sign_event, signer
 
 @pytest.fixture
 def aws(monkeypatch, db_url, tmp_path):

@@ -18,8 +18,8 @@ from digest.subscribers import import_subscribers
 from digest.carriers.outbox import OutboxTransport
 
 from .conftest import NOW, listing
-from .outbox_pages import Page, assert_index_matches_disk, folders, messages
-from .test_preview import invoke
+from .support.outbox_pages import Page, assert_index_matches_disk, folders, messages
+from .support.cli import invoke
 
 
 def _message(key: str, to: str = "ana@example.com", subject: str = "3 new backend jobs") -> bytes:

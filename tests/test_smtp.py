@@ -1,4 +1,4 @@
-"""The smtp transport against a real SMTP server on loopback (aiosmtpd, tests/smtp_server.py): STARTTLS or implicit
+"""The smtp transport against a real SMTP server on loopback (aiosmtpd, tests/support/smtp.py): STARTTLS or implicit
 TLS with the certificate verified against the test's own CA, AUTH LOGIN/PLAIN required over TLS.
 
 What the server received is compared with what the outbox transport writes for the same week: the same bytes.
@@ -27,7 +27,7 @@ from digest.carriers.smtp_url import parse_smtp_url
 from digest.carriers.choose import make_transport
 
 from .conftest import NOW, listing, read_outbox
-from .smtp_server import PASSWORD, USER, Mailhost, certs, free_port, mailhost, make_certificates  # noqa: F401
+from .support.smtp import PASSWORD, USER, Mailhost, certs, free_port, mailhost, make_certificates  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning",
                                         "ignore:Session.login_data is deprecated:DeprecationWarning")

@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import NOW
 
-from .web_helpers import (
+from .support.web import (
     BASE_PREFS, FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, Page, multipart,
     web,  # noqa: F401  (fixture)
 )

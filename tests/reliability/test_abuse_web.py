@@ -31,7 +31,7 @@ from subscribers.cli import SERVER_LIMITS
 
 from ..conftest import write_artifact
 from ..e2e.conftest import free_port, serving as serve_process
-from ..web_helpers import FORM, ONE_CLICK, Page
+from ..support.web import FORM, ONE_CLICK, Page
 
 KEY = "abuse-web-signing-key-0123456789abcdef"
 BOARD = "https://jobs.example.com"

@@ -32,10 +32,10 @@ from digest.carriers.outbox import OutboxTransport
 
 
 from ..conftest import NOW, listing
-from ..test_cli import digest as cli
-from ..lambda_events import FakeContext, scheduled_event
-from ..sns_helpers import TOPIC, sign_event, signer
-from ..web_helpers import FORM, ONE_CLICK, FakeClock, mail_link, make_app, parse_mail
+from ..support.cli import digest as cli
+from ..support.lambda_events import FakeContext, scheduled_event
+from ..support.sns import TOPIC, sign_event, signer
+from ..support.web import FORM, ONE_CLICK, FakeClock, mail_link, make_app, parse_mail
 
 SECRET_KEY, OLD_KEY = "sk-privacy-7f3c9a1e-5d0b2e8f4a6c1d3e", "sk-privacy-old-52ab-9c7e1f3a5b8d0e2f"
 DB_PASSWORD = "pw-Privacy-91xq"
