@@ -21,7 +21,7 @@ from digest.settings import DEV_SECRET_KEY
 from digest.carriers.null import RecordingTransport
 
 from .conftest import JOINED, NOW, listing, read_outbox
-from .reliability.test_privacy import notification, write
+from .support.sns import notification, write
 from .support.sns import record_sent
 from .support.cli import digest
 
@@ -205,7 +205,7 @@ def test_a_dry_run_is_not_held_back(settings, engine, add_listings, add_subscrib
 
 # -- on AWS --------------------------------------------------------------------------------------------------------
 
-from .test_lambdas import aws, believe_sns  # noqa: E402,F401  (the fixture: moto's SQS, the environment)
+from .support.aws import believe_sns  # noqa: E402
 
 
 def emitted_metrics(text: str) -> dict[str, float]:
@@ -228,8 +228,8 @@ def test_the_schedule_reports_the_guard_with_the_metric_its_alarm_watches(aws, m
 
     from .support.lambda_events import FakeContext, scheduled_event
     from .support.sns import sign_event
-    from .test_feedback import lambda_event
-    from .test_package import SERVERLESS_YML, _CfnLoader
+    from .support.sns import lambda_event
+    from .support.serverless import SERVERLESS_YML, _CfnLoader
     import yaml
 
     sqs, queue_url = aws

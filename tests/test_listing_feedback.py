@@ -22,8 +22,8 @@ from digest.subscribers import remove
 
 from .conftest import NOW, listing, listing_ids, read_outbox
 from .support.cli import digest as cli, json_lines
-from .test_render import Anchors
-from .support.web import FORM, Page, web  # noqa: F401  (fixture)
+from .support.content import Anchors
+from .support.web import FORM, Page
 
 KEYS = ("test-key-1",)
 NEXT = NOW + timedelta(days=7)

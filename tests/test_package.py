@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVERLESS_YML = ROOT / "serverless.yml"
+from .support.serverless import ROOT, SERVERLESS_YML, _CfnLoader
+
 TEMPLATE = ROOT / ".serverless" / "cloudformation-template-update-stack.json"
 STAGE = "ci"  # the stage ./scripts/package builds by default
 
@@ -31,25 +31,6 @@ HANDLERS = {
 SECRET_SETTINGS = ("DIGEST_DATABASE_URL", "DIGEST_SECRET_KEYS")
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short forms (`!Ref X` → {"Ref": X}, `!GetAtt A.B` → {"Fn::GetAtt": [A, B]})."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from digest.models import AuditEntry, ContactCount, DoNotContact, MailRequest, S
 
 from .conftest import NOW
 from .support.cli import digest as cli
-from .support.web import FORM, ONE_CLICK, Page, mail_link, web  # noqa: F401  (fixture)
+from .support.web import FORM, ONE_CLICK, Page, mail_link
 
 
 def sign_up(web, address: str, **fields) -> int:

@@ -22,7 +22,6 @@ from digest.carriers.null import RecordingTransport
 from .conftest import NOW, listing
 from .support.web import (
     FORM, ONE_CLICK, FakeClock, Page, mail_link, make_app, parse_mail,
-    web,  # noqa: F401  (fixture)
 )
 
 KEYS = ("test-key-1",)

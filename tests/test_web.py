@@ -17,7 +17,6 @@ from digest.carriers.null import RecordingTransport
 from .conftest import NOW, listing, listing_ids
 from .support.web import (
     BASE_PREFS, FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, TOKEN_ROUTES, Page, mail_link, parse_mail,
-    web,  # noqa: F401  (fixture)
 )
 
 

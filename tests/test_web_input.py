@@ -11,7 +11,6 @@ from .conftest import NOW
 
 from .support.web import (
     BASE_PREFS, FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, Page, multipart,
-    web,  # noqa: F401  (fixture)
 )
 
 def post_paths(web, add_subscriber) -> list[str]:

@@ -40,7 +40,7 @@ from digest.carriers.null import RecordingTransport
 
 from ..conftest import NOW, listing
 from ..support.cli import digest
-from ..support.web import Page, web  # noqa: F401  (fixture)
+from ..support.web import Page
 from .fuzz_support import (  # noqa: F401
     N,
     PAYLOADS, _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,
