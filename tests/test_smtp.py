@@ -22,8 +22,9 @@ from digest.carriers.smtp_url import parse_smtp_url
 from digest.carriers.choose import make_transport
 
 from .conftest import NOW, read_outbox
+from .support.serve import free_port
 from .support.smtp import (
-    KEY, SECRETS, USER, Mailhost, add_people, digest, free_port, ledger, make_certificates, smtp_env, week_listings,
+    KEY, SECRETS, USER, Mailhost, add_people, digest, ledger, make_certificates, smtp_env, week_listings,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning",

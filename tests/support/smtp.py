@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
-import socket
 import ssl
 import threading
 import uuid
@@ -41,6 +40,7 @@ from digest.models import Delivery
 from digest.settings import Settings
 
 from ..conftest import NOW, listing
+from .serve import free_port
 
 USER = "digest-sender"
 PASSWORD = "p@ss:w/rd s3cret%"  # characters a URL must escape: the transport must decode them, and mask them
@@ -108,12 +108,6 @@ class Received:
 # "drop" (close the connection without a word), "lost" (DATA only: take the message, then close without answering),
 # or "down" (stop listening and drop every connection: the server is gone).
 Script = Callable[[int, str], str | None]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
