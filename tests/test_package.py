@@ -152,7 +152,7 @@ def test_import_trigger_cannot_fire_on_anything_but_listing_files_under_incoming
     rules = [e["s3"]["rules"] for e in config["functions"]["importListings"]["events"]]
     assert sorted(r[1]["suffix"] for r in rules) == [".csv", ".json", ".jsonl"]
     assert {r[0]["prefix"] for r in rules} == {"incoming/"}
-    # A report (`<key>.report.json`) still matches the .json rule: the handler skips it (tests/test_lambdas.py),
+    # A report (`<key>.report.json`) still matches the .json rule: the handler skips it (tests/test_lambda_jobs.py),
     # and the function's role may write nothing but reports.
     statements = config["resources"]["Resources"]["ImportListingsRole"]["Properties"]["Policies"][0]
     puts = [s for s in statements["PolicyDocument"]["Statement"] if s["Action"] == "s3:PutObject"]

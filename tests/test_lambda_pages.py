@@ -1,4 +1,5 @@
-"""The Lambda entry point, fed API Gateway HTTP API (payload 2.0) events as AWS sends them."""
+"""The subscriber pages' HTTP Lambda (`subscribers.lambda_handler`), fed API Gateway HTTP API (payload 2.0) events as
+AWS sends them."""
 
 from __future__ import annotations
 

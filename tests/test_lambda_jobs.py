@@ -1,5 +1,5 @@
-"""The Lambda entry points with realistic events and moto for AWS: plan → queue → worker, S3 import,
-test send, settings from Parameter Store. Assertions are on the outbox, the ledger and the S3 report."""
+"""The scheduled, queue, S3 and SNS Lambda entry points (`digest.lambdas`) with realistic events and moto for AWS:
+plan → queue → worker, S3 import, test send, settings from Parameter Store. Assertions are on the outbox, the ledger and the S3 report."""
 
 from __future__ import annotations
 
