@@ -22,11 +22,14 @@ from digest.settings import Settings
 from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import load_taxonomy
 
-from . import pg
+from .support import pg
 
 # freezegun reads every loaded module's attributes when it starts; Powertools' parser builds its pydantic models
 # on first attribute access, which under a frozen clock would see FakeDatetime and fail. Leave it alone.
 freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
+
+# Fixtures that live beside their helpers in tests/support/ and are shared with every test module from here.
+pytest_plugins = ["tests.support.aws", "tests.support.http_lambda", "tests.support.smtp", "tests.support.web"]
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 JOINED = NOW - timedelta(days=30)  # when factory subscribers confirmed, unless a test says otherwise

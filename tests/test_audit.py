@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-from .test_cli import digest, json_lines
+from .support.cli import digest, json_lines
 
 
 def test_update_revoke_and_remove_are_audited_and_the_removed_address_is_not_kept(db_url, tmp_path, monkeypatch):

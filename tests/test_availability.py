@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from digest.listings import import_listings
 
 from .conftest import listing, read_outbox
-from .test_cli import DIGEST, digest, json_lines
+from .support.cli import DIGEST, digest, json_lines
 
 MONDAY = datetime(2026, 11, 30, tzinfo=UTC)  # ISO week 2026-W49
 

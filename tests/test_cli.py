@@ -18,35 +18,9 @@ from digest.cli import main
 from digest.runtime import Runtime
 
 from .conftest import NOW
+from .support.cli import DIGEST, digest, errors, json_lines
 
-DIGEST = Path(sys.executable).parent / "digest"  # the console script installed in the venv
 UNREACHABLE = "postgresql+psycopg://digest@127.0.0.1:1/digest"
-
-
-def digest(db_url: str, tmp_path: Path, *args: str, input: str | bytes | None = None,
-           now: datetime | None = NOW) -> Result:
-    """Run `digest ARGS` in-process with the environment an operator sets and the clock at `now` (None: the wall
-    clock, which freezegun may move)."""
-    app = Runtime(clock=lambda: now) if now is not None else Runtime()
-    env = {"DIGEST_DATABASE_URL": db_url, "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"), "DIGEST_TRANSPORT": "outbox"}
-    try:
-        result = CliRunner().invoke(main, [str(a) for a in args], input=input, env=env, obj=app)
-    finally:
-        if "engine" in app.__dict__:
-            app.engine.dispose()  # no PostgreSQL connection outlives the command
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        pytest.fail("digest raised instead of answering:\n" + "".join(traceback.format_exception(*result.exc_info)))
-    assert "Traceback" not in result.stderr
-    return result
-
-
-def json_lines(text: str) -> list[dict]:
-    """Parse `--json` output: one object per line (split on newlines only, titles may hold U+2028)."""
-    return [json.loads(line) for line in text.split("\n") if line.strip()]
-
-
-def errors(result: Result) -> list[str]:
-    return result.stderr.splitlines()
 
 
 # -- help ----------------------------------------------------------------------------------------------

@@ -6,9 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -27,41 +25,9 @@ from digest.run import run
 from digest.settings import DEV_SECRET_KEY
 
 from .conftest import NOW, listing, read_outbox
-from .sns_helpers import record_sent
+from .support.sns import FIXTURES, lambda_event, record_sent, ses, sns_body, sns_record
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ses"
 SHAPES = ["notification", "event"]  # identity notifications (notificationType), event publishing (eventType)
-TOPIC = "arn:aws:sns:eu-west-1:123456789012:jobdigest-ses-events"
-
-
-def ses(name: str) -> dict:
-    """A bare SES notification from the fixtures, e.g. ses("event-bounce-permanent")."""
-    return json.loads((FIXTURES / f"{name}.json").read_text("utf-8"))
-
-
-def sns_body(message: dict | str) -> dict:
-    """An SNS notification as an HTTPS subscriber receives it: the SES notification is a JSON string."""
-    return {
-        "Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": TOPIC,
-        "Message": message if isinstance(message, str) else json.dumps(message, separators=(",", ":")),
-        "Timestamp": "2026-11-23T09:00:05.120Z", "SignatureVersion": "1", "Signature": "EXAMPLE==",
-        "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-example.pem",
-        "UnsubscribeURL": f"https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={TOPIC}:1",
-    }
-
-
-def sns_record(message: dict | str) -> dict:
-    """One record of a Lambda SNS event (Lambda spells the URL keys SigningCertUrl and UnsubscribeUrl)."""
-    body = sns_body(message)
-    return {
-        "EventVersion": "1.0", "EventSubscriptionArn": f"{TOPIC}:6c1f0b2e-3d4a-4e5f-9a8b-7c6d5e4f3a2b",
-        "EventSource": "aws:sns",
-        "Sns": {k.replace("URL", "Url"): v for k, v in body.items()} | {"MessageAttributes": {}, "Subject": None},
-    }
-
-
-def lambda_event(*messages: dict | str) -> dict:
-    return {"Records": [sns_record(m) for m in messages]}
 
 
 def another_mail(message: dict, n: int) -> dict:

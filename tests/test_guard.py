@@ -21,9 +21,9 @@ from digest.settings import DEV_SECRET_KEY
 from digest.carriers.null import RecordingTransport
 
 from .conftest import JOINED, NOW, listing, read_outbox
-from .reliability.test_privacy import notification, write
-from .sns_helpers import record_sent
-from .test_cli import digest
+from .support.sns import notification, write
+from .support.sns import record_sent
+from .support.cli import digest
 
 WEEK_ONE = NOW - timedelta(days=7) + timedelta(hours=1)  # last Monday's run, inside this run's 7-day window
 GUARD_LINE = ('stopped: bounce rate 6.67 % over the last 7 days (2 of 30 sent) is above the guard 4 %; see README '
@@ -205,7 +205,7 @@ def test_a_dry_run_is_not_held_back(settings, engine, add_listings, add_subscrib
 
 # -- on AWS --------------------------------------------------------------------------------------------------------
 
-from .test_lambdas import aws, believe_sns  # noqa: E402,F401  (the fixture: moto's SQS, the environment)
+from .support.aws import believe_sns  # noqa: E402
 
 
 def emitted_metrics(text: str) -> dict[str, float]:
@@ -226,10 +226,10 @@ def test_the_schedule_reports_the_guard_with_the_metric_its_alarm_watches(aws, m
     from digest import lambdas
     from digest.models import Subscriber as Sub
 
-    from .lambda_events import FakeContext, scheduled_event
-    from .sns_helpers import sign_event
-    from .test_feedback import lambda_event
-    from .test_package import SERVERLESS_YML, _CfnLoader
+    from .support.lambda_events import FakeContext, scheduled_event
+    from .support.sns import sign_event
+    from .support.sns import lambda_event
+    from .support.serverless import SERVERLESS_YML, _CfnLoader
     import yaml
 
     sqs, queue_url = aws

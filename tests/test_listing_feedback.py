@@ -21,9 +21,9 @@ from digest.run import run
 from digest.subscribers import remove
 
 from .conftest import NOW, listing, listing_ids, read_outbox
-from .test_cli import digest as cli, json_lines
-from .test_render import Anchors
-from .web_helpers import FORM, Page, web  # noqa: F401  (fixture)
+from .support.cli import digest as cli, json_lines
+from .support.content import Anchors
+from .support.web import FORM, Page
 
 KEYS = ("test-key-1",)
 NEXT = NOW + timedelta(days=7)

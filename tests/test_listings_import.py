@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from digest.models import Listing
 
 from .conftest import NOW, listing
-from .test_cli import digest, errors, json_lines
+from .support.cli import digest, errors, json_lines
 
 LIST_FIELDS = {"id", "title", "company", "url", "verified", "posted_at", "stack", "level", "regions", "salary_min",
                "salary_max", "salary_currency"}

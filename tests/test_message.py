@@ -17,7 +17,7 @@ from digest.content import Envelope
 from digest.message import _qp, build_message, message_id_for
 from digest.render import Renderer
 
-from .test_render import TEMPLATES, XSS, long_jobs, make_content, tricky_jobs
+from .support.content import TEMPLATES, XSS, long_jobs, make_content, tricky_jobs
 
 STRICT = email.policy.default.clone(raise_on_defect=True)
 SINGLE_HEADERS = (

@@ -16,7 +16,7 @@ from digest.subscribers import record_suppression
 from digest.carriers.choose import make_transport
 
 from .conftest import NOW, listing
-from .test_cli import digest, json_lines
+from .support.cli import digest, json_lines
 
 NEXT = NOW + timedelta(days=7)
 

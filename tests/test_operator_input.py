@@ -13,7 +13,7 @@ from digest.runtime import Runtime
 from digest.models import Delivery
 
 from .conftest import NOW, listing, listing_ids, read_outbox
-from .test_cli import digest, errors
+from .support.cli import digest, errors, show
 
 
 def test_an_outbox_that_cannot_be_written_stops_the_run_before_anyone_is_claimed(db_url, tmp_path, engine,
@@ -54,7 +54,6 @@ def test_serve_on_a_port_in_use_or_an_impossible_host_is_one_line(tmp_path, monk
 
 
 def test_importing_an_existing_person_merges_blank_keeps_and_any_clears(db_url, tmp_path, engine):
-    from .test_subscribers import show
 
     first = tmp_path / "list.csv"
     first.write_text("email,stack,level,region,min_salary,hide_no_salary,confirmed\n"
@@ -79,7 +78,6 @@ def test_importing_an_existing_person_merges_blank_keeps_and_any_clears(db_url, 
 
 
 def test_subscribers_update_changes_only_what_it_is_given(db_url, tmp_path):
-    from .test_subscribers import show
 
     assert digest(db_url, tmp_path, "subscribers", "add", "cy@example.com", "--stack", "go", "--level", "senior",
                   "--region", "europe", "--min-salary", "90000", "--confirmed").exit_code == 0
@@ -100,7 +98,6 @@ def test_subscribers_update_changes_only_what_it_is_given(db_url, tmp_path):
 
 
 def test_role_employer_and_cadence_through_add_update_import_and_show(db_url, tmp_path):
-    from .test_subscribers import show
 
     added = digest(db_url, tmp_path, "subscribers", "add", "dee@example.com", "--role", "Data-heavy", "--role", "api",
                    "--employer", "scale-up", "--cadence", "fortnightly", "--confirmed")

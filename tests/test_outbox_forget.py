@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from digest import outbox_keys
 from digest.carriers.outbox import OutboxTransport
 
-from .outbox_pages import assert_index_matches_disk
-from .test_outbox_index import _message
+from .support.outbox_pages import assert_index_matches_disk
+from .support.outbox_pages import _message
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

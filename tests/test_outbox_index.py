@@ -18,16 +18,8 @@ from digest.subscribers import import_subscribers
 from digest.carriers.outbox import OutboxTransport
 
 from .conftest import NOW, listing
-from .outbox_pages import Page, assert_index_matches_disk, folders, messages
-from .test_preview import invoke
-
-
-def _message(key: str, to: str = "ana@example.com", subject: str = "3 new backend jobs") -> bytes:
-    return (f"From: Jobs <digest@example.com>\r\nTo: {to}\r\nSubject: {subject}\r\n"
-            f"Date: Mon, 23 Nov 2026 09:00:00 +0000\r\nMessage-ID: <{key.replace('/', '.')}@example.com>\r\n"
-            'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="b"\r\n\r\n'
-            "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--b--\r\n"
-            ).encode()
+from .support.outbox_pages import Page, _message, assert_index_matches_disk, folders, messages
+from .support.cli import invoke
 
 
 def _subscribers(engine, taxonomy, settings, tmp_path, n: int) -> None:

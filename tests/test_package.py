@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVERLESS_YML = ROOT / "serverless.yml"
+from .support.serverless import ROOT, SERVERLESS_YML, _CfnLoader
+
 TEMPLATE = ROOT / ".serverless" / "cloudformation-template-update-stack.json"
 STAGE = "ci"  # the stage ./scripts/package builds by default
 
@@ -31,25 +31,6 @@ HANDLERS = {
 SECRET_SETTINGS = ("DIGEST_DATABASE_URL", "DIGEST_SECRET_KEYS")
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short forms (`!Ref X` → {"Ref": X}, `!GetAtt A.B` → {"Fn::GetAtt": [A, B]})."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +152,7 @@ def test_import_trigger_cannot_fire_on_anything_but_listing_files_under_incoming
     rules = [e["s3"]["rules"] for e in config["functions"]["importListings"]["events"]]
     assert sorted(r[1]["suffix"] for r in rules) == [".csv", ".json", ".jsonl"]
     assert {r[0]["prefix"] for r in rules} == {"incoming/"}
-    # A report (`<key>.report.json`) still matches the .json rule: the handler skips it (tests/test_lambdas.py),
+    # A report (`<key>.report.json`) still matches the .json rule: the handler skips it (tests/test_lambda_jobs.py),
     # and the function's role may write nothing but reports.
     statements = config["resources"]["Resources"]["ImportListingsRole"]["Properties"]["Policies"][0]
     puts = [s for s in statements["PolicyDocument"]["Statement"] if s["Action"] == "s3:PutObject"]

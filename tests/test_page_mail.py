@@ -15,8 +15,8 @@ from digest import contact, tokens
 from digest.models import AuditEntry, ContactCount, DoNotContact, MailRequest, Signup, Subscriber
 
 from .conftest import NOW
-from .test_cli import digest as cli
-from .web_helpers import FORM, ONE_CLICK, Page, mail_link, web  # noqa: F401  (fixture)
+from .support.cli import digest as cli
+from .support.web import FORM, ONE_CLICK, Page, mail_link
 
 
 def sign_up(web, address: str, **fields) -> int:
@@ -257,7 +257,7 @@ def test_a_request_stored_but_not_handled_is_sent_by_the_next_process(settings, 
     from digest.carriers.null import RecordingTransport
     from subscribers.mailer import SqsMailer
 
-    from .web_helpers import make_app
+    from .support.web import make_app
 
     unsent = make_app(settings, engine, transport=RecordingTransport())
     unsent.extensions["digest"].mailer = SqsMailer("https://sqs.invalid/never", sqs=Failing())

@@ -9,11 +9,7 @@ from digest.models import Delivery
 from digest.run import run
 
 from .conftest import NOW, listing, listing_ids, read_outbox
-
-
-def invoke(settings, *args):
-    env = {"DIGEST_DATABASE_URL": settings.database_url, "DIGEST_OUTBOX_DIR": str(settings.outbox_dir)}
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+from .support.cli import invoke
 
 
 def ledger_rows(engine) -> int:
@@ -112,7 +108,7 @@ def test_no_link_of_a_test_copy_can_change_the_real_subscriber(engine, settings,
     from digest.models import HiddenCompany, NotForMe, Subscriber
     from subscribers.app import create_app
 
-    from .web_helpers import FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, parse_mail
+    from .support.web import FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, parse_mail
 
     add_listings(listing("a", title="Senior Python Engineer"), listing("b", title="Python Developer"))
     sid = add_subscriber("ana@example.com", stack=["python"])

@@ -10,7 +10,7 @@ from pathlib import Path
 from digest.run import run
 
 from .conftest import NOW, listing, listing_ids, read_outbox
-from .test_cli import digest, errors, json_lines
+from .support.cli import digest, errors, json_lines
 
 RECORDS = [
     # Salary: the currency next to the figures wins over a leading "$", and stays the listing's own.

@@ -9,7 +9,6 @@ import sys
 import threading
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import (
@@ -19,7 +18,6 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.ses.models import SESBackend, ses_backends
@@ -31,7 +29,6 @@ from digest.models import Delivery
 from digest.run import run
 from digest.settings import DEV_SECRET_KEY, Settings
 from digest.carriers.ses import (
-    CLIENT_CONFIG,
     RateLimiter,
     RetryPolicy,
     classify,
@@ -44,25 +41,12 @@ from digest.carriers.choose import make_transport
 from digest.carriers.outbox import OutboxTransport
 
 from .conftest import NOW, listing
+from .support.aws import ENDPOINT, FakeTime
 
 REGION = "us-east-1"
-ENDPOINT = f"https://email.{REGION}.amazonaws.com"
 HEADERS_ONCE = ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-Unsubscribe",
                 "List-Unsubscribe-Post", "List-Id")
 STRICT = email.policy.default.clone(raise_on_defect=True)
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    """moto's SES with the example.com domain and the configuration set verified; yields a client."""
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_SESSION_TOKEN", "testing"), ("AWS_DEFAULT_REGION", REGION)):
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("sesv2", region_name=REGION, config=CLIENT_CONFIG)
-        client.create_email_identity(EmailIdentity="example.com")
-        client.create_configuration_set(ConfigurationSetName="digest-events")
-        yield client
 
 
 SES = dict(transport="ses", secret_keys=("k1",), base_url="https://subs.example.com", ses_rate=1000.0,
@@ -113,21 +97,6 @@ class Faults:
         return self
 
 
-class FakeTime:
-    """A monotonic clock that moves only when someone sleeps."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def fake_transport(settings, client, fake: FakeTime, rate: float = 1000.0, **policy):
     return make_ses_transport(settings, client, limiter=RateLimiter(rate, fake.clock, fake.sleep),
                               policy=RetryPolicy(**policy), clock=fake.clock, sleep=fake.sleep, rand=lambda: 0.5)
@@ -161,7 +130,7 @@ def add_people(add_listings, add_subscriber, *emails: str) -> dict[str, int]:
 # --- the weekly run through SES ---------------------------------------------------------------------------
 
 
-def test_the_weekly_run_sends_the_outbox_bytes_through_ses(engine, ses_settings, aws, add_listings, add_subscriber,
+def test_the_weekly_run_sends_the_outbox_bytes_through_ses(engine, ses_settings, ses_client, add_listings, add_subscriber,
                                                            tmp_path):
     people = add_people(add_listings, add_subscriber, "ana@example.net", "bo@example.org", "cy@example.com")
     outbox = OutboxTransport(tmp_path / "dry")
@@ -183,10 +152,10 @@ def test_the_weekly_run_sends_the_outbox_bytes_through_ses(engine, ses_settings,
     assert sorted(accepted_to()) == sorted(people)
 
 
-def test_every_send_carries_the_configuration_set_and_tags(engine, ses_settings, aws, add_listings, add_subscriber):
+def test_every_send_carries_the_configuration_set_and_tags(engine, ses_settings, ses_client, add_listings, add_subscriber):
     add_people(add_listings, add_subscriber, "ana@example.net", "bo@example.org")
-    requests = record_sends(aws)
-    run_id, _ = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, aws))
+    requests = record_sends(ses_client)
+    run_id, _ = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, ses_client))
     assert len(requests) == 2
     for request, (_id, raw, _msg) in zip(requests, accepted()):
         assert request["ConfigurationSetName"] == "digest-events"
@@ -214,13 +183,13 @@ def test_tag_values_are_cut_to_what_ses_accepts():
 # --- failures by kind, through the run ------------------------------------------------------------------------
 
 
-def test_throttling_is_retried_with_backoff_and_everyone_is_sent_once(engine, ses_settings, aws, add_listings,
+def test_throttling_is_retried_with_backoff_and_everyone_is_sent_once(engine, ses_settings, ses_client, add_listings,
                                                                       add_subscriber, monkeypatch):
     people = add_people(add_listings, add_subscriber, "ana@example.net", "bo@example.org", "cy@example.com")
     faults = Faults(lambda n, to: ("TooManyRequestsException", "Maximum sending rate exceeded.", 429)
                     if n <= 3 else None).install(monkeypatch)
     fake = FakeTime()
-    _, summary = run(ses_settings, NOW, engine=engine, transport=fake_transport(ses_settings, aws, fake))
+    _, summary = run(ses_settings, NOW, engine=engine, transport=fake_transport(ses_settings, ses_client, fake))
     assert (summary.sent, summary.failed) == (3, 0)
     assert len(faults.calls) == 6  # the first message took four tries
     assert [s for s in fake.sleeps if s > 0.01] == pytest.approx([0.1, 0.2, 0.4])  # 0.5 x min(10, 0.2 x 2^n)
@@ -232,31 +201,31 @@ def test_throttling_is_retried_with_backoff_and_everyone_is_sent_once(engine, se
     (("TooManyRequestsException", "Maximum sending rate exceeded.", 429), "throttled"),
     (("InternalFailure", "An internal error occurred.", 500), "unavailable"),
 ])
-def test_a_failure_that_does_not_end_leaves_everyone_due_for_the_next_run(engine, ses_settings, aws, add_listings,
+def test_a_failure_that_does_not_end_leaves_everyone_due_for_the_next_run(engine, ses_settings, ses_client, add_listings,
                                                                          add_subscriber, monkeypatch, outage, kind):
     people = add_people(add_listings, add_subscriber, "ana@example.net", "bo@example.org", "cy@example.com")
     faults = Faults(lambda n, to: outage).install(monkeypatch)
     fake = FakeTime()
     _, summary = run(ses_settings, NOW, engine=engine,
-                     transport=fake_transport(ses_settings, aws, fake, throttled_tries=4, unavailable_tries=2))
+                     transport=fake_transport(ses_settings, ses_client, fake, throttled_tries=4, unavailable_tries=2))
     assert (summary.sent, summary.failed, getattr(summary, f"failed_{kind}")) == (0, 3, 3)
     assert len(faults.calls) == 3 * (4 if kind == "throttled" else 2)  # bounded tries per message
     assert ledger(engine) == {} and accepted() == []  # given back, nothing marked
 
     faults.rule = None
-    _, again = run(ses_settings, NOW, engine=engine, transport=fake_transport(ses_settings, aws, fake))
+    _, again = run(ses_settings, NOW, engine=engine, transport=fake_transport(ses_settings, ses_client, fake))
     assert (again.due, again.sent) == (3, 3)
     assert sorted(accepted_to()) == sorted(people)
 
 
-def test_rejected_addresses_fail_alone_and_are_not_retried(engine, ses_settings, aws, add_listings, add_subscriber,
+def test_rejected_addresses_fail_alone_and_are_not_retried(engine, ses_settings, ses_client, add_listings, add_subscriber,
                                                            monkeypatch):
     people = add_people(add_listings, add_subscriber, "ana@example.net", "bad@example.org", "bo@example.org",
                         "worse@example.org")
     refused = {"bad@example.org": ("MessageRejected", "Email address is not verified.", 400),
                "worse@example.org": ("BadRequestException", "Illegal address", 400)}
     faults = Faults(lambda n, to: refused.get(to)).install(monkeypatch)
-    _, summary = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, aws))
+    _, summary = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, ses_client))
     assert (summary.sent, summary.failed, summary.failed_rejected) == (2, 2, 2)
     assert sorted(faults.calls) == sorted(people)  # one call each: no retry of a rejection
     rows = ledger(engine)
@@ -266,12 +235,12 @@ def test_rejected_addresses_fail_alone_and_are_not_retried(engine, ses_settings,
     assert sorted(accepted_to()) == ["ana@example.net", "bo@example.org"]
 
 
-def test_sending_paused_half_way_stops_the_run_with_the_ledger_right(engine, ses_settings, aws, add_listings,
+def test_sending_paused_half_way_stops_the_run_with_the_ledger_right(engine, ses_settings, ses_client, add_listings,
                                                                      add_subscriber, monkeypatch):
     people = add_people(add_listings, add_subscriber, *(f"u{i}@example.net" for i in range(6)))
     faults = Faults(lambda n, to: ("SendingPausedException", "Sending is paused for this account.", 400)
                     if n > 3 else None).install(monkeypatch)
-    _, summary = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, aws))
+    _, summary = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, ses_client))
     assert summary.stopped and summary.stopped.startswith("paused")
     assert summary.sent == 3 and len(faults.calls) == 4  # stopped at once: no retry, nobody after
     rows = ledger(engine)
@@ -279,12 +248,12 @@ def test_sending_paused_half_way_stops_the_run_with_the_ledger_right(engine, ses
     assert {status for status, _ in rows.values()} == {"sent"}  # nothing claimed or failed left behind
 
     faults.rule = None
-    _, rest = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, aws))
+    _, rest = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, ses_client))
     assert (rest.due, rest.sent, rest.stopped) == (3, 3, None)
     assert sorted(accepted_to()) == sorted(people)  # everyone once, nobody twice
 
 
-def test_server_errors_and_connection_resets_are_retried(engine, ses_settings, aws, add_listings, add_subscriber,
+def test_server_errors_and_connection_resets_are_retried(engine, ses_settings, ses_client, add_listings, add_subscriber,
                                                          monkeypatch):
     people = add_people(add_listings, add_subscriber, "ana@example.net", "bo@example.org", "cy@example.com")
     network = {1: ConnectionClosedError(endpoint_url=ENDPOINT), 4: EndpointConnectionError(endpoint_url=ENDPOINT),
@@ -296,11 +265,11 @@ def test_server_errors_and_connection_resets_are_retried(engine, ses_settings, a
         if requests[-1] in network:
             raise network[requests[-1]]
 
-    aws.meta.events.register_first("before-send.sesv2.SendEmail", wire)
+    ses_client.meta.events.register_first("before-send.sesv2.SendEmail", wire)
     faults = Faults(lambda n, to: ("ServiceUnavailable", "Service unavailable.", 503) if n == 1 else None)
     faults.install(monkeypatch)
     fake = FakeTime()
-    _, summary = run(ses_settings, NOW, engine=engine, transport=fake_transport(ses_settings, aws, fake))
+    _, summary = run(ses_settings, NOW, engine=engine, transport=fake_transport(ses_settings, ses_client, fake))
     assert (summary.sent, summary.failed) == (3, 0)
     assert len(requests) == 7 and len(faults.calls) == 4  # three lost on the wire, one 503, three accepted
     assert sorted(accepted_to()) == sorted(people)
@@ -310,13 +279,13 @@ def test_server_errors_and_connection_resets_are_retried(engine, ses_settings, a
 # --- pacing and the 24-hour quota -----------------------------------------------------------------------------
 
 
-def test_sends_are_never_closer_than_one_over_the_rate(engine, ses_settings, aws, add_listings, add_subscriber,
+def test_sends_are_never_closer_than_one_over_the_rate(engine, ses_settings, ses_client, add_listings, add_subscriber,
                                                        monkeypatch):
     add_people(add_listings, add_subscriber, *(f"u{i}@example.net" for i in range(12)))
     fake = FakeTime()
     at: list[float] = []
     Faults(lambda n, to: at.append(fake.now)).install(monkeypatch)  # the fake clock when SES gets each message
-    _, summary = run(ses_settings, NOW, engine=engine, transport=fake_transport(ses_settings, aws, fake, rate=4.0))
+    _, summary = run(ses_settings, NOW, engine=engine, transport=fake_transport(ses_settings, ses_client, fake, rate=4.0))
     assert summary.sent == 12
     gaps = [b - a for a, b in zip(at, at[1:])]
     assert min(gaps) >= 0.25 - 1e-9  # never faster than 4/s
@@ -344,18 +313,18 @@ def test_the_rate_limiter_spaces_threads_too():
     assert min(b - a for a, b in zip(grants, grants[1:])) >= 1 / 400
 
 
-def test_one_limiter_per_rate_in_the_process(aws):
+def test_one_limiter_per_rate_in_the_process(ses_client):
     settings = Settings(**SES)
-    first, second = make_ses_transport(settings, aws), make_ses_transport(settings, aws)
+    first, second = make_ses_transport(settings, ses_client), make_ses_transport(settings, ses_client)
     assert first.limiter is second.limiter is shared_limiter(1000.0)
-    assert make_ses_transport(settings.with_(ses_rate=7.0), aws).limiter is shared_limiter(7.0)
+    assert make_ses_transport(settings.with_(ses_rate=7.0), ses_client).limiter is shared_limiter(7.0)
 
 
-def test_the_24_hour_quota_stops_the_run_and_leaves_the_rest_due(engine, ses_settings, aws, add_listings,
+def test_the_24_hour_quota_stops_the_run_and_leaves_the_rest_due(engine, ses_settings, ses_client, add_listings,
                                                                  add_subscriber):
     people = add_people(add_listings, add_subscriber, *(f"u{i}@example.net" for i in range(5)))
-    answer = answer_get_account(aws, account(max_24h=5, sent_24h=2, rate=50.0))
-    transport = make_ses_transport(ses_settings, aws)
+    answer = answer_get_account(ses_client, account(max_24h=5, sent_24h=2, rate=50.0))
+    transport = make_ses_transport(ses_settings, ses_client)
     assert transport.limiter.rate == 50.0  # the account's rate, below the configured 1000/s
     _, summary = run(ses_settings, NOW, engine=engine, transport=transport)
     assert summary.stopped and summary.stopped.startswith("quota")
@@ -363,15 +332,15 @@ def test_the_24_hour_quota_stops_the_run_and_leaves_the_rest_due(engine, ses_set
     assert {status for status, _ in ledger(engine).values()} == {"sent"} and len(ledger(engine)) == 3
 
     answer.update(account(max_24h=5, sent_24h=0))  # a new 24-hour window
-    _, rest = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, aws))
+    _, rest = run(ses_settings, NOW, engine=engine, transport=make_ses_transport(ses_settings, ses_client))
     assert (rest.due, rest.sent, rest.stopped) == (2, 2, None)
     assert sorted(accepted_to()) == sorted(people)
 
 
-def test_the_quota_is_read_again_in_a_long_lived_process(aws):
-    answer = answer_get_account(aws, account(max_24h=10, sent_24h=9))
+def test_the_quota_is_read_again_in_a_long_lived_process(ses_client):
+    answer = answer_get_account(ses_client, account(max_24h=10, sent_24h=9))
     fake = FakeTime()
-    transport = fake_transport(Settings(**SES), aws, fake)
+    transport = fake_transport(Settings(**SES), ses_client, fake)
     transport.send("2026-W48/1", "ana@example.net", b"From: digest@example.com\r\nTo: ana@example.net\r\n\r\nhi\r\n")
     with pytest.raises(TransportError) as stop:
         transport.send("2026-W48/2", "bo@example.org", b"From: digest@example.com\r\nTo: bo@example.org\r\n\r\nhi\r\n")
@@ -382,20 +351,20 @@ def test_the_quota_is_read_again_in_a_long_lived_process(aws):
     assert len(accepted()) == 2
 
 
-def test_an_account_with_sending_disabled_is_paused_without_a_call(aws, monkeypatch):
-    answer_get_account(aws, account(enabled=False))
+def test_an_account_with_sending_disabled_is_paused_without_a_call(ses_client, monkeypatch):
+    answer_get_account(ses_client, account(enabled=False))
     faults = Faults().install(monkeypatch)
-    transport = make_ses_transport(Settings(**SES), aws)
+    transport = make_ses_transport(Settings(**SES), ses_client)
     with pytest.raises(TransportError) as paused:
         transport.send("k", "ana@example.net", b"From: digest@example.com\r\n\r\nhi\r\n")
     assert paused.value.kind == "paused" and faults.calls == []
 
 
-def test_messages_fail_fast_while_ses_keeps_failing(aws, monkeypatch):
+def test_messages_fail_fast_while_ses_keeps_failing(ses_client, monkeypatch):
     faults = Faults(lambda n, to: ("TooManyRequestsException", "Maximum sending rate exceeded.", 429))
     faults.install(monkeypatch)
     fake = FakeTime()
-    transport = fake_transport(Settings(**SES), aws, fake, throttled_tries=2, breaker_after=2, breaker_cooldown=60)
+    transport = fake_transport(Settings(**SES), ses_client, fake, throttled_tries=2, breaker_after=2, breaker_cooldown=60)
     raw = b"From: digest@example.com\r\nTo: ana@example.net\r\n\r\nhi\r\n"
     kinds = []
     for i in range(5):
@@ -409,10 +378,10 @@ def test_messages_fail_fast_while_ses_keeps_failing(aws, monkeypatch):
     assert len(accepted()) == 1
 
 
-def test_an_unknown_client_error_is_unavailable_at_once_and_names_its_code(aws, monkeypatch):
+def test_an_unknown_client_error_is_unavailable_at_once_and_names_its_code(ses_client, monkeypatch):
     faults = Faults(lambda n, to: ("NotFoundException", "Configuration set <digest-events> does not exist.", 404))
     faults.install(monkeypatch)
-    transport = fake_transport(Settings(**SES), aws, FakeTime())
+    transport = fake_transport(Settings(**SES), ses_client, FakeTime())
     with pytest.raises(TransportError) as e:
         transport.send("k", "ana@example.net", b"From: digest@example.com\r\nTo: ana@example.net\r\n\r\nhi\r\n")
     assert e.value.kind == "unavailable" and str(e.value).startswith("NotFoundException: Configuration set")
@@ -421,7 +390,7 @@ def test_an_unknown_client_error_is_unavailable_at_once_and_names_its_code(aws, 
     def no_credentials(**kw):
         raise NoCredentialsError()
 
-    aws.meta.events.register_first("before-send.sesv2.SendEmail", no_credentials)
+    ses_client.meta.events.register_first("before-send.sesv2.SendEmail", no_credentials)
     with pytest.raises(TransportError) as e:  # a TransportError still, so the run keeps its ledger right
         transport.send("k", "ana@example.net", b"From: digest@example.com\r\nTo: ana@example.net\r\n\r\nhi\r\n")
     assert e.value.kind == "unavailable" and str(e.value).startswith("NoCredentialsError")
@@ -462,21 +431,21 @@ def test_each_ses_error_has_a_kind(code, status, message, expected):
     ({"from_addr": "Jobs <digest@unverified.example.org>"}, "From domain unverified.example.org is not a verified SES"),
     ({"ses_rate": None}, "DIGEST_SES_RATE must be set"),
 ])
-def test_the_ses_transport_refuses_to_start_with_one_clear_line(aws, changes, says):
+def test_the_ses_transport_refuses_to_start_with_one_clear_line(ses_client, changes, says):
     with pytest.raises(ConfigError) as refused:
-        make_ses_transport(Settings(**SES).with_(**changes), aws)
+        make_ses_transport(Settings(**SES).with_(**changes), ses_client)
     assert says in str(refused.value) and "\n" not in str(refused.value)
 
 
-def test_an_unverified_domain_in_the_sandbox_is_named_as_such(aws):
-    answer_get_account(aws, account(production=False, max_24h=200, rate=1.0))
+def test_an_unverified_domain_in_the_sandbox_is_named_as_such(ses_client):
+    answer_get_account(ses_client, account(production=False, max_24h=200, rate=1.0))
     with pytest.raises(ConfigError, match="not a verified SES identity in us-east-1 and the account is in the SES "
                                           "sandbox"):
-        make_ses_transport(Settings(**SES).with_(from_addr="digest@jobs.example.org"), aws)
-    assert make_ses_transport(Settings(**SES).with_(from_addr="digest@mail.example.com"), aws)  # a verified parent
+        make_ses_transport(Settings(**SES).with_(from_addr="digest@jobs.example.org"), ses_client)
+    assert make_ses_transport(Settings(**SES).with_(from_addr="digest@mail.example.com"), ses_client)  # a verified parent
 
 
-def test_make_transport_builds_the_ses_transport_from_the_settings(aws):
+def test_make_transport_builds_the_ses_transport_from_the_settings(ses_client):
     transport = make_transport(Settings(**SES))
     assert transport.name == "ses" and transport.configuration_set == "digest-events"
     config = transport.client.meta.config  # botocore does not retry behind our policy; it does not wait forever

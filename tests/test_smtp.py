@@ -1,4 +1,4 @@
-"""The smtp transport against a real SMTP server on loopback (aiosmtpd, tests/smtp_server.py): STARTTLS or implicit
+"""The smtp transport against a real SMTP server on loopback (aiosmtpd, tests/support/smtp.py): STARTTLS or implicit
 TLS with the certificate verified against the test's own CA, AUTH LOGIN/PLAIN required over TLS.
 
 What the server received is compared with what the outbox transport writes for the same week: the same bytes.
@@ -14,68 +14,22 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from digest.cli import main
 from digest.errors import ConfigError
-from digest.models import Delivery, Subscriber
 from digest.settings import DEV_SECRET_KEY, Settings
 from digest.carriers.smtp import make_smtp_transport
 from digest.carriers.smtp_url import parse_smtp_url
 from digest.carriers.choose import make_transport
 
-from .conftest import NOW, listing, read_outbox
-from .smtp_server import PASSWORD, USER, Mailhost, certs, free_port, mailhost, make_certificates  # noqa: F401
+from .conftest import NOW, read_outbox
+from .support.serve import free_port
+from .support.smtp import (
+    KEY, SECRETS, USER, Mailhost, add_people, digest, ledger, make_certificates, smtp_env, week_listings,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning",
                                         "ignore:Session.login_data is deprecated:DeprecationWarning")
 STRICT = email.policy.default.clone(raise_on_defect=True)
-KEY = "smtp-tests-signing-key-0123456789abcdef"
-SECRETS = (PASSWORD, "p%40ss%3Aw%2Frd%20s3cret%25")  # the password as written and as it sits in the URL
-
-
-def smtp_env(db_url: str, url: str, outbox: Path) -> dict[str, str]:
-    """What an operator sets to run the week through an SMTP server."""
-    return {"DIGEST_DATABASE_URL": db_url, "DIGEST_TRANSPORT": "smtp", "DIGEST_SMTP_URL": url,
-            "DIGEST_SECRET_KEYS": KEY, "DIGEST_BASE_URL": "https://subs.example.com",
-            "DIGEST_FROM": "Backend Jobs Weekly <digest@example.com>", "DIGEST_OUTBOX_DIR": str(outbox)}
-
-
-def digest(*args: str, env: dict[str, str]):
-    result = CliRunner().invoke(main, list(args), env=env)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def add_people(engine, taxonomy, n: int) -> dict[str, int]:
-    from digest.subscribers import SubscriberIn, upsert
-
-    out = {}
-    with Session(engine) as s:
-        for i in range(n):
-            prefs = {"email": f"reader{i:03d}@example.{('net', 'org', 'com')[i % 3]}", "confirmed": True,
-                     "timezone": "UTC", "name": ("Zoë Ångström", "O'Brien", "")[i % 3] or None}
-            if i % 4 == 0:
-                prefs["stack"] = ["go"]
-            sub, _ = upsert(s, SubscriberIn.model_validate(prefs), taxonomy, Settings(), NOW.replace(month=10))
-            s.flush()
-            out[sub.email] = sub.id
-        s.commit()
-    return out
-
-
-def week_listings(add_listings) -> None:
-    add_listings(listing("a"), listing("b", title="Senior Go Engineer", stack=["go"], company="Gopher & Co"),
-                 listing("c", title="Platform Engineer — Zürich/remote", location="Europe", company="Æther AG"),
-                 listing("d", title="Staff Data Engineer", stack=["python", "go"], description="Spark, Kafka. " * 40))
-
-
-def ledger(engine) -> dict[int, Delivery]:
-    with Session(engine) as s:
-        return {d.subscriber_id: d for d in s.scalars(select(Delivery))}
 
 
 # --- the week, through SMTP and through the outbox ------------------------------------------------------------

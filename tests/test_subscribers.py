@@ -13,17 +13,11 @@ from sqlalchemy.orm import Session
 from digest.models import Delivery, Subscriber
 
 from .conftest import read_outbox, NOW, listing
-from .test_cli import digest, errors, json_lines
+from .support.cli import digest, errors, json_lines, show
 
 STACKS = "python, go, java, node, ruby, php, rust, kotlin, scala, elixir, csharp, cpp"
 REGIONS = "us, canada, latam, europe, uk, africa, middle-east, asia, oceania, worldwide"
 JOINED = NOW - timedelta(days=30)
-
-
-def show(db_url, tmp_path, email: str) -> dict:
-    result = digest(db_url, tmp_path, "subscribers", "show", email, "--json")
-    assert (result.exit_code, result.stderr) == (0, ""), result.stderr
-    return json.loads(result.stdout)
 
 
 def emails(engine) -> list[str]:

@@ -13,9 +13,9 @@ from digest import lifecycle, subscribers as subs
 from digest.models import Subscriber
 
 from .conftest import NOW, listing, read_outbox
-from .sns_helpers import record_sent
-from .test_cli import digest, json_lines
-from .test_feedback import ses
+from .support.sns import record_sent
+from .support.cli import digest, json_lines
+from .support.sns import ses
 
 
 def complain_and_bounce(db_url, engine, tmp_path, add_subscriber) -> None:

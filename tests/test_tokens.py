@@ -20,9 +20,8 @@ from digest.subscribers import remove
 from digest.carriers.null import RecordingTransport
 
 from .conftest import NOW, listing
-from .web_helpers import (
+from .support.web import (
     FORM, ONE_CLICK, FakeClock, Page, mail_link, make_app, parse_mail,
-    web,  # noqa: F401  (fixture)
 )
 
 KEYS = ("test-key-1",)

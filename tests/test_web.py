@@ -15,9 +15,8 @@ from digest.run import run
 from digest.carriers.null import RecordingTransport
 
 from .conftest import NOW, listing, listing_ids
-from .web_helpers import (
+from .support.web import (
     BASE_PREFS, FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, TOKEN_ROUTES, Page, mail_link, parse_mail,
-    web,  # noqa: F401  (fixture)
 )
 
 

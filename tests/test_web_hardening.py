@@ -22,8 +22,8 @@ from subscribers.cli import is_loopback
 from subscribers.limits import client_ip, network
 
 from .conftest import NOW
-from .test_cli import digest, json_lines
-from .web_helpers import FORM, ONE_CLICK, Page, mail_link, make_app, parse_mail, web  # noqa: F401  (fixture)
+from .support.cli import digest, json_lines
+from .support.web import FORM, ONE_CLICK, Page, mail_link, make_app, parse_mail
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 MAKE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'

@@ -9,9 +9,8 @@ import pytest
 
 from .conftest import NOW
 
-from .web_helpers import (
+from .support.web import (
     BASE_PREFS, FORM, MULTIPART, ONE_CLICK, ONE_CLICK_MULTIPART, Page, multipart,
-    web,  # noqa: F401  (fixture)
 )
 
 def post_paths(web, add_subscriber) -> list[str]:

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +17,7 @@ import pytest
 from digest.settings import Settings
 
 from ..conftest import fresh_database, write_artifact
+from ..support.serve import cli_env, free_port, serving
 
 REPO = Path(__file__).resolve().parents[2]
 # Screenshots for the README go to test-artifacts/ (a test run leaves the work tree as it found it);
@@ -41,12 +38,6 @@ def db_url(request, tmp_path, sqlite_template):
     return fresh_database(request.param, request, tmp_path, sqlite_template)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def port() -> int:
     return free_port()
@@ -59,57 +50,12 @@ def settings(db_url, tmp_path, port) -> Settings:
                     claim_lease_seconds=600)
 
 
-def cli_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a `digest` subprocess see the same database, outbox and links."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    return env | {"DIGEST_DATABASE_URL": settings.database_url, "DIGEST_OUTBOX_DIR": str(settings.outbox_dir),
-                  "DIGEST_BASE_URL": settings.base_url}
-
-
 def digest_cli(settings: Settings, *args: str) -> str:
     """Run the real `digest` command; return its stdout (a failure shows its stderr)."""
     done = subprocess.run([str(Path(sys.executable).with_name("digest")), *args], env=cli_env(settings),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"digest {' '.join(args)} exited {done.returncode}: {done.stderr}"
     return done.stdout
-
-
-@contextmanager
-def serving(port: int, env: dict[str, str], log_path: Path, *args: str, seconds: float = 20):
-    """`digest serve --port PORT ARGS` as a subprocess (its own session) with `env`; yields the process once
-    /healthz answers, stops it after and fails if it logged a traceback or an unhandled error."""
-    log = log_path.open("w+")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("digest")), "serve", "--port", str(port), *args],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + seconds
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"digest serve exited {proc.returncode} before answering:\n{log.read()}")
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"digest serve did not answer {base}/healthz within {seconds:.0f} s")
-            time.sleep(0.05)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.seek(0)
-        errors = [line for line in log if "Traceback" in line or "unhandled error" in line]
-        log.close()
-    assert not errors, f"the server logged errors; see {log_path}"
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from digest import tokens
 from subscribers.access_log import redact
 
 from ..conftest import fresh_database
-from .conftest import cli_env, digest_cli, serving
+from ..support.serve import cli_env, serving
+from .conftest import digest_cli
 
 LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) ([0-9a-f]{12}) ([A-Z]+) (\S+) (\d{3}) (\d+) (\d+\.\d)ms$")
 ANA = "ana.lopez@example.com"

@@ -9,8 +9,6 @@ import time
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from html.parser import HTMLParser
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,59 +21,20 @@ from digest.models import Delivery, Subscriber
 from digest.run import run
 
 from ..conftest import NOW, listing, listing_ids, read_outbox
+from ..support.content import Anchors
+from ..support.journey import JS, digests, fresh, html_part, link, save_png, subscriber
 from .conftest import AXE_LOG, DESKTOP, PHONE, REPO, SHOTS, check_page, digest_cli
 
 NEXT_WEEK = NOW + timedelta(days=7)
 pytestmark = pytest.mark.slow
-JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 
 
 # --- reading what was sent -----------------------------------------------------------------------------------
-
-class _Anchors(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.links: list[tuple[str, str]] = []
-        self._href: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "a":
-            self._href, self._text = dict(attrs).get("href"), []
-
-    def handle_data(self, data):
-        if self._href is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag):
-        if tag == "a" and self._href is not None:
-            self.links.append((" ".join("".join(self._text).split()), self._href))
-            self._href = None
-
-
-def html_part(msg: EmailMessage) -> str:
-    return msg.get_body(("html",)).get_content()
-
-
-def link(msg: EmailMessage, text: str) -> str:
-    """The href of the HTML part's first link whose text is exactly `text`."""
-    parser = _Anchors()
-    parser.feed(html_part(msg))
-    hrefs = [href for label, href in parser.links if label == text]
-    assert hrefs, f"no link {text!r} in the message; links: {parser.links}"
-    return hrefs[0]
-
 
 def list_unsubscribe(msg: EmailMessage) -> str:
     value = str(msg["List-Unsubscribe"]).strip()
     assert value.startswith("<") and value.endswith(">"), value
     return value[1:-1]
-
-
-def digests(settings, to: str) -> dict[str, EmailMessage]:
-    """The weekly digests in the outbox addressed to `to`, by period, oldest first."""
-    return {key.split("/")[0]: msg for key, msg in read_outbox(settings.outbox_dir).items()
-            if not key.startswith("confirm/") and to in str(msg["To"])}
 
 
 def confirmations(settings, to: str, folder: str = "confirm", wait: float = 10) -> list[EmailMessage]:
@@ -89,11 +48,6 @@ def confirmations(settings, to: str, folder: str = "confirm", wait: float = 10) 
         time.sleep(0.05)
 
 
-def subscriber(engine, address: str) -> Subscriber:
-    with Session(engine) as s:
-        return s.scalars(select(Subscriber).where(Subscriber.email_key == address.lower())).one()
-
-
 def periods_in_ledger(engine, sub_id: int) -> list[str]:
     with Session(engine) as s:
         return sorted(s.scalars(select(Delivery.period).where(Delivery.subscriber_id == sub_id)))
@@ -105,16 +59,6 @@ def next_slot_after(moment: datetime, tz: str, day: int = 0, hour: int = 9) -> d
     days = (day - local.weekday()) % 7 or 7
     d = local.date() + timedelta(days=days)
     return datetime(d.year, d.month, d.day, hour, tzinfo=ZoneInfo(tz)).astimezone(UTC)
-
-
-def iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def fresh(id: str, at: datetime, **fields) -> dict:
-    """A listing posted and verified a day before `at`."""
-    return listing(id, posted_at=iso(at - timedelta(days=1, hours=2)), verified_at=iso(at - timedelta(days=1)),
-                   **fields)
 
 
 # --- a. preferences from the digest's link change the next digest ----------------------------------------------
@@ -257,9 +201,9 @@ def test_sign_up_confirm_from_the_mail_and_receive_the_next_digest(server, setti
     (mail,) = confirmations(settings, "dana@example.com")  # (it leaves after the answer)
     assert subscriber(engine, "dana@example.com").status == "pending"
 
-    parser = _Anchors()
+    parser = Anchors()
     parser.feed(html_part(mail))
-    confirm_urls = {href for _, href in parser.links if href.startswith(f"{server}/confirm/")}
+    confirm_urls = {href for href, _ in parser.links if href.startswith(f"{server}/confirm/")}
     assert len(confirm_urls) == 1, parser.links
     page.goto(confirm_urls.pop())
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your subscription")
@@ -301,9 +245,9 @@ def test_sign_up_guesses_the_timezone_and_the_confirmed_page_names_the_first_dig
     (mail,) = confirmations(settings, "tz@example.com")  # (it leaves after the answer)
     sub = subscriber(engine, "tz@example.com")
     assert (sub.timezone, sub.roles, sub.employers) == ("America/New_York" if js else "UTC", ["data"], ["startup"])
-    parser = _Anchors()
+    parser = Anchors()
     parser.feed(html_part(mail))
-    page.goto(next(href for _, href in parser.links if href.startswith(f"{server}/confirm/")))
+    page.goto(next(href for href, _ in parser.links if href.startswith(f"{server}/confirm/")))
     page.get_by_role("button", name="Confirm my subscription").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You are subscribed")
     zone = "America/New_York" if js else "UTC"
@@ -446,13 +390,6 @@ def test_the_axe_gate_is_not_vacuous(page):
 
 # --- g. screenshots for the README at phone and desktop width --------------------------------------------------
 
-def _save(path: Path, png: bytes) -> None:
-    """Write only when the picture changed (a refresh of docs/screenshots then touches only what changed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_bytes() != png:
-        path.write_bytes(png)
-
-
 def _pinned(page):
     """The page with its digest date pinned: the server runs on the real clock, and a picture should change only
     when the page does."""
@@ -488,20 +425,20 @@ def test_screenshots_at_phone_and_desktop_width(server, settings, engine, add_li
         for name, url in pages.items():
             page.goto(url)
             check_page(page, f"{name} ({size_name})", axe=False)
-            _save(SHOTS / f"{name}-{size_name}.png", page.screenshot(full_page=True))
+            save_png(SHOTS / f"{name}-{size_name}.png", page.screenshot(full_page=True))
         page.goto(pages["unsubscribe"])
         page.get_by_role("button", name="Unsubscribe", exact=True).click()
         expect(page.get_by_role("heading", level=1)).to_have_text("You are unsubscribed")
-        _save(SHOTS / f"unsubscribed-{size_name}.png", page.screenshot(full_page=True))
+        save_png(SHOTS / f"unsubscribed-{size_name}.png", page.screenshot(full_page=True))
         page.get_by_role("button", name=re.compile("subscribe me again")).click()  # ben back for the next size
         page.goto(pages["unsubscribe"])
         page.get_by_role("button", name="Every two weeks instead").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Every two weeks from now on")
-        _save(SHOTS / f"every-two-weeks-{size_name}.png", _pinned(page).screenshot(full_page=True))
+        save_png(SHOTS / f"every-two-weeks-{size_name}.png", _pinned(page).screenshot(full_page=True))
         page.goto(pages["confirm"])
         page.get_by_role("button", name="Confirm my subscription").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("You are subscribed")
-        _save(SHOTS / f"confirmed-{size_name}.png", _pinned(page).screenshot(full_page=True))
+        save_png(SHOTS / f"confirmed-{size_name}.png", _pinned(page).screenshot(full_page=True))
         with Session(engine) as s:  # ben weekly and eve pending again for the next size
             s.execute(update(Subscriber).where(Subscriber.id == ben).values(cadence="weekly"))
             s.execute(update(Subscriber).where(Subscriber.id == eve).values(status="pending", confirmed_at=None))
@@ -514,7 +451,7 @@ def test_screenshots_at_phone_and_desktop_width(server, settings, engine, add_li
         page = new_page(viewport={"width": width, "height": 900}, color_scheme="light", java_script_enabled=False)
         page.set_content(html)
         check_page(page, f"digest email at {width}px", axe=False)
-        _save(SHOTS / f"digest-email-{width}.png", page.screenshot(full_page=True))
+        save_png(SHOTS / f"digest-email-{width}.png", page.screenshot(full_page=True))
     written = [f"{n}-{s}.png" for n in (*pages, "unsubscribed", "every-two-weeks", "confirmed")
                for s in ("phone", "desktop")] + ["digest-email-375.png", "digest-email-600.png"]
     assert all((SHOTS / name).exists() for name in written)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from digest import db
 from digest.models import Subscriber
 
-from .conftest import cli_env, serving
+from ..support.serve import cli_env, serving
 
 BOARD = "http://jobs.example.com"
 

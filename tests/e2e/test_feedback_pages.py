@@ -16,7 +16,7 @@ from digest.run import run
 
 from ..conftest import NOW, listing, listing_ids
 from .conftest import DESKTOP, PHONE, SHOTS as SCREENSHOTS, check_page
-from .test_browser import JS, _save, digests, fresh, link, subscriber
+from ..support.journey import JS, digests, fresh, link, save_png, subscriber
 
 NEXT_WEEK = NOW + timedelta(days=7)
 SHOTS = ("feedback-not-for-me-phone.png", "feedback-done-phone.png", "feedback-hide-phone.png",
@@ -126,16 +126,16 @@ def test_feedback_screenshots(server, settings, add_listings, add_subscriber, ne
     page = new_page(viewport=PHONE, color_scheme="light", bypass_csp=False)
     page.goto(link(msg, "Not for me"))
     page.get_by_label("Wrong level").check()
-    _save(shots / SHOTS[0], page.screenshot(full_page=True))
+    save_png(shots / SHOTS[0], page.screenshot(full_page=True))
     page.get_by_role("button", name="Not for me").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You will not see this job again")
-    _save(shots / SHOTS[1], page.screenshot(full_page=True))
+    save_png(shots / SHOTS[1], page.screenshot(full_page=True))
     page.goto(link(msg, "Hide Fleetbase"))
-    _save(shots / SHOTS[2], page.screenshot(full_page=True))
+    save_png(shots / SHOTS[2], page.screenshot(full_page=True))
     page.get_by_role("button", name="Hide Fleetbase").click()
     desktop = new_page(viewport=DESKTOP, color_scheme="light", bypass_csp=False)
     desktop.goto(link(msg, "Manage preferences"))
     expect(desktop.get_by_role("list", name="Hidden companies")).to_be_visible()
     desktop.get_by_role("list", name="Hidden companies").scroll_into_view_if_needed()
-    _save(shots / SHOTS[3], desktop.screenshot(full_page=True))
+    save_png(shots / SHOTS[3], desktop.screenshot(full_page=True))
     assert all((shots / name).exists() for name in SHOTS)

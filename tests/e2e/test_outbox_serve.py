@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from ..conftest import fresh_database
-from ..outbox_pages import assert_index_matches_disk, folders
+from ..support.outbox_pages import assert_index_matches_disk, folders
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

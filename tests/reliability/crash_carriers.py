@@ -181,7 +181,7 @@ class SmtpCarrier:
     max_workers = 2  # worker processes reach the same server
 
     def __init__(self, workdir: Path):
-        from tests.smtp_server import Mailhost, make_certificates
+        from tests.support.smtp import Mailhost, make_certificates
 
         self.host = Mailhost(make_certificates(workdir / "smtp-certs")).start()
 

@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/crash-trials.json")
     args = parser.parse_args(argv)
-    from tests import pg
+    from tests.support import pg
 
     started = time.monotonic()
     result = {"command": "python -m tests.reliability.crash_harness " + " ".join(sys.argv[1:] if argv is None else argv),

@@ -29,7 +29,8 @@ from moto.ses.models import SESBackend, ses_backends
 import digest.carriers.ses
 from digest.carriers.ses import RateLimiter, RetryPolicy
 
-from ..test_ses import ENDPOINT, REGION, FakeTime
+from ..support.aws import ENDPOINT, FakeTime
+from ..support.lambda_events import REGION
 
 # What SES answers, as (error code, message, HTTP status): the codes of the SES v2 API reference.
 ANSWERS = {

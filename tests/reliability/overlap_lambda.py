@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.lambda_events import FakeContext
+from tests.support.lambda_events import FakeContext
 
 
 def main(event_path: str, answer_path: str, ready: str, go: str) -> None:

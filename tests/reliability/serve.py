@@ -23,7 +23,7 @@ import pytest
 
 from digest.settings import Settings
 
-from ..e2e.conftest import cli_env
+from ..support.serve import cli_env, wait_until_healthy
 
 DIGEST = str(Path(sys.executable).with_name("digest"))
 FAKETIME = shutil.which("faketime")
@@ -52,19 +52,7 @@ def serving(settings: Settings, port: int, log: Path, when: datetime | None = No
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"digest serve exited {proc.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("digest serve did not answer /healthz within 30 s")
-            time.sleep(0.05)
+        wait_until_healthy(proc, base, log.read_text, 30)
         yield base
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # faketime forks: stop the whole session

@@ -23,7 +23,7 @@ from digest.carriers.base import TransportError
 from digest.carriers.null import RecordingTransport
 
 from ..conftest import NOW
-from ..web_helpers import FORM, MULTIPART, ONE_CLICK, TOKEN_ROUTES, FakeClock, Web, make_app, multipart
+from ..support.web import FORM, MULTIPART, ONE_CLICK, TOKEN_ROUTES, FakeClock, Web, make_app, multipart
 
 STATES = ("new", "pending", "pending-mailed-just-now", "active", "paused", "unsubscribed", "suppressed",
           "removed-after-unsubscribe", "removed-after-bounce", "removed-active", "mail-failing")

@@ -39,8 +39,8 @@ from digest.taxonomy import load_taxonomy
 from digest.carriers.null import RecordingTransport
 
 from ..conftest import NOW, listing
-from ..test_cli import digest
-from ..web_helpers import Page, web  # noqa: F401  (fixture)
+from ..support.cli import digest
+from ..support.web import Page
 from .fuzz_support import (  # noqa: F401
     N,
     PAYLOADS, _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,

@@ -23,11 +23,11 @@ from digest.jsontext import BadJSON, loads
 from digest.models import Listing, Subscriber
 
 from ..conftest import listing
-from ..lambda_events import FakeContext, sqs_event
-from ..sns_helpers import TOPIC, record_sent, sign_event, signer
-from ..test_cli import digest
-from ..test_feedback import lambda_event, ses, sns_body
-from ..test_lambdas import aws, s3_event  # noqa: F401  (the moto fixture)
+from ..support.lambda_events import FakeContext, sqs_event
+from ..support.sns import TOPIC, record_sent, sign_event, signer
+from ..support.cli import digest
+from ..support.sns import lambda_event, ses, sns_body
+from ..support.lambda_events import s3_event
 
 HUGE = "9" * 5000  # over CPython's 4,300-digit limit for int()
 assert len(HUGE) > 4300

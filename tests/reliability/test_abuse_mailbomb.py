@@ -16,7 +16,7 @@ import pytest
 from digest.settings import Settings
 
 from ..conftest import fresh_database
-from ..e2e.conftest import free_port
+from ..support.serve import free_port
 from .serve import cli, get, outbox_mails, post, serving
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -21,11 +21,10 @@ from sqlalchemy.orm import Session
 from digest import lambdas
 from digest.models import Subscriber, Suppression
 
-from ..lambda_events import FakeContext
-from ..sns_helpers import CERT_URL, TOPIC, Signer, record_sent, sign_event
-from ..test_cli import digest
-from ..test_feedback import lambda_event, ses, sns_body
-from ..test_lambdas import aws  # noqa: F401  (the moto fixture)
+from ..support.lambda_events import FakeContext
+from ..support.sns import CERT_URL, TOPIC, Signer, record_sent, sign_event
+from ..support.cli import digest
+from ..support.sns import lambda_event, ses, sns_body
 
 PEOPLE = ("gone@example.com", "angry@example.com")
 

@@ -26,7 +26,7 @@ import pytest
 from digest.settings import Settings
 
 from ..conftest import fresh_database
-from ..e2e.conftest import free_port
+from ..support.serve import free_port
 from .serve import cli, serving
 
 PROBES = 120  # of each kind a round: 240 interleaved, besides the check's

@@ -20,7 +20,7 @@ from digest import lifecycle, tokens
 from digest.models import Subscriber
 
 from ..conftest import NOW
-from ..web_helpers import FORM, ONE_CLICK, Page, mail_link, web  # noqa: F401  (fixture)
+from ..support.web import FORM, ONE_CLICK, Page, mail_link
 from .fuzz_support import N, _name_the_property, _write_counts, counted, fuzz  # noqa: F401
 
 KEYS = ("abuse-key-1", "abuse-key-0")

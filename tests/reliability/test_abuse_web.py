@@ -30,8 +30,8 @@ from digest.settings import Settings
 from subscribers.cli import SERVER_LIMITS
 
 from ..conftest import write_artifact
-from ..e2e.conftest import free_port, serving as serve_process
-from ..web_helpers import FORM, ONE_CLICK, Page
+from ..support.serve import free_port, serving as serve_process
+from ..support.web import FORM, ONE_CLICK, Page
 
 KEY = "abuse-web-signing-key-0123456789abcdef"
 BOARD = "https://jobs.example.com"

@@ -34,7 +34,7 @@ from digest.taxonomy import load_taxonomy
 from digest.carriers.null import RecordingTransport
 
 from ..conftest import JOINED, NOW, listing, listing_ids
-from ..web_helpers import BASE_PREFS, FORM, ONE_CLICK, mail_link, parse_mail, web  # noqa: F401  (web: fixture)
+from ..support.web import BASE_PREFS, FORM, ONE_CLICK, mail_link, parse_mail
 
 N = 260  # pages of 200: ids 1-200 are read and claimed when the changes land; 201-260 are not yet read
 LAST_WEEK, THIS_WEEK, NEXT_WEEK = NOW - timedelta(days=7), NOW, NOW + timedelta(days=7)

@@ -35,7 +35,7 @@ from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import load_taxonomy
 from digest.carriers.null import RecordingTransport
 
-from .. import pg
+from ..support import pg
 from ..conftest import JOINED, NOW, TABLES, listing
 
 DIGEST = str(Path(sys.executable).with_name("digest"))

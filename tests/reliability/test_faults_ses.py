@@ -27,7 +27,6 @@ from digest.settings import Settings
 from digest.subscribers import SubscriberIn, upsert
 
 from ..conftest import JOINED, NOW, listing
-from ..test_ses import aws  # noqa: F401  (fixture: moto's SES with example.com verified)
 from .faults_ses import StormySes, accepted, ses_env
 
 N = 400
@@ -103,7 +102,7 @@ def assert_ledger_is_what_ses_accepted(engine, ids: dict[str, int], storm: Storm
 
 
 def test_an_ses_storm_never_marks_unsent_mail_and_the_next_runs_send_everyone_once(
-        engine, db_url, aws, tmp_path, monkeypatch, add_listings):  # noqa: F811
+        engine, db_url, ses_client, tmp_path, monkeypatch, add_listings):  # noqa: F811
     add_listings(listing("a"), listing("b", title="Platform Engineer"))
     ids = people(engine)
     order = sorted(ids, key=ids.get)  # the run goes through subscribers by id
@@ -171,7 +170,7 @@ def test_an_ses_storm_never_marks_unsent_mail_and_the_next_runs_send_everyone_on
         assert s.scalar(select(Subscriber.status).where(Subscriber.id == ids[order[7]])) == "active"
 
 
-def test_an_answer_lost_after_ses_accepted_costs_one_copy_never_a_lost_week(engine, db_url, aws, tmp_path,
+def test_an_answer_lost_after_ses_accepted_costs_one_copy_never_a_lost_week(engine, db_url, ses_client, tmp_path,
                                                                              monkeypatch, add_listings):  # noqa: F811
     """A read timeout after SES took the message: the transport tries again (SES has no idempotency key), so that
     subscriber gets two copies; the ledger records the copy whose answer came back. The documented trade-off."""

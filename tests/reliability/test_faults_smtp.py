@@ -25,8 +25,8 @@ from digest.carriers import smtp as smtp_module
 from digest.models import Delivery, Run
 
 from ..conftest import NOW
-from ..smtp_server import Mailhost, certs, mailhost  # noqa: F401  (fixtures)
-from ..test_smtp import SECRETS, add_people, digest, ledger, smtp_env, week_listings
+from ..support.smtp import Mailhost
+from ..support.smtp import SECRETS, add_people, digest, ledger, smtp_env, week_listings
 from .crash_carriers import SmtpCarrier
 from .crash_harness import Counts, check
 from .crash_population import populate

@@ -40,7 +40,7 @@ from digest.taxonomy import load_taxonomy
 from digest.carriers.null import RecordingTransport
 
 from ..conftest import NOW, listing, listing_ids
-from ..web_helpers import parse_mail
+from ..support.web import parse_mail
 
 QUARTER = timedelta(minutes=15)  # every offset in use is a multiple of 15 minutes (Kolkata +5:30, Chatham +12:45)
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)

@@ -33,7 +33,7 @@ from digest.settings import Settings
 from digest.taxonomy import load_taxonomy
 
 from ..conftest import NOW, listing
-from ..test_cli import digest
+from ..support.cli import digest
 from .fuzz_support import (  # noqa: F401  (the autouse fixtures count examples)
     N,
     _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,

@@ -29,7 +29,7 @@ from digest.subscribers import SubscriberIn, upsert
 from digest.taxonomy import load_taxonomy
 
 from ..conftest import NOW
-from ..web_helpers import FORM, ONE_CLICK, ONE_CLICK_MULTIPART, MULTIPART, Page, dump, multipart, web  # noqa: F401
+from ..support.web import FORM, ONE_CLICK, ONE_CLICK_MULTIPART, MULTIPART, Page, dump, multipart
 from .fuzz_support import (  # noqa: F401  (the autouse fixtures count examples)
     N,
     _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,

@@ -20,7 +20,7 @@ from digest import db, lambdas
 from .crash_carriers import DIGEST, ROOT, count_eml
 from .crash_harness import Counts, check_outboxes, ledger_rows
 from .crash_population import NOW, populate
-from ..lambda_events import FakeContext, scheduled_event, sqs_event
+from ..support.lambda_events import FakeContext, scheduled_event, sqs_event
 
 pytestmark = pytest.mark.slow
 SUMMARY = re.compile(r"due (\d+), sent (\d+), skipped-empty (\d+), failed (\d+), in progress elsewhere (\d+)")

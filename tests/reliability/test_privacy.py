@@ -32,10 +32,10 @@ from digest.carriers.outbox import OutboxTransport
 
 
 from ..conftest import NOW, listing
-from ..test_cli import digest as cli
-from ..lambda_events import FakeContext, scheduled_event
-from ..sns_helpers import TOPIC, sign_event, signer
-from ..web_helpers import FORM, ONE_CLICK, FakeClock, mail_link, make_app, parse_mail
+from ..support.cli import digest as cli
+from ..support.lambda_events import FakeContext, scheduled_event
+from ..support.sns import TOPIC, notification, sign_event, signer, write
+from ..support.web import FORM, ONE_CLICK, FakeClock, mail_link, make_app, parse_mail
 
 SECRET_KEY, OLD_KEY = "sk-privacy-7f3c9a1e-5d0b2e8f4a6c1d3e", "sk-privacy-old-52ab-9c7e1f3a5b8d0e2f"
 DB_PASSWORD = "pw-Privacy-91xq"
@@ -108,21 +108,6 @@ def with_password(url: str) -> str:
     if url.startswith("postgresql") and ":" not in url.split("://", 1)[1].split("@", 1)[0]:
         return url.replace("://postgres@", f"://postgres:{DB_PASSWORD}@", 1)
     return url
-
-
-def write(path: Path, records: list[dict]) -> str:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return str(path)
-
-
-def notification(fixture: str, address: str, message_id: str) -> dict:
-    """One of the SES fixtures with its recipient replaced."""
-    raw = (FIXTURES / fixture).read_text()
-    for old in ("gone@example.com", "full@example.com", "angry@example.com", "happy@example.com"):
-        raw = raw.replace(old, address)
-    data = json.loads(raw)
-    data["mail"]["messageId"] = message_id
-    return data
 
 
 def sent_id(engine, address: str) -> str:

@@ -24,8 +24,8 @@ from digest.carriers.null import RecordingTransport
 
 
 from ..conftest import NOW
-from ..test_lambda import event, handler, text as body_text  # noqa: F401  (handler is a fixture)
-from ..web_helpers import FORM, Page, make_app, web  # noqa: F401  (fixture)
+from ..support.http_lambda import event, text as body_text
+from ..support.web import FORM, Page, make_app
 
 LIMIT = Settings().signup_limit
 CLIENT = "198.51.100.7"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
-import socket
 import ssl
 import threading
 import uuid
@@ -26,12 +25,22 @@ from typing import Callable
 from urllib.parse import quote
 
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from digest.cli import main
+from digest.models import Delivery
+from digest.settings import Settings
+
+from ..conftest import NOW, listing
+from .serve import free_port
 
 USER = "digest-sender"
 PASSWORD = "p@ss:w/rd s3cret%"  # characters a URL must escape: the transport must decode them, and mask them
@@ -99,12 +108,6 @@ class Received:
 # "drop" (close the connection without a word), "lost" (DATA only: take the message, then close without answering),
 # or "down" (stop listening and drop every connection: the server is gone).
 Script = Callable[[int, str], str | None]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -276,3 +279,56 @@ def mailhost(certs):
     """A STARTTLS + AUTH server for one test."""
     with Mailhost(certs) as host:
         yield host
+
+
+SECRETS = (PASSWORD, "p%40ss%3Aw%2Frd%20s3cret%25")  # the password as written and as it sits in the URL
+
+
+
+def smtp_env(db_url: str, url: str, outbox: Path) -> dict[str, str]:
+    """What an operator sets to run the week through an SMTP server."""
+    return {"DIGEST_DATABASE_URL": db_url, "DIGEST_TRANSPORT": "smtp", "DIGEST_SMTP_URL": url,
+            "DIGEST_SECRET_KEYS": KEY, "DIGEST_BASE_URL": "https://subs.example.com",
+            "DIGEST_FROM": "Backend Jobs Weekly <digest@example.com>", "DIGEST_OUTBOX_DIR": str(outbox)}
+
+
+
+def digest(*args: str, env: dict[str, str]):
+    result = CliRunner().invoke(main, list(args), env=env)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+
+def add_people(engine, taxonomy, n: int) -> dict[str, int]:
+    from digest.subscribers import SubscriberIn, upsert
+
+    out = {}
+    with Session(engine) as s:
+        for i in range(n):
+            prefs = {"email": f"reader{i:03d}@example.{('net', 'org', 'com')[i % 3]}", "confirmed": True,
+                     "timezone": "UTC", "name": ("Zoë Ångström", "O'Brien", "")[i % 3] or None}
+            if i % 4 == 0:
+                prefs["stack"] = ["go"]
+            sub, _ = upsert(s, SubscriberIn.model_validate(prefs), taxonomy, Settings(), NOW.replace(month=10))
+            s.flush()
+            out[sub.email] = sub.id
+        s.commit()
+    return out
+
+
+
+def week_listings(add_listings) -> None:
+    add_listings(listing("a"), listing("b", title="Senior Go Engineer", stack=["go"], company="Gopher & Co"),
+                 listing("c", title="Platform Engineer — Zürich/remote", location="Europe", company="Æther AG"),
+                 listing("d", title="Staff Data Engineer", stack=["python", "go"], description="Spark, Kafka. " * 40))
+
+
+
+def ledger(engine) -> dict[int, Delivery]:
+    with Session(engine) as s:
+        return {d.subscriber_id: d for d in s.scalars(select(Delivery))}
+
+
+KEY = "smtp-tests-signing-key-0123456789abcdef"

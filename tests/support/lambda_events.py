@@ -35,3 +35,13 @@ def sqs_event(bodies: list[str], receive_count: int = 1) -> dict:
          "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:jobdigest-shards", "awsRegion": REGION}
         for body in bodies
     ]}
+
+
+def s3_event(bucket: str, key: str) -> dict:
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventTime": "2026-11-23T08:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "incoming-listings",
+               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+               "object": {"key": key, "size": 1024, "eTag": "0123456789abcdef", "sequencer": "0A1B2C3D4E5F678901"}},
+    }]}

@@ -96,3 +96,11 @@ def assert_index_matches_disk(outbox: Path) -> dict[str, dict]:
         assert {k: listed[key][k] for k in head} == head, (key, listed[key], head)
     assert Page(outbox / "index.html").h1 == f"Outbox: {len(on_disk):,} messages"
     return listed
+
+
+def _message(key: str, to: str = "ana@example.com", subject: str = "3 new backend jobs") -> bytes:
+    return (f"From: Jobs <digest@example.com>\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Date: Mon, 23 Nov 2026 09:00:00 +0000\r\nMessage-ID: <{key.replace('/', '.')}@example.com>\r\n"
+            'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="b"\r\n\r\n'
+            "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--b--\r\n"
+            ).encode()

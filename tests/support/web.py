@@ -22,7 +22,7 @@ from digest.settings import Settings
 from digest.carriers.null import RecordingTransport
 from subscribers.app import create_app
 
-from .conftest import NOW
+from ..conftest import NOW
 
 FORM = "application/x-www-form-urlencoded"
 ONE_CLICK = b"List-Unsubscribe=One-Click"

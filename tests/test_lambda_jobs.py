@@ -1,5 +1,5 @@
-"""The Lambda entry points with realistic events and moto for AWS: plan → queue → worker, S3 import,
-test send, settings from Parameter Store. Assertions are on the outbox, the ledger and the S3 report."""
+"""The scheduled, queue, S3 and SNS Lambda entry points (`digest.lambdas`) with realistic events and moto for AWS:
+plan → queue → worker, S3 import, test send, settings from Parameter Store. Assertions are on the outbox, the ledger and the S3 report."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,25 +15,9 @@ from digest.models import Delivery, Listing
 from digest.subscribers import import_subscribers
 
 from .conftest import NOW, listing, read_outbox
-from .lambda_events import REGION, FakeContext, scheduled_event, sqs_event
-from .sns_helpers import TOPIC, record_sent, sign_event, signer
-
-@pytest.fixture
-def aws(monkeypatch, db_url, tmp_path):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "JobDigestTest")
-    monkeypatch.setenv("DIGEST_DATABASE_URL", db_url)
-    monkeypatch.setenv("DIGEST_OUTBOX_DIR", str(tmp_path / "outbox"))
-    monkeypatch.delenv("DIGEST_SSM_PREFIX", raising=False)
-    with mock_aws():
-        queue_url = boto3.client("sqs").create_queue(QueueName="jobdigest-shards")["QueueUrl"]
-        monkeypatch.setenv("DIGEST_QUEUE_URL", queue_url)
-        lambdas.state.cache_clear()
-        yield boto3.client("sqs"), queue_url
-        lambdas.state.cache_clear()
-
+from .support.aws import believe_sns
+from .support.lambda_events import FakeContext, s3_event, scheduled_event, sqs_event
+from .support.sns import record_sent, sign_event
 
 def seed(engine, taxonomy, settings, tmp_path, add_listings, n: int) -> None:
     add_listings(listing("a"), listing("b", stack=["go"]))
@@ -104,16 +87,6 @@ def test_a_bad_fan_out_setting_stops_the_planner_with_a_config_error_before_anyo
         lambdas.schedule(scheduled_event("2026-11-23T09:00:00Z"), FakeContext())
     assert str(refused.value).startswith(says)
     assert drain(sqs, queue_url) == [] and read_outbox(tmp_path / "outbox") == {}
-
-
-def s3_event(bucket: str, key: str) -> dict:
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventTime": "2026-11-23T08:00:00.000Z",
-        "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "incoming-listings",
-               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": key, "size": 1024, "eTag": "0123456789abcdef", "sequencer": "0A1B2C3D4E5F678901"}},
-    }]}
 
 
 def test_listings_dropped_in_s3_are_imported_with_a_report_beside_them(aws, engine):
@@ -207,13 +180,6 @@ def test_settings_come_from_parameter_store(aws, monkeypatch, db_url):
     assert settings.secret_keys == ("k-2026-11-0123456789abcdef0123456789", "k-2026-05-0123456789abcdef0123456789")
     assert settings.base_url == "https://subscribe.jobs.example.com"
     assert settings.from_domain == "jobs.example.com"
-
-
-def believe_sns(monkeypatch, topic: str = TOPIC) -> None:
-    """The deployed function's settings: our topic (as serverless.yml passes it) and the test's certificate."""
-    monkeypatch.setenv("DIGEST_SNS_TOPIC_ARN", topic)
-    st = lambdas.state()
-    st.settings = st.settings.with_(sns_cert_fetcher=signer().fetch)
 
 
 def test_ses_bounce_through_sns_suppresses_and_the_next_run_skips_them(aws, monkeypatch, engine, tmp_path,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from .serve import free_port
 
 
 class PostgresMissing(RuntimeError):
@@ -26,17 +26,11 @@ def _bin_dir() -> Path:
                           "or set TEST_DATABASE_URL")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     def __init__(self):
         self.bin = _bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="jobdigest-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.as_root = os.geteuid() == 0
 
     def _cmd(self, *args: str) -> list[str]:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import base64
 import copy
 import itertools
+import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -85,3 +88,55 @@ def sign_event(event: dict, by: Signer | None = None, version: str = "1") -> dic
         rec["Sns"]["SigningCertUrl"] = CERT_URL
         rec["Sns"] = by.sign(rec["Sns"], version)
     return event
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ses"
+
+
+
+def ses(name: str) -> dict:
+    """A bare SES notification from the fixtures, e.g. ses("event-bounce-permanent")."""
+    return json.loads((FIXTURES / f"{name}.json").read_text("utf-8"))
+
+
+
+def sns_body(message: dict | str) -> dict:
+    """An SNS notification as an HTTPS subscriber receives it: the SES notification is a JSON string."""
+    return {
+        "Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": TOPIC,
+        "Message": message if isinstance(message, str) else json.dumps(message, separators=(",", ":")),
+        "Timestamp": "2026-11-23T09:00:05.120Z", "SignatureVersion": "1", "Signature": "EXAMPLE==",
+        "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-example.pem",
+        "UnsubscribeURL": f"https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={TOPIC}:1",
+    }
+
+
+
+def sns_record(message: dict | str) -> dict:
+    """One record of a Lambda SNS event (Lambda spells the URL keys SigningCertUrl and UnsubscribeUrl)."""
+    body = sns_body(message)
+    return {
+        "EventVersion": "1.0", "EventSubscriptionArn": f"{TOPIC}:6c1f0b2e-3d4a-4e5f-9a8b-7c6d5e4f3a2b",
+        "EventSource": "aws:sns",
+        "Sns": {k.replace("URL", "Url"): v for k, v in body.items()} | {"MessageAttributes": {}, "Subject": None},
+    }
+
+
+
+def lambda_event(*messages: dict | str) -> dict:
+    return {"Records": [sns_record(m) for m in messages]}
+
+
+def notification(fixture: str, address: str, message_id: str) -> dict:
+    """One of the SES fixtures with its recipient replaced."""
+    raw = (FIXTURES / fixture).read_text()
+    for old in ("gone@example.com", "full@example.com", "angry@example.com", "happy@example.com"):
+        raw = raw.replace(old, address)
+    data = json.loads(raw)
+    data["mail"]["messageId"] = message_id
+    return data
+
+
+def write(path: Path, records: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)
