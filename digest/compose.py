@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
-from itertools import zip_longest
 from dataclasses import dataclass
+from typing import Callable
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlencode
@@ -80,21 +80,20 @@ class Composer:
         self._rest_text = functools.lru_cache(maxsize=8_192)(encode_text)
         self._more_url = functools.lru_cache(maxsize=2_048)(self._search_url)  # the common sets; the tail is cheap
         self._whys: dict[Prefs, dict[str, str]] = {}  # preference set -> board id -> why-line
+        self._feedback_base = f"{settings.base_url}/feedback/"
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
         return f"{self.settings.base_url}/{purpose}/{token}"
 
-    def feedback_links(self, rcpt: Recipient, l: IndexedListing) -> FeedbackLinks | None:
-        """A card's "Not for me" and "Hide {company}" links for this subscriber (none for a listing not from the
-        database, which a link could not name)."""
-        if not l.listing_id:
+    def feedback_links(self, sign: Callable[[str, int], str], listing: IndexedListing) -> FeedbackLinks | None:
+        """A card's "Not for me" and "Hide {company}" links, signed by a subscriber's `tokens.listing_signer` (none
+        for a listing not from the database, which a link could not name)."""
+        if not listing.listing_id:
             return None
-        keys, base, version = self.settings.secret_keys, self.settings.base_url, rcpt.token_version
-        return FeedbackLinks(
-            not_for_me_url=f"{base}/feedback/{tokens.sign_listing(keys, 'not_for_me', rcpt.id, version, l.listing_id)}",
-            hide_company_url=f"{base}/feedback/{tokens.sign_listing(keys, 'hide_company', rcpt.id, version, l.listing_id)}",
-        )
+        base = self._feedback_base
+        return FeedbackLinks(not_for_me_url=base + sign("not_for_me", listing.listing_id),
+                             hide_company_url=base + sign("hide_company", listing.listing_id))
 
     def job_view(self, l: IndexedListing) -> JobView:
         """The listing's card, built once per run (a listing appears in many digests)."""
@@ -176,13 +175,15 @@ class Composer:
         return f"{self.settings.board_url}/search?{urlencode(query)}"
 
     def text_body(self, head: str, cards: tuple[str, ...], tail: str, links: tuple[str, ...] = ()) -> QuotedPrintable:
-        """The text part encoded: a card's encoding (its number included) is reused from earlier digests; the
-        subscriber's own links after each card are encoded afresh."""
-        parts = [encode_text(head)]
-        for card, card_links in zip_longest(cards, encode_pieces(list(links)) if any(links) else (), fillvalue=b""):
+        """The text part encoded: a card's encoding (its number included) is reused from earlier digests; what is
+        this subscriber's own (the head, the links after each card, the tail) is encoded afresh, in one pass."""
+        fresh = encode_pieces([head, *links, tail])
+        parts = [fresh[0]]
+        for i, card in enumerate(cards, 1):
             parts.append(self._card_text(card))
-            parts.append(card_links)
-        parts.append(encode_text(tail))
+            if i <= len(links):
+                parts.append(fresh[i])
+        parts.append(fresh[-1])
         return QuotedPrintable(b"".join(parts))
 
     def _card_qp(self, card: str) -> bytes:
@@ -204,7 +205,8 @@ class Composer:
                              for l in match.listings)
         else:
             links = self.link("preferences", rcpt), self.link("unsubscribe", rcpt)
-            feedback = tuple(self.feedback_links(rcpt, l) for l in match.listings)
+            sign = tokens.listing_signer(self.settings.secret_keys, rcpt.id, rcpt.token_version)
+            feedback = tuple(self.feedback_links(sign, listing) for listing in match.listings)
         return DigestContent(
             to_email=rcpt.email, to_name=rcpt.name, jobs=tuple(self.job_view(l) for l in match.listings),
             total_matches=match.total, more_url=self.more_url(rcpt, since),

@@ -41,6 +41,7 @@ _HEADER_NAME = re.compile(r"[!-9;-~]+")
 _CONTROL = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20)) + b"\x7f"
 _SOFT_LINE = re.compile(rb"(?s).{1,75}(?<!=)(?<!=.)")  # applied to one line at a time
 _WSP = (b" ", b"\t")
+_B64_LINE = re.compile(rb".{1,76}", re.S)  # base64 output cut into lines of 76
 _ESCAPED: dict[str, str] = {}  # "\xc2\xb7" (·) -> "=C2=B7": the same few recur in every digest
 _OWN_HEADERS = frozenset(
     h.lower()
@@ -67,20 +68,20 @@ def encode_text(text: str) -> QuotedPrintable:
     return QuotedPrintable(_qp(text))
 
 
-_HARD_BREAK = re.compile(rb"(?<!=)\r\n")  # a soft break is "=\r\n"; a literal "=" is always escaped as "=3D"
-
-
 def encode_pieces(pieces: list[str]) -> list[QuotedPrintable]:
     """The quoted-printable of each of several pieces cut at line ends, from one pass of the encoder over all of
-    them (its cost is mostly per call): the whole is cut back at the hard line ends each piece holds."""
-    whole = _qp("".join(pieces))
-    ends = [m.end() for m in _HARD_BREAK.finditer(whole)]
-    out, start, lines = [], 0, 0
+    them (its cost is mostly per call): the encoded lines are handed back to each piece by its count of lines."""
+    lines = _qp_lines("".join(pieces))
+    out, start = [], 0
     for piece in pieces:
-        lines += piece.count("\n")
-        end = ends[lines - 1] if lines else 0
-        out.append(QuotedPrintable(whole[start:end]))
-        start = end
+        n = piece.count("\n")
+        if n:
+            out.append(QuotedPrintable(b"\r\n".join(lines[start : start + n]) + b"\r\n"))
+            start += n
+        else:
+            out.append(QuotedPrintable(b""))
+    if start < len(lines) and lines[start:] != [b""]:  # the last piece did not end its line
+        out[-1] = QuotedPrintable(out[-1] + b"\r\n".join(lines[start:]))
     return out
 
 
@@ -143,12 +144,16 @@ def _base64(body: str) -> bytes:
     data = body.encode("utf-8", "replace").translate(None, _CONTROL)
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    encoded = base64.b64encode(data.replace(b"\n", b"\r\n"))
-    return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)])
+    return b"\r\n".join(_B64_LINE.findall(base64.b64encode(data.replace(b"\n", b"\r\n"))))
 
 
 def _qp(body: str) -> bytes:
     """Quoted-printable encode body with CRLF line ends (RFC 2045 6.7), lines <= 76 octets."""
+    return b"\r\n".join(_qp_lines(body))
+
+
+def _qp_lines(body: str) -> list[bytes]:
+    """The quoted-printable of each line of body (soft breaks inside, no hard line end)."""
     data = body.encode("utf-8", "replace")  # a lone surrogate from bad input becomes "?"
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -162,7 +167,7 @@ def _qp(body: str) -> bytes:
     for i, line in enumerate(lines):
         if len(line) > 76 or line[-1:] in _WSP or line == b".":
             lines[i] = _qp_line(line)
-    return b"\r\n".join(lines)
+    return lines
 
 
 def _qp_line(line: bytes) -> bytes:
