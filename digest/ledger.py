@@ -247,7 +247,9 @@ def renew(session: Session, tickets: Iterable[Ticket], run_id: str, until: datet
     pairs = [tuple(t) for t in tickets]
     if not pairs:
         return set()
-    mine = and_(tuple_(T.c.id, T.c.attempts).in_(pairs), T.c.run_id == run_id, T.c.status == "claimed")
+    # `id IN` as well: SQLite reads a row-value IN list by scanning the whole table, the primary key it can seek.
+    mine = and_(T.c.id.in_([p[0] for p in pairs]), tuple_(T.c.id, T.c.attempts).in_(pairs), T.c.run_id == run_id,
+                T.c.status == "claimed")
     if not wait and session.get_bind().dialect.name == "postgresql":
         mine = T.c.id.in_(select(T.c.id).where(mine).with_for_update(skip_locked=True))
     return set(session.scalars(update(T).where(mine).values(lease_until=until).returning(T.c.id)))

@@ -30,6 +30,8 @@ _UNSAFE = re.compile(
 # RFC 2047 section 5(3): the characters an encoded word in a phrase may carry unencoded.
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 _Q = tuple(chr(b) if b in _Q_SAFE else "_" if b == 0x20 else f"={b:02X}" for b in range(256))
+# A character's Q encoding: letters and digits stand as they are, the rest as their octets; filled as met.
+_Q_CHAR = {c: c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"}
 _SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
@@ -162,7 +164,9 @@ def _qp_lines(body: str) -> list[bytes]:
     # ascii codec: one C scan, one Python call per run of non-ASCII text.
     data = data.replace(b"=", b"=3D").translate(None, _CONTROL)
     if not data.isascii():
-        data = data.decode("latin-1").encode("ascii", "jobdigest-qp")
+        data = data.replace(b"\xc2\xb7", b"=C2=B7")  # "·" of every why-line and summary: one pass, no codec calls
+        if not data.isascii():
+            data = data.decode("latin-1").encode("ascii", "jobdigest-qp")
     lines = data.split(b"\n")
     for i, line in enumerate(lines):
         if len(line) > 76 or line[-1:] in _WSP or line == b".":
@@ -231,9 +235,11 @@ def _encoded_words(text: str, first_room: int) -> list[str]:
     space = -1  # index in chunk of its last encoded space
     room = max(min(first_room, 75), 24) - _WORD_OVERHEAD
     for char in text:
-        encoded = char if char in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" else (
-            "".join(_Q[b] for b in char.encode("utf-8"))
-        )
+        encoded = _Q_CHAR.get(char)
+        if encoded is None:
+            encoded = "".join(_Q[b] for b in char.encode("utf-8"))
+            if len(_Q_CHAR) < 4_096:
+                _Q_CHAR[char] = encoded
         if chunk and size + len(encoded) > room:
             cut = space + 1 if space >= 0 else len(chunk)
             words.append("=?utf-8?q?" + "".join(chunk[:cut]) + "?=")
