@@ -260,7 +260,7 @@ class NaiveDigest:
             "to_email": sub.email, "greeting_name": sub.name or "there",
             "week_label": f"week of {monday:%b} {monday.day}, {monday.year}", "summary": summary,
             "intro": intro + (f" Here are the top {len(jobs)}." if more else ""), "jobs": jobs, "total": total,
-            "more_count": more, "below_floor": self.below_floor,
+            "more_count": more, "more_noun": "match" if more == 1 else "matches", "below_floor": self.below_floor,
             "below_floor_line": f"{self.below_floor} more job{'s' if self.below_floor != 1 else ''} matched but fell under"
                                 " your salary floor." if self.below_floor else "",
             "subject": f"{total} new backend job{'s' if total != 1 else ''} for you: {summary[:60]}",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
-from itertools import zip_longest
 from dataclasses import dataclass
+from typing import Callable
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlencode
@@ -64,9 +64,9 @@ class Composed:
 class Composer:
     """Turns matches into messages for one run; everything invariant is computed once here."""
 
-    def __init__(self, settings: Settings, tax: Taxonomy, renderer: Renderer | None = None):
+    def __init__(self, settings: Settings, taxonomy: Taxonomy, renderer: Renderer | None = None):
         self.settings = settings
-        self.tax = tax
+        self.taxonomy = taxonomy
         self.renderer = renderer or get_renderer(settings.templates_dir)
         name, _addr = parseaddr(settings.from_addr)
         self.list_id = f"{name or 'Job digest'} <weekly.{settings.from_domain}>"
@@ -80,41 +80,40 @@ class Composer:
         self._rest_text = functools.lru_cache(maxsize=8_192)(encode_text)
         self._more_url = functools.lru_cache(maxsize=2_048)(self._search_url)  # the common sets; the tail is cheap
         self._whys: dict[Prefs, dict[str, str]] = {}  # preference set -> board id -> why-line
+        self._feedback_base = f"{settings.base_url}/feedback/"
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
         return f"{self.settings.base_url}/{purpose}/{token}"
 
-    def feedback_links(self, rcpt: Recipient, l: IndexedListing) -> FeedbackLinks | None:
-        """A card's "Not for me" and "Hide {company}" links for this subscriber (none for a listing not from the
-        database, which a link could not name)."""
-        if not l.listing_id:
+    def feedback_links(self, sign: Callable[[str, int], str], listing: IndexedListing) -> FeedbackLinks | None:
+        """A card's "Not for me" and "Hide {company}" links, signed by a subscriber's `tokens.listing_signer` (none
+        for a listing not from the database, which a link could not name)."""
+        if not listing.listing_id:
             return None
-        keys, base, version = self.settings.secret_keys, self.settings.base_url, rcpt.token_version
-        return FeedbackLinks(
-            not_for_me_url=f"{base}/feedback/{tokens.sign_listing(keys, 'not_for_me', rcpt.id, version, l.listing_id)}",
-            hide_company_url=f"{base}/feedback/{tokens.sign_listing(keys, 'hide_company', rcpt.id, version, l.listing_id)}",
-        )
+        base = self._feedback_base
+        return FeedbackLinks(not_for_me_url=base + sign("not_for_me", listing.listing_id),
+                             hide_company_url=base + sign("hide_company", listing.listing_id))
 
-    def job_view(self, l: IndexedListing) -> JobView:
+    def job_view(self, listing: IndexedListing) -> JobView:
         """The listing's card, built once per run (a listing appears in many digests)."""
-        view = self._views.get(l.board_id)
-        if view is None or view.title != l.title:
-            view = self._views[l.board_id] = self._job_view(l)
+        view = self._views.get(listing.board_id)
+        if view is None or view.title != listing.title:
+            view = self._views[listing.board_id] = self._job_view(listing)
         return view
 
-    def _job_view(self, l: IndexedListing) -> JobView:
-        tax = self.tax
-        where = " · ".join(tax.region_label(r) for r in l.regions)
-        if not where or more_precise(l.location, tax):
-            where = (l.location or "Remote")[:80]
+    def _job_view(self, listing: IndexedListing) -> JobView:
+        taxonomy = self.taxonomy
+        where = " · ".join(taxonomy.region_label(r) for r in listing.regions)
+        if not where or more_precise(listing.location, taxonomy):
+            where = (listing.location or "Remote")[:80]
         return JobView(
-            id=l.board_id, title=l.title, company=l.company, url=l.url, location=where,
-            level=tax.level_label(l.level) if l.level else None,
-            stack=tuple(tax.stack_label(t) for t in l.stack), salary=l.salary_display,
-            posted=_day(l.posted_at), verified=_day(l.verified_at),
-            role=tax.role_type_labels.get(l.role_type) if l.role_type else None,
-            employer=tax.employer_type_labels.get(l.employer_type) if l.employer_type else None,
+            id=listing.board_id, title=listing.title, company=listing.company, url=listing.url, location=where,
+            level=taxonomy.level_label(listing.level) if listing.level else None,
+            stack=tuple(taxonomy.stack_label(t) for t in listing.stack), salary=listing.salary_display,
+            posted=_day(listing.posted_at), verified=_day(listing.verified_at),
+            role=taxonomy.role_type_labels.get(listing.role_type) if listing.role_type else None,
+            employer=taxonomy.employer_type_labels.get(listing.employer_type) if listing.employer_type else None,
         )
 
     def whys(self, listings: tuple[IndexedListing, ...], prefs: Prefs) -> tuple[str, ...]:
@@ -125,43 +124,44 @@ class Composer:
                 self._whys.clear()
             known = self._whys[prefs] = {}
         out = []
-        for l in listings:
-            why = known.get(l.board_id)
+        for listing in listings:
+            why = known.get(listing.board_id)
             if why is None:
-                why = known[l.board_id] = self.why(l, prefs)
+                why = known[listing.board_id] = self.why(listing, prefs)
             out.append(why)
         return tuple(out)
 
-    def why(self, l: IndexedListing, prefs: Prefs) -> str:
+    def why(self, listing: IndexedListing, prefs: Prefs) -> str:
         """Why a listing is in this subscriber's digest, in a few words: what it shares with what they asked for,
         and what it does not say ("Go · Senior · Europe"; "Python · level not stated")."""
-        tax = self.tax
-        stack = [t for t in l.stack if t in prefs.stack] if prefs.stack else list(l.stack[:2])
-        parts = [", ".join(tax.stack_label(t) for t in stack)]
-        if l.level:
-            parts.append(tax.level_label(l.level))
+        taxonomy = self.taxonomy
+        stack = [t for t in listing.stack if t in prefs.stack] if prefs.stack else list(listing.stack[:2])
+        parts = [", ".join(taxonomy.stack_label(t) for t in stack)]
+        if listing.level:
+            parts.append(taxonomy.level_label(listing.level))
         elif prefs.levels:
             parts.append("level not stated")
         if prefs.roles:
-            parts.append(tax.role_type_labels.get(l.role_type, l.role_type) if l.role_type else "role not stated")
-        if prefs.employers and l.employer_type:
-            parts.append(tax.employer_type_labels.get(l.employer_type, l.employer_type))
+            role = listing.role_type
+            parts.append(taxonomy.role_type_labels.get(role, role) if role else "role not stated")
+        if prefs.employers and listing.employer_type:
+            parts.append(taxonomy.employer_type_labels.get(listing.employer_type, listing.employer_type))
         if prefs.regions:
-            shared = [r for r in l.regions if r in prefs.regions]
-            parts.append(", ".join(tax.region_label(r) for r in shared) if shared else tax.region_label("worldwide"))
-        if (prefs.min_salary or prefs.hide_no_salary) and l.usd_max is None:
+            shared = [r for r in listing.regions if r in prefs.regions]
+            parts.append(", ".join(map(taxonomy.region_label, shared)) if shared else taxonomy.region_label("worldwide"))
+        if (prefs.min_salary or prefs.hide_no_salary) and listing.usd_max is None:
             parts.append("salary not stated")
         return " · ".join(p for p in parts if p)
 
     def summary(self, rcpt: Recipient) -> str:
-        tax = self.tax
+        taxonomy = self.taxonomy
         parts = [
-            ", ".join(tax.stack_label(t) for t in rcpt.stack) or "Any stack",
-            ", ".join(tax.level_label(l) for l in rcpt.levels) or "any level",
-            ", ".join(tax.region_label(r) for r in rcpt.regions) or "anywhere",
+            ", ".join(taxonomy.stack_label(t) for t in rcpt.stack) or "Any stack",
+            ", ".join(taxonomy.level_label(level) for level in rcpt.levels) or "any level",
+            ", ".join(taxonomy.region_label(r) for r in rcpt.regions) or "anywhere",
         ]
         parts += [", ".join(labels.get(v, v) for v in chosen) for labels, chosen in
-                  ((tax.role_type_labels, rcpt.roles), (tax.employer_type_labels, rcpt.employers)) if chosen]
+                  ((taxonomy.role_type_labels, rcpt.roles), (taxonomy.employer_type_labels, rcpt.employers)) if chosen]
         if rcpt.min_salary:
             parts.append(f"from ${rcpt.min_salary // 1000}k")
         return " · ".join(parts)
@@ -170,19 +170,22 @@ class Composer:
         """The board search for everything that matched (shared by everyone who asked the same)."""
         return self._more_url(rcpt.stack, rcpt.levels, rcpt.regions, since.date())
 
-    def _search_url(self, stack: tuple[str, ...], levels: tuple[str, ...], regions: tuple[str, ...], since: date) -> str:
+    def _search_url(self, stack: tuple[str, ...], levels: tuple[str, ...], regions: tuple[str, ...],
+                    since: date) -> str:
         query = {k: ",".join(v) for k, v in (("stack", stack), ("level", levels), ("region", regions)) if v}
         query["since"] = since.isoformat()
         return f"{self.settings.board_url}/search?{urlencode(query)}"
 
     def text_body(self, head: str, cards: tuple[str, ...], tail: str, links: tuple[str, ...] = ()) -> QuotedPrintable:
-        """The text part encoded: a card's encoding (its number included) is reused from earlier digests; the
-        subscriber's own links after each card are encoded afresh."""
-        parts = [encode_text(head)]
-        for card, card_links in zip_longest(cards, encode_pieces(list(links)) if any(links) else (), fillvalue=b""):
+        """The text part encoded: a card's encoding (its number included) is reused from earlier digests; what is
+        this subscriber's own (the head, the links after each card, the tail) is encoded afresh, in one pass."""
+        fresh = encode_pieces([head, *links, tail])
+        parts = [fresh[0]]
+        for i, card in enumerate(cards, 1):
             parts.append(self._card_text(card))
-            parts.append(card_links)
-        parts.append(encode_text(tail))
+            if i <= len(links):
+                parts.append(fresh[i])
+        parts.append(fresh[-1])
         return QuotedPrintable(b"".join(parts))
 
     def _card_qp(self, card: str) -> bytes:
@@ -200,13 +203,14 @@ class Composer:
         if test_copy:
             inert = self.test_copy_url
             links = inert("preferences"), inert("unsubscribe")
-            feedback = tuple(FeedbackLinks(inert("not-for-me"), inert("hide-company")) if l.listing_id else None
-                             for l in match.listings)
+            feedback = tuple(FeedbackLinks(inert("not-for-me"), inert("hide-company")) if listing.listing_id else None
+                             for listing in match.listings)
         else:
             links = self.link("preferences", rcpt), self.link("unsubscribe", rcpt)
-            feedback = tuple(self.feedback_links(rcpt, l) for l in match.listings)
+            sign = tokens.listing_signer(self.settings.secret_keys, rcpt.id, rcpt.token_version)
+            feedback = tuple(self.feedback_links(sign, listing) for listing in match.listings)
         return DigestContent(
-            to_email=rcpt.email, to_name=rcpt.name, jobs=tuple(self.job_view(l) for l in match.listings),
+            to_email=rcpt.email, to_name=rcpt.name, jobs=tuple(self.job_view(listing) for listing in match.listings),
             total_matches=match.total, more_url=self.more_url(rcpt, since),
             preferences_url=links[0], unsubscribe_url=links[1],
             board_url=self.settings.board_url, week_label=f"week of {monday:%b} {monday.day}, {monday.year}",
@@ -252,7 +256,7 @@ _FILLER = frozenset({"remote", "remotely", "only", "fully", "100", "work", "work
 _CHUNKS = re.compile(r"[,;/|()\[\]+&–—-]|\b(?:or|and)\b", re.IGNORECASE)
 
 
-def more_precise(location: str | None, tax: Taxonomy) -> bool:
+def more_precise(location: str | None, taxonomy: Taxonomy) -> bool:
     """Whether a listing's own location text says more than its region names: a city, a state, a country
     within a region, a timezone ("Remote - US (EST/CST preferred)" is not just "United States · Canada")."""
     if not location:
@@ -260,7 +264,7 @@ def more_precise(location: str | None, tax: Taxonomy) -> bool:
     for chunk in _CHUNKS.split(location):
         said = phrase_key(chunk).casefold()
         words = [w for w in said.split() if w not in _FILLER]
-        if words and said not in tax.region_names and " ".join(words) not in tax.region_names:
+        if words and said not in taxonomy.region_names and " ".join(words) not in taxonomy.region_names:
             return True
     return False
 

@@ -250,8 +250,9 @@ def renew(session: Session, tickets: Iterable[Ticket], run_id: str, until: datet
     pairs = [tuple(t) for t in tickets]
     if not pairs:
         return set()
-    mine = and_(tuple_(deliveries.c.id, deliveries.c.attempts).in_(pairs), deliveries.c.run_id == run_id,
-                deliveries.c.status == "claimed")
+    # `id IN` as well: SQLite reads a row-value IN list by scanning the whole table, the primary key it can seek.
+    mine = and_(deliveries.c.id.in_([p[0] for p in pairs]), tuple_(deliveries.c.id, deliveries.c.attempts).in_(pairs),
+                deliveries.c.run_id == run_id, deliveries.c.status == "claimed")
     if not wait and session.get_bind().dialect.name == "postgresql":
         mine = deliveries.c.id.in_(select(deliveries.c.id).where(mine).with_for_update(skip_locked=True))
     return set(session.scalars(update(deliveries).where(mine).values(lease_until=until).returning(deliveries.c.id)))

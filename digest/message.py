@@ -30,6 +30,8 @@ _UNSAFE = re.compile(
 # RFC 2047 section 5(3): the characters an encoded word in a phrase may carry unencoded.
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 _Q = tuple(chr(b) if b in _Q_SAFE else "_" if b == 0x20 else f"={b:02X}" for b in range(256))
+# A character's Q encoding: letters and digits stand as they are, the rest as their octets; filled as met.
+_Q_CHAR = {c: c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"}
 _SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
@@ -41,6 +43,7 @@ _HEADER_NAME = re.compile(r"[!-9;-~]+")
 _CONTROL = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20)) + b"\x7f"
 _SOFT_LINE = re.compile(rb"(?s).{1,75}(?<!=)(?<!=.)")  # applied to one line at a time
 _WSP = (b" ", b"\t")
+_B64_LINE = re.compile(rb".{1,76}", re.S)  # base64 output cut into lines of 76
 _ESCAPED: dict[str, str] = {}  # "\xc2\xb7" (·) -> "=C2=B7": the same few recur in every digest
 _OWN_HEADERS = frozenset(
     h.lower()
@@ -67,20 +70,20 @@ def encode_text(text: str) -> QuotedPrintable:
     return QuotedPrintable(_qp(text))
 
 
-_HARD_BREAK = re.compile(rb"(?<!=)\r\n")  # a soft break is "=\r\n"; a literal "=" is always escaped as "=3D"
-
-
 def encode_pieces(pieces: list[str]) -> list[QuotedPrintable]:
     """The quoted-printable of each of several pieces cut at line ends, from one pass of the encoder over all of
-    them (its cost is mostly per call): the whole is cut back at the hard line ends each piece holds."""
-    whole = _qp("".join(pieces))
-    ends = [m.end() for m in _HARD_BREAK.finditer(whole)]
-    out, start, lines = [], 0, 0
+    them (its cost is mostly per call): the encoded lines are handed back to each piece by its count of lines."""
+    lines = _qp_lines("".join(pieces))
+    out, start = [], 0
     for piece in pieces:
-        lines += piece.count("\n")
-        end = ends[lines - 1] if lines else 0
-        out.append(QuotedPrintable(whole[start:end]))
-        start = end
+        n = piece.count("\n")
+        if n:
+            out.append(QuotedPrintable(b"\r\n".join(lines[start : start + n]) + b"\r\n"))
+            start += n
+        else:
+            out.append(QuotedPrintable(b""))
+    if start < len(lines) and lines[start:] != [b""]:  # the last piece did not end its line
+        out[-1] = QuotedPrintable(out[-1] + b"\r\n".join(lines[start:]))
     return out
 
 
@@ -143,12 +146,16 @@ def _base64(body: str) -> bytes:
     data = body.encode("utf-8", "replace").translate(None, _CONTROL)
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    encoded = base64.b64encode(data.replace(b"\n", b"\r\n"))
-    return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)])
+    return b"\r\n".join(_B64_LINE.findall(base64.b64encode(data.replace(b"\n", b"\r\n"))))
 
 
 def _qp(body: str) -> bytes:
     """Quoted-printable encode body with CRLF line ends (RFC 2045 6.7), lines <= 76 octets."""
+    return b"\r\n".join(_qp_lines(body))
+
+
+def _qp_lines(body: str) -> list[bytes]:
+    """The quoted-printable of each line of body (soft breaks inside, no hard line end)."""
     data = body.encode("utf-8", "replace")  # a lone surrogate from bad input becomes "?"
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -157,12 +164,14 @@ def _qp(body: str) -> bytes:
     # ascii codec: one C scan, one Python call per run of non-ASCII text.
     data = data.replace(b"=", b"=3D").translate(None, _CONTROL)
     if not data.isascii():
-        data = data.decode("latin-1").encode("ascii", "jobdigest-qp")
+        data = data.replace(b"\xc2\xb7", b"=C2=B7")  # "·" of every why-line and summary: one pass, no codec calls
+        if not data.isascii():
+            data = data.decode("latin-1").encode("ascii", "jobdigest-qp")
     lines = data.split(b"\n")
     for i, line in enumerate(lines):
         if len(line) > 76 or line[-1:] in _WSP or line == b".":
             lines[i] = _qp_line(line)
-    return b"\r\n".join(lines)
+    return lines
 
 
 def _qp_line(line: bytes) -> bytes:
@@ -226,9 +235,11 @@ def _encoded_words(text: str, first_room: int) -> list[str]:
     space = -1  # index in chunk of its last encoded space
     room = max(min(first_room, 75), 24) - _WORD_OVERHEAD
     for char in text:
-        encoded = char if char in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" else (
-            "".join(_Q[b] for b in char.encode("utf-8"))
-        )
+        encoded = _Q_CHAR.get(char)
+        if encoded is None:
+            encoded = "".join(_Q[b] for b in char.encode("utf-8"))
+            if len(_Q_CHAR) < 4_096:
+                _Q_CHAR[char] = encoded
         if chunk and size + len(encoded) > room:
             cut = space + 1 if space >= 0 else len(chunk)
             words.append("=?utf-8?q?" + "".join(chunk[:cut]) + "?=")

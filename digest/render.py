@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from .content import DigestContent, FeedbackLinks, JobView
+from .skeleton import Skeleton
 
 DEFAULT_BOARD_NAME = "Backend Jobs Weekly"
 
@@ -222,6 +223,7 @@ def _preheader(total: int, jobs: list[dict[str, Any]]) -> str:
 @dataclass(frozen=True)
 class SplitLoop:
     page: Template  # the template with the loop replaced by {{ cards }}
+    page_source: str  # its source (a Skeleton reads its syntax tree)
     card: Template  # the loop's body, rendered with `j`
     card_parts: tuple[Template, Template] | None  # body before and after {{ loop.index }} (text cards)
 
@@ -253,7 +255,8 @@ def split_loop(env: Environment, source: str, start: str, end: str, *, block_lin
         card_parts = (env.from_string(parts[0]), env.from_string(parts[1]))
     elif len(parts) != 1:
         return None
-    return SplitLoop(env.from_string(head + "{{ cards }}" + tail), env.from_string(body), card_parts)
+    page = head + "{{ cards }}" + tail
+    return SplitLoop(env.from_string(page), page, env.from_string(body), card_parts)
 
 
 @functools.lru_cache(maxsize=8)
@@ -284,6 +287,7 @@ def _context(content: DigestContent, board_name: str, links: bool = True) -> dic
         "jobs": jobs,
         "total": total,
         "more_count": more,
+        "more_noun": "match" if more == 1 else "matches",
         "below_floor": below,
         "below_floor_line": (f"{_plural(below, 'more job', 'more jobs')} matched but fell under your salary floor."
                              if below else ""),
@@ -341,6 +345,9 @@ class Renderer:
         text_source = (email_dir / "digest.txt").read_text("utf-8")
         self._text_cards = split_loop(text_env, text_source, "{% for j in jobs %}", "{% endfor %}", block_lines=True)
         self._card_cache: dict[tuple[JobView, bool, bool], _Card] = {}
+        # The page around the cards is the same for most people but for a few values: render it once per shape.
+        self._html_page = self._html_cards and Skeleton(self._html_cards.page, self._html_cards.page_source)
+        self._text_page = self._text_cards and Skeleton(self._text_cards.page, self._text_cards.page_source)
 
     def _ctx(self, content: DigestContent) -> dict[str, Any]:
         try:
@@ -381,7 +388,7 @@ class Renderer:
         ctx = self._ctx(content)
         if self._html_cards is None:
             return self._html.render(ctx, preheader_pad=_PREHEADER_PAD)
-        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=_joined(self._cards(content)))
+        return self.html_page(ctx, self._cards(content))
 
     def text(self, content: DigestContent) -> str:
         """Render the plain-text part, saying what the HTML says."""
@@ -389,7 +396,7 @@ class Renderer:
         if self._text_cards is None or self._text_cards.card_parts is None:
             return self._text.render(ctx)
         cards = "".join(f"{c.pre}{n}{c.post}{c.links}" for n, c in enumerate(self._cards(content), 1))
-        return self._text_cards.page.render(ctx, cards=cards)
+        return self._text_page.render(ctx | {"cards": cards})
 
     def render(self, content: DigestContent) -> Rendered:
         """Subject, preheader, HTML and text of one digest from one context (what a send needs, no cache key)."""
@@ -401,12 +408,12 @@ class Renderer:
 
     def html_page(self, ctx: dict[str, Any], cards: list[_Card]) -> str:
         """The HTML page around the rendered cards."""
-        return self._html_cards.page.render(ctx, preheader_pad=_PREHEADER_PAD, cards=_joined(cards))
+        return self._html_page.render(ctx | {"preheader_pad": _PREHEADER_PAD, "cards": _joined(cards)})
 
     def text_pieces(self, ctx: dict[str, Any],
                     cards: list[_Card]) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
         """The text part as (head, numbered cards, tail, each card's links), each ending at a line end."""
-        head, _mark, tail = self._text_cards.page.render(ctx, cards=_CARDS_MARK).partition(_CARDS_MARK)
+        head, _mark, tail = self._text_page.render(ctx | {"cards": _CARDS_MARK}).partition(_CARDS_MARK)
         return (head, tuple(f"{c.pre}{n}{c.post}" for n, c in enumerate(cards, 1)), tail,
                 tuple(c.links for c in cards))
 
