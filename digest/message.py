@@ -104,7 +104,7 @@ def build_message(envelope: Envelope, text: str | QuotedPrintable, html: str) ->
         _address_header("From", envelope.from_addr),
         _address_header.__wrapped__("To", envelope.to_addr),  # one person's: a memo would only hold memory
         _unstructured("Subject", envelope.subject),
-        f"Date: {format_datetime(envelope.date)}\r\n",
+        _date_header(envelope.date),
         f"Message-ID: {message_id}\r\n",
         "MIME-Version: 1.0\r\n",
         f"List-Unsubscribe: <{_unsubscribe_url(envelope.list_unsubscribe_url)}>\r\n",
@@ -134,6 +134,11 @@ def build_message(envelope: Envelope, text: str | QuotedPrintable, html: str) ->
             f"\r\n--{boundary}--\r\n".encode("ascii"),
         )
     )
+
+
+@functools.lru_cache(maxsize=16)  # a run's messages share one date
+def _date_header(when) -> str:
+    return f"Date: {format_datetime(when)}\r\n"
 
 
 def _base64(body: str) -> bytes:
@@ -181,7 +186,10 @@ def _qp_line(line: bytes) -> bytes:
         line = line[:-1] + (b"=20" if line[-1] == 0x20 else b"=09")
     if len(line) <= 76:
         return line
-    chunks = _SOFT_LINE.findall(line)
+    if b"=" in line:
+        chunks = _SOFT_LINE.findall(line)  # never cut inside an "=XX" escape
+    else:  # a link's line, say: every 75 octets
+        chunks = [line[i : i + 75] for i in range(0, len(line), 75)]
     if chunks[-1] == b".":
         chunks[-2:] = [chunks[-2] + b"."]  # at most 76 octets, and no lone-dot line
     return b"=\r\n".join(chunks)

@@ -126,17 +126,11 @@ def _card_values(job: JobView) -> dict[str, Any]:
         "employer": clean_text(job.employer),
         "why": "",  # per subscriber: see _cards
         "company_short": _shorten(clean_text(job.company), 32),  # in "Hide {company}": two per card, both parts
-        "not_for_me_href": None, "hide_href": None,  # per subscriber: see _link_values
+        "not_for_me_href": None, "hide_href": None,  # per subscriber: see _own_values
     }
 
 
 _cached_card = functools.lru_cache(maxsize=65536)(_card_values)
-
-
-def _link_values(links: FeedbackLinks) -> dict[str, str]:
-    """A card's feedback links for one subscriber, as the templates name them."""
-    return {"not_for_me_href": _required_url(links.not_for_me_url, "not_for_me_url"),
-            "hide_href": _required_url(links.hide_company_url, "hide_company_url")}
 
 
 def _links_at(content: DigestContent, i: int) -> FeedbackLinks | None:
@@ -159,11 +153,14 @@ def _clean_why(why: str) -> str:
 
 def _values_at(content: DigestContent, i: int) -> dict[str, str]:
     """What card i of this digest shows for its subscriber alone: the why-line and the feedback links."""
-    values = {}
-    if i < len(content.whys) and (why := _clean_why(content.whys[i])):
-        values["why"] = why
-    if (links := _links_at(content, i)) is not None:
-        values.update(_link_values(links))
+    return _own_values(_clean_why(content.whys[i]) if i < len(content.whys) else "", _links_at(content, i))
+
+
+def _own_values(why: str, links: FeedbackLinks | None) -> dict[str, str]:
+    values = {"why": why} if why else {}
+    if links is not None:
+        values["not_for_me_href"] = _required_url(links.not_for_me_url, "not_for_me_url")
+        values["hide_href"] = _required_url(links.hide_company_url, "hide_company_url")
     return values
 
 
@@ -180,7 +177,8 @@ class _Card(NamedTuple):
     def filled(self, values: dict[str, str]) -> "_Card":
         html = list(self.html)
         for i in range(1, len(html), 2):
-            html[i] = _html_value(values[html[i]])
+            value = values[html[i]]
+            html[i] = value if _NEEDS_ESCAPE.isdisjoint(value) else str(escape(value))  # our links need none
         links = self.links
         for name, value in values.items():
             links = links.replace(_MARKS[name], value)
@@ -188,11 +186,6 @@ class _Card(NamedTuple):
 
 
 _NEEDS_ESCAPE = frozenset("<>&\"'")
-
-
-def _html_value(value: str) -> str:
-    """A subscriber's value escaped for the HTML part (our own links and most why-lines need nothing)."""
-    return str(escape(value)) if not _NEEDS_ESCAPE.isdisjoint(value) else value
 
 
 def _html_pieces(html: str) -> tuple[str, ...]:
@@ -358,14 +351,16 @@ class Renderer:
     def _cards(self, content: DigestContent) -> list[_Card]:
         """Each job's card, rendered once per job (and per which of a subscriber's values it shows), with this
         subscriber's why-line and links filled in."""
+        whys, feedback, cache = content.whys, content.feedback, self._card_cache
         out = []
-        for i, job in enumerate(content.jobs):
-            values = _values_at(content, i)
-            shape = (job, "why" in values, "not_for_me_href" in values)
-            card = self._card_cache.get(shape)
-            if card is None:
-                card = self._render_card(shape)
-            out.append(card.filled(values) if values else card)
+        for i, job in enumerate(content.jobs):  # _values_at, unrolled: this loop runs for every card sent
+            why = _clean_why(whys[i]) if i < len(whys) else ""
+            links = feedback[i] if i < len(feedback) else None
+            shape = (job, bool(why), links is not None)
+            card = cache.get(shape) or self._render_card(shape)
+            if why or links is not None:
+                card = card.filled(_own_values(why, links))
+            out.append(card)
         return out
 
     def _render_card(self, shape: tuple[JobView, bool, bool]) -> _Card:
