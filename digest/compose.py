@@ -22,7 +22,7 @@ from .settings import Settings
 from .taxonomy import Taxonomy
 
 
-WHY_MEMO = 256  # preference sets whose why-lines are kept (the head of a Zipf-like list covers most digests)
+WHY_MEMO = 512  # preference sets whose why-lines are kept (the head of a Zipf-like list covers most digests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ class Composer:
         self._line_text = functools.lru_cache(maxsize=8_192)(encode_text)
         self._rest_text = functools.lru_cache(maxsize=8_192)(encode_text)
         self._more_url = functools.lru_cache(maxsize=2_048)(self._search_url)  # the common sets; the tail is cheap
-        self._whys: dict[Prefs, dict[str, str]] = {}  # preference set -> board id -> why-line
+        self._whys: dict[tuple, dict[str, str]] = {}  # what a why-line reads of a preference set -> board id -> line
         self._feedback_base = f"{settings.base_url}/feedback/"
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
@@ -117,12 +117,16 @@ class Composer:
         )
 
     def whys(self, listings: tuple[IndexedListing, ...], prefs: Prefs) -> tuple[str, ...]:
-        """Why each listing is in this subscriber's digest (memoised per preference set: many people share one)."""
-        known = self._whys.get(prefs)
+        """Why each listing is in this subscriber's digest, memoised per what a why-line reads of the preferences
+        (many people share it: the levels and the salary floor themselves do not change the line)."""
+        key = (prefs.stack, prefs.regions, bool(prefs.levels), bool(prefs.roles), bool(prefs.employers),
+               bool(prefs.min_salary or prefs.hide_no_salary))
+        known = self._whys.pop(key, None)  # taken out and put back last: the least recently used go first
         if known is None:
-            if len(self._whys) >= WHY_MEMO:  # the commonest sets come back soon; memory stays flat at any size
-                self._whys.clear()
-            known = self._whys[prefs] = {}
+            if len(self._whys) >= WHY_MEMO:  # memory stays flat at any list size
+                del self._whys[next(iter(self._whys))]
+            known = {}
+        self._whys[key] = known
         out = []
         for listing in listings:
             why = known.get(listing.board_id)
