@@ -73,18 +73,44 @@ def encode_text(text: str) -> QuotedPrintable:
 def encode_pieces(pieces: list[str]) -> list[QuotedPrintable]:
     """The quoted-printable of each of several pieces cut at line ends, from one pass of the encoder over all of
     them (its cost is mostly per call): the encoded lines are handed back to each piece by its count of lines."""
-    lines = _qp_lines("".join(pieces))
+    lines = _plain_first_lines("".join(pieces))
     out, start = [], 0
     for piece in pieces:
         n = piece.count("\n")
         if n:
-            out.append(QuotedPrintable(b"\r\n".join(lines[start : start + n]) + b"\r\n"))
+            out.append(QuotedPrintable(("\r\n".join(lines[start : start + n]) + "\r\n").encode("ascii")))
             start += n
         else:
             out.append(QuotedPrintable(b""))
-    if start < len(lines) and lines[start:] != [b""]:  # the last piece did not end its line
-        out[-1] = QuotedPrintable(out[-1] + b"\r\n".join(lines[start:]))
+    if start < len(lines) and lines[start:] != [""]:  # the last piece did not end its line
+        out[-1] = QuotedPrintable(out[-1] + "\r\n".join(lines[start:]).encode("ascii"))
     return out
+
+
+def _plain_first_lines(body: str) -> list[str]:
+    """`_qp_lines(body)` as text, faster for text of mostly plain lines (a digest's own: its links): a printable
+    ASCII line with no "=" and no blank at its end is its own encoding, cut every 75 characters when long; any
+    other line goes through the encoder alone, memoised (why-lines and greetings recur). Encoding is line-local,
+    so the result is the same octets."""
+    if "\r" in body:
+        return [line.decode("ascii") for line in _qp_lines(body)]
+    out = []
+    for line in body.split("\n"):
+        if "=" not in line and line.isascii() and line.isprintable() and line[-1:] != " " and line != ".":
+            if len(line) <= 76:
+                out.append(line)
+            elif len(line) <= 150 and line[75:] != ".":  # a link's line: one soft break
+                out.append(line[:75] + "=\r\n" + line[75:])
+            else:
+                out.append(_cut(line.encode("ascii")).decode("ascii"))
+        else:
+            out.append(_line_qp(line))
+    return out
+
+
+@functools.lru_cache(maxsize=4_096)
+def _line_qp(line: str) -> str:
+    return _qp_lines(line)[0].decode("ascii")
 
 
 def build_message(envelope: Envelope, text: str | QuotedPrintable, html: str) -> bytes:
@@ -186,12 +212,19 @@ def _qp_line(line: bytes) -> bytes:
         line = line[:-1] + (b"=20" if line[-1] == 0x20 else b"=09")
     if len(line) <= 76:
         return line
-    if b"=" in line:
-        chunks = _SOFT_LINE.findall(line)  # never cut inside an "=XX" escape
-    else:  # a link's line, say: every 75 octets
-        chunks = [line[i : i + 75] for i in range(0, len(line), 75)]
+    if b"=" not in line:  # a link's line, say
+        return _cut(line)
+    chunks = _SOFT_LINE.findall(line)  # never cut inside an "=XX" escape
     if chunks[-1] == b".":
         chunks[-2:] = [chunks[-2] + b"."]  # at most 76 octets, and no lone-dot line
+    return b"=\r\n".join(chunks)
+
+
+def _cut(line: bytes) -> bytes:
+    """A long line holding no escape, with a soft break every 75 octets (and no lone-dot line after one)."""
+    chunks = [line[i : i + 75] for i in range(0, len(line), 75)]
+    if chunks[-1] == b".":
+        chunks[-2:] = [chunks[-2] + b"."]
     return b"=\r\n".join(chunks)
 
 

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 import pytest
 
 from digest.content import Envelope
-from digest.message import _qp, build_message, message_id_for
+from digest.message import _qp, _qp_lines, build_message, encode_pieces, message_id_for
 from digest.render import Renderer
 
 from .support.content import TEMPLATES, XSS, long_jobs, make_content, tricky_jobs
@@ -314,3 +314,18 @@ def test_build_time_against_email_message(renderer):
         f"\nbuild_message: {ours:.0f} µs ({len(html) / 1024:.0f} KB HTML), {ours60:.0f} µs "
         f"({len(html60) / 1024:.0f} KB HTML); EmailMessage: {theirs:.0f} µs ({len(html) / 1024:.0f} KB HTML)"
     )
+
+
+def test_a_digests_own_lines_encode_to_the_octets_the_whole_text_encodes_to():
+    """encode_pieces takes plain lines (links) as their own encoding and memoises the rest line by line; the
+    pieces must join to exactly what the encoder makes of the whole, whatever the lines hold."""
+    rng = random.Random(20261207)
+    link = "   Not for me: https://digest.example.com/feedback/AgRsD2JkAAAGegABAAABnigjkMRuaWRH_fISpQ\n"
+    alphabet = ["a", "b", " ", "=", ".", "\t", "\n", "\u00b7", "é", "🚀", "<", "\x01", "\x7f", "x" * 40, "y" * 75, link]
+    for _ in range(3000):
+        pieces = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30))) + "\n"
+                  for _ in range(rng.randrange(1, 6))]
+        if rng.random() < 0.3:
+            pieces[-1] = pieces[-1].rstrip("\n")  # a last piece that does not end its line
+        whole = "".join(pieces)
+        assert b"".join(encode_pieces(pieces)) == b"\r\n".join(_qp_lines(whole)) == _qp(whole)
