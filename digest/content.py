@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +25,9 @@ class JobView:
     employer: str | None = None  # e.g. "Startup", when known
 
 
-@dataclass(frozen=True, slots=True)
-class FeedbackLinks:
-    """One card's links for one subscriber ("Not for me", "Hide {company}"): cards are shared, these are not."""
+class FeedbackLinks(NamedTuple):
+    """One card's links for one subscriber ("Not for me", "Hide {company}"): cards are shared, these are not.
+    (A named tuple: a digest makes fifteen, and a tuple is the cheapest thing to make.)"""
 
     not_for_me_url: str
     hide_company_url: str

@@ -61,6 +61,7 @@ def list_command(app: Runtime, email: str | None, as_json: bool):
 @pass_app
 def remove_command(app: Runtime, email: str):
     """Lift an address's entry (a forged or mistaken bounce or complaint) and restore its subscriber; audited.
+    An address that unsubscribed itself stays off: only its own sign-up brings it back.
 
     \b
     Example:

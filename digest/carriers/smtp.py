@@ -202,12 +202,7 @@ class SmtpTransport:
 
     def _reset(self) -> None:
         """After a refused transaction on a good connection: RSET, or a new connection next time."""
-        if self._conn is None:
-            return
-        try:
-            self._conn.rset()
-        except (smtplib.SMTPException, OSError):
-            self._drop()
+        self._end("rset", keep=True)
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -215,14 +210,19 @@ class SmtpTransport:
             self._conn = None
 
     def _quit(self) -> None:
+        self._end("quit", keep=False)
+
+    def _end(self, command: str, keep: bool) -> None:
+        """Send RSET or QUIT on the kept connection; drop it after QUIT, or when the server is already gone."""
         if self._conn is None:
             return
         try:
-            self._conn.quit()
+            getattr(self._conn, command)()
         except (smtplib.SMTPException, OSError):
-            pass  # already gone: nothing to say goodbye to
+            keep = False  # already gone: nothing to reset or say goodbye to
         finally:
-            self._drop()
+            if not keep:
+                self._drop()
 
 
 def make_smtp_transport(settings: Settings, *, policy: RetryPolicy = RetryPolicy(),
