@@ -68,7 +68,7 @@ class NaiveDigest:
 
     def __init__(self, engine: Engine, settings: Settings, now: datetime, run_id: str = "naive"):
         self.engine, self.settings, self.now, self.run_id = engine, settings, now, run_id
-        self.tax = load_taxonomy()
+        self.taxonomy = load_taxonomy()
         email_dir = Path(settings.templates_dir) / "email"
         self.mjml_source = (email_dir / "digest.mjml").read_text("utf-8")
         self.text_env = Environment(loader=FileSystemLoader(email_dir), trim_blocks=True, lstrip_blocks=True,
@@ -85,17 +85,17 @@ class NaiveDigest:
         label: dict[str, int] = {}
         members: dict[int, list[str]] = {}
         holder: dict[object, str] = {}  # a repost key or a URL -> the first listing seen with it
-        for l in self.listings:
-            available_at, expires_at = _aware(l.available_at), _aware(l.expires_at)
-            if not l.verified or available_at is None or not now - MAX_WINDOW < available_at <= now:
+        for listing in self.listings:
+            available_at, expires_at = _aware(listing.available_at), _aware(listing.expires_at)
+            if not listing.verified or available_at is None or not now - MAX_WINDOW < available_at <= now:
                 continue
             if expires_at is not None and expires_at <= now:
                 continue
-            label[l.board_id] = len(members)
-            members[len(members)] = [l.board_id]
-            for key in (("key", l.repost_key), ("url", canonical_url(l.url))):
-                first = holder.setdefault(key, l.board_id)
-                old, new = label[l.board_id], label[first]
+            label[listing.board_id] = len(members)
+            members[len(members)] = [listing.board_id]
+            for key in (("key", listing.repost_key), ("url", canonical_url(listing.url))):
+                first = holder.setdefault(key, listing.board_id)
+                old, new = label[listing.board_id], label[first]
                 if old != new:  # two jobs found to be one: relabel every listing of the one just seen
                     for board_id in members.pop(old):
                         label[board_id] = new
@@ -148,103 +148,103 @@ class NaiveDigest:
                hidden: set[str] = frozenset()):
         """Scan every listing; return the best DIGEST_MAX_JOBS and how many fit in all."""
         now = self.now
-        sent_jobs = {self.job[l.board_id] for l in self.listings
-                     if l.board_id in self.job and (l.board_id in sent_ids or l.repost_key in sent_keys
-                                                    or (hidden and company_key(l.company) in hidden))}
+        sent_jobs = {self.job[listing.board_id] for listing in self.listings
+                     if listing.board_id in self.job and (listing.board_id in sent_ids or listing.repost_key in sent_keys
+                                                    or (hidden and company_key(listing.company) in hidden))}
         fits = []
         below_floor: set[int] = set()  # jobs that fit everything but the salary floor
-        for l in self.listings:
-            available_at, expires_at = _aware(l.available_at), _aware(l.expires_at)
-            if not l.verified or available_at is None or available_at > now or available_at <= since:
+        for listing in self.listings:
+            available_at, expires_at = _aware(listing.available_at), _aware(listing.expires_at)
+            if not listing.verified or available_at is None or available_at > now or available_at <= since:
                 continue
             if expires_at is not None and expires_at <= now:
                 continue
-            if l.board_id in sent_ids or l.repost_key in sent_keys:
+            if listing.board_id in sent_ids or listing.repost_key in sent_keys:
                 continue
-            if self.job[l.board_id] in sent_jobs:  # a twin of it was sent
+            if self.job[listing.board_id] in sent_jobs:  # a twin of it was sent
                 continue
-            if sub.stack and not set(sub.stack) & set(l.stack):
+            if sub.stack and not set(sub.stack) & set(listing.stack):
                 continue
-            if sub.levels and l.level is not None and l.level not in sub.levels:
+            if sub.levels and listing.level is not None and listing.level not in sub.levels:
                 continue
-            if sub.roles and l.role_type is not None and l.role_type not in sub.roles:
+            if sub.roles and listing.role_type is not None and listing.role_type not in sub.roles:
                 continue
-            if sub.employers and l.employer_type not in sub.employers:
+            if sub.employers and listing.employer_type not in sub.employers:
                 continue
-            if sub.regions and not set(sub.regions) & set(l.regions) and "worldwide" not in l.regions:
+            if sub.regions and not set(sub.regions) & set(listing.regions) and "worldwide" not in listing.regions:
                 continue
-            usd = annual_usd(l.salary_max or l.salary_min, l.salary_currency, self.tax) if l.salary_currency else None
+            usd = annual_usd(listing.salary_max or listing.salary_min, listing.salary_currency, self.taxonomy) if listing.salary_currency else None
             if sub.min_salary:
                 if usd is None and sub.hide_no_salary:
                     continue
                 if usd is not None and usd < sub.min_salary:
-                    below_floor.add(self.job[l.board_id])
+                    below_floor.add(self.job[listing.board_id])
                     continue
             elif sub.hide_no_salary and usd is None:
                 continue
-            overlap = sum(1 for t in sub.stack if t in l.stack)
-            level_exact = not sub.levels or l.level in sub.levels
-            role_exact = not sub.roles or l.role_type in sub.roles
-            region_exact = not sub.regions or any(r in sub.regions for r in l.regions)
-            fits.append(((overlap, level_exact, role_exact, region_exact, available_at, _aware(l.verified_at),
-                          l.board_id), l))
+            overlap = sum(1 for t in sub.stack if t in listing.stack)
+            level_exact = not sub.levels or listing.level in sub.levels
+            role_exact = not sub.roles or listing.role_type in sub.roles
+            region_exact = not sub.regions or any(r in sub.regions for r in listing.regions)
+            fits.append(((overlap, level_exact, role_exact, region_exact, available_at, _aware(listing.verified_at),
+                          listing.board_id), listing))
         fits.sort(key=lambda f: f[0], reverse=True)
         seen_jobs: set[int] = set()
         distinct = []
-        for _k, l in fits:  # best first: the first listing of a job stands for it
-            if self.job[l.board_id] not in seen_jobs:
-                seen_jobs.add(self.job[l.board_id])
-                distinct.append(l)
+        for _k, listing in fits:  # best first: the first listing of a job stands for it
+            if self.job[listing.board_id] not in seen_jobs:
+                seen_jobs.add(self.job[listing.board_id])
+                distinct.append(listing)
         shown, per_company = [], {}
-        for l in distinct:
-            company = company_key(l.company)
+        for listing in distinct:
+            company = company_key(listing.company)
             if self.settings.max_per_company and per_company.get(company, 0) >= self.settings.max_per_company:
                 continue
             per_company[company] = per_company.get(company, 0) + 1
-            shown.append(l)
+            shown.append(listing)
         self.below_floor = len(below_floor - seen_jobs)
         return shown[: self.settings.max_jobs], len(distinct)
 
     # -- the email --------------------------------------------------------------------------------------
-    def why(self, sub: Subscriber, l: Listing) -> str:
-        tax = self.tax
-        stack = [t for t in l.stack if t in sub.stack] if sub.stack else list(l.stack[:2])
-        parts = [", ".join(tax.stack_label(t) for t in stack),
-                 tax.level_label(l.level) if l.level else ("level not stated" if sub.levels else "")]
+    def why(self, sub: Subscriber, listing: Listing) -> str:
+        taxonomy = self.taxonomy
+        stack = [t for t in listing.stack if t in sub.stack] if sub.stack else list(listing.stack[:2])
+        parts = [", ".join(taxonomy.stack_label(t) for t in stack),
+                 taxonomy.level_label(listing.level) if listing.level else ("level not stated" if sub.levels else "")]
         if sub.roles:
-            parts.append(tax.role_type_labels.get(l.role_type, l.role_type) if l.role_type else "role not stated")
-        if sub.employers and l.employer_type:
-            parts.append(tax.employer_type_labels.get(l.employer_type, l.employer_type))
+            parts.append(taxonomy.role_type_labels.get(listing.role_type, listing.role_type) if listing.role_type else "role not stated")
+        if sub.employers and listing.employer_type:
+            parts.append(taxonomy.employer_type_labels.get(listing.employer_type, listing.employer_type))
         if sub.regions:
-            shared = [tax.region_label(r) for r in l.regions if r in sub.regions]
-            parts.append(", ".join(shared) or tax.region_label("worldwide"))
-        usd = annual_usd(l.salary_max or l.salary_min, l.salary_currency, tax) if l.salary_currency else None
+            shared = [taxonomy.region_label(r) for r in listing.regions if r in sub.regions]
+            parts.append(", ".join(shared) or taxonomy.region_label("worldwide"))
+        usd = annual_usd(listing.salary_max or listing.salary_min, listing.salary_currency, taxonomy) if listing.salary_currency else None
         if (sub.min_salary or sub.hide_no_salary) and usd is None:
             parts.append("salary not stated")
         return " · ".join(p for p in parts if p)
 
     def context(self, sub: Subscriber, chosen: list[Listing], total: int, slot, since: datetime) -> dict:
-        tax, settings = self.tax, self.settings
+        taxonomy, settings = self.taxonomy, self.settings
         link = lambda purpose: f"{settings.base_url}/{purpose}/{tokens.sign(settings.secret_keys, purpose, sub.id, sub.token_version)}"  # noqa: E731
-        regions = lambda l: " · ".join(tax.region_label(r) for r in l.regions)  # noqa: E731
-        feedback = lambda purpose, l: f"{settings.base_url}/feedback/{tokens.sign_listing(settings.secret_keys, purpose, sub.id, sub.token_version, l.id)}"  # noqa: E731
+        regions = lambda listing: " · ".join(taxonomy.region_label(r) for r in listing.regions)  # noqa: E731
+        feedback = lambda purpose, listing: f"{settings.base_url}/feedback/{tokens.sign_listing(settings.secret_keys, purpose, sub.id, sub.token_version, listing.id)}"  # noqa: E731
         jobs = [{
-            "title": l.title, "company": l.company, "href": l.url,
-            "not_for_me_href": feedback("not_for_me", l), "hide_href": feedback("hide_company", l),
-            "location": regions(l) if regions(l) and not more_precise(l.location, tax) else (l.location or "Remote")[:80],
-            "level": tax.level_label(l.level) if l.level else "", "salary": l.salary_display or "",
-            "stack": ", ".join(tax.stack_label(t) for t in l.stack), "posted": f"{l.posted_at:%b} {l.posted_at.day}",
-            "verified": f"{l.verified_at:%b} {l.verified_at.day}",
-            "role": tax.role_type_labels.get(l.role_type, "") if l.role_type else "",
-            "employer": tax.employer_type_labels.get(l.employer_type, "") if l.employer_type else "",
-            "why": self.why(sub, l),
-        } for l in chosen]
+            "title": listing.title, "company": listing.company, "href": listing.url,
+            "not_for_me_href": feedback("not_for_me", listing), "hide_href": feedback("hide_company", listing),
+            "location": regions(listing) if regions(listing) and not more_precise(listing.location, taxonomy) else (listing.location or "Remote")[:80],
+            "level": taxonomy.level_label(listing.level) if listing.level else "", "salary": listing.salary_display or "",
+            "stack": ", ".join(taxonomy.stack_label(t) for t in listing.stack), "posted": f"{listing.posted_at:%b} {listing.posted_at.day}",
+            "verified": f"{listing.verified_at:%b} {listing.verified_at.day}",
+            "role": taxonomy.role_type_labels.get(listing.role_type, "") if listing.role_type else "",
+            "employer": taxonomy.employer_type_labels.get(listing.employer_type, "") if listing.employer_type else "",
+            "why": self.why(sub, listing),
+        } for listing in chosen]
         summary = " · ".join([
-            ", ".join(tax.stack_label(t) for t in sub.stack) or "Any stack",
-            ", ".join(tax.level_label(v) for v in sub.levels) or "any level",
-            ", ".join(tax.region_label(r) for r in sub.regions) or "anywhere",
+            ", ".join(taxonomy.stack_label(t) for t in sub.stack) or "Any stack",
+            ", ".join(taxonomy.level_label(v) for v in sub.levels) or "any level",
+            ", ".join(taxonomy.region_label(r) for r in sub.regions) or "anywhere",
         ] + [", ".join(labels.get(v, v) for v in chosen) for labels, chosen in
-             ((tax.role_type_labels, sub.roles), (tax.employer_type_labels, sub.employers)) if chosen]
+             ((taxonomy.role_type_labels, sub.roles), (taxonomy.employer_type_labels, sub.employers)) if chosen]
           + ([f"from ${sub.min_salary // 1000}k"] if sub.min_salary else []))
         query = {k: ",".join(v) for k, v in (("stack", sub.stack), ("level", sub.levels), ("region", sub.regions)) if v}
         query["since"] = since.date().isoformat()
@@ -301,7 +301,7 @@ class NaiveDigest:
                      run_id=self.run_id, slot_at=slot.at, window_start=since, cutoff=self.now, claimed_at=self.now,
                      sent_at=self.now if chosen else None, attempts=1, listing_count=len(chosen),
                      total_matches=total, message_id=message_id,
-                     listings=[[l.board_id, l.repost_key] for l in chosen] or None)
+                     listings=[[listing.board_id, listing.repost_key] for listing in chosen] or None)
         s.add(d)
         s.commit()
 

@@ -97,7 +97,7 @@ def test_another_listing_subscriber_or_purpose_cannot_be_written_in_without_the_
     token = tokens.sign_listing(KEYS, "not_for_me", 112, 1, 7)
     raw = decode(token)
     body, mac = raw[:16], raw[16:]
-    fmt, code, kid = body[0], body[1], body[2:6]
+    fmt, _purpose, kid = body[0], body[1], body[2:6]
     for sid, version, lid, purpose in ((112, 1, 8, 4), (113, 1, 7, 4), (112, 2, 7, 4), (112, 1, 7, 5)):
         forged = bytes([fmt, purpose]) + kid + sid.to_bytes(4, "big") + version.to_bytes(2, "big") + lid.to_bytes(4, "big")
         assert refused_as_feedback(encode(forged + mac)), (sid, version, lid, purpose)

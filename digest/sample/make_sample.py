@@ -891,12 +891,12 @@ MIN_SALARY = {"intern": (40000, 60000), "junior": (60000, 100000), "mid": (90000
 
 
 def make_email(rng: random.Random, first: str, last: str, taken: set[str]) -> str:
-    f = slugify(first).replace("-", "")
-    l = slugify(last).replace("-", "")
+    given = slugify(first).replace("-", "")
+    family = slugify(last).replace("-", "")
     for attempt in range(100):
-        local = wpick(rng, [(f"{f}.{l}", 6), (f"{f}{l}", 2), (f"{f[0]}.{l}", 2), (f"{f}_{l}", 1),
-                            (f"{f}.{l}{rng.randint(1, 99)}", 2), (f"{l}.{f}", 1), (f"{f}{rng.randint(80, 2005)}", 1),
-                            (f"{f}.{l}+jobs", 1)])
+        local = wpick(rng, [(f"{given}.{family}", 6), (f"{given}{family}", 2), (f"{given[0]}.{family}", 2), (f"{given}_{family}", 1),
+                            (f"{given}.{family}{rng.randint(1, 99)}", 2), (f"{family}.{given}", 1), (f"{given}{rng.randint(80, 2005)}", 1),
+                            (f"{given}.{family}+jobs", 1)])
         if attempt > 3:
             local = f"{local}{attempt}"
         email = f"{local}@{wpick(rng, EMAIL_DOMAINS)}"
