@@ -29,7 +29,8 @@ from .support import pg
 freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
 
 # Fixtures that live beside their helpers in tests/support/ and are shared with every test module from here.
-pytest_plugins = ["tests.support.aws", "tests.support.http_lambda", "tests.support.smtp", "tests.support.web"]
+pytest_plugins = ["tests.support.aws", "tests.support.http_lambda", "tests.support.smtp", "tests.support.web",
+                  "tests.reliability.fuzz_support"]
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 JOINED = NOW - timedelta(days=30)  # when factory subscribers confirmed, unless a test says otherwise

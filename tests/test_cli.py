@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import traceback
-from datetime import datetime
-from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from digest.cli import main
-from digest.runtime import Runtime
 
-from .conftest import NOW
 from .support.cli import DIGEST, digest, errors, json_lines
 
 UNREACHABLE = "postgresql+psycopg://digest@127.0.0.1:1/digest"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest import guard, run as run_module, subscribers as subs
-from digest.feedback import apply_events, parse_item, parse_sns_event
+from digest.feedback import apply_events, parse_item
 from digest.models import AuditEntry, Delivery, MailFeedback, Run, Subscriber
 from digest.run import run
 from digest.settings import DEV_SECRET_KEY

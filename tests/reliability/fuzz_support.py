@@ -58,16 +58,16 @@ def counted(fn):
     return inner
 
 
-@pytest.fixture(autouse=True)
-def _name_the_property(request):
+@pytest.fixture
+def fuzz_property(request):
     """Key the counts by test id (the database variant included)."""
     _current[0] = request.node.nodeid.split("::", 1)[-1]
     yield
     _current[0] = ""
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _write_counts():
+@pytest.fixture(scope="module")
+def fuzz_counts():
     """After each module, merge this process's counts into test-artifacts/fuzz-examples.json."""
     yield
     path = Path(__file__).resolve().parents[2] / "test-artifacts" / ARTIFACT

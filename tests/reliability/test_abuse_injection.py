@@ -41,10 +41,10 @@ from digest.carriers.null import RecordingTransport
 from ..conftest import NOW, listing
 from ..support.cli import digest
 from ..support.web import Page
-from .fuzz_support import (  # noqa: F401
-    N,
-    PAYLOADS, _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,
-)
+from .fuzz_support import N, PAYLOADS, counted, fuzz, hostile_text, reset_database
+
+# Count the examples each property tries (fuzz_support's fixtures, shared through tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fuzz_property", "fuzz_counts")
 
 TAXONOMY = load_taxonomy()
 STRICT = email.policy.strict

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
+import pytest
 from hypothesis import event, given, strategies as st
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,10 @@ from digest.models import Subscriber
 
 from ..conftest import NOW
 from ..support.web import FORM, ONE_CLICK, Page, mail_link
-from .fuzz_support import N, _name_the_property, _write_counts, counted, fuzz  # noqa: F401
+from .fuzz_support import N, counted, fuzz
+
+# Count the examples each property tries (fuzz_support's fixtures, shared through tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fuzz_property", "fuzz_counts")
 
 KEYS = ("abuse-key-1", "abuse-key-0")
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from digest import db
 from digest.carriers import smtp as smtp_module
-from digest.models import Delivery, Run
+from digest.models import Run
 
 from ..conftest import NOW
 from ..support.smtp import Mailhost

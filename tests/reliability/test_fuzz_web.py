@@ -30,10 +30,10 @@ from digest.taxonomy import load_taxonomy
 
 from ..conftest import NOW
 from ..support.web import FORM, ONE_CLICK, ONE_CLICK_MULTIPART, MULTIPART, Page, dump, multipart
-from .fuzz_support import (  # noqa: F401  (the autouse fixtures count examples)
-    N,
-    _name_the_property, _write_counts, counted, fuzz, hostile_text, reset_database,
-)
+from .fuzz_support import N, counted, fuzz, hostile_text, reset_database
+
+# Count the examples each property tries (fuzz_support's fixtures, shared through tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fuzz_property", "fuzz_counts")
 
 TAXONOMY = load_taxonomy()
 STATES = ("pending", "active", "paused", "unsubscribed", "suppressed")
