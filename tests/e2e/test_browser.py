@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from digest import tokens
-from digest.models import Delivery, Subscriber
+from digest.db import make_engine
+from digest.models import Delivery, MailRequest, Subscriber
 from digest.run import run
 
 from ..conftest import NOW, listing, listing_ids, read_outbox
@@ -38,14 +39,25 @@ def list_unsubscribe(msg: EmailMessage) -> str:
 
 
 def confirmations(settings, to: str, folder: str = "confirm", wait: float = 10) -> list[EmailMessage]:
-    """The mail the pages sent `to` (it leaves just after the answer: wait for it a little)."""
+    """The mail the pages sent `to`. It leaves just after the answer, and the server commits what it stored with it
+    (a new subscriber, the sign-up) just after the mail has left: wait for both, so the rows are there to read."""
     deadline = time.monotonic() + wait
-    while True:
-        found = [msg for key, msg in read_outbox(settings.outbox_dir).items()
-                 if key.startswith(f"{folder}/") and to in str(msg["To"])]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    engine = make_engine(settings.database_url)
+    try:
+        while True:
+            found = [msg for key, msg in read_outbox(settings.outbox_dir).items()
+                     if key.startswith(f"{folder}/") and to in str(msg["To"])]
+            if found and not _requests_waiting(engine) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
+def _requests_waiting(engine) -> int:
+    """Page-mail requests not yet handled and committed (each is deleted with the rows its mail goes with)."""
+    with Session(engine) as s:
+        return s.scalar(select(func.count()).select_from(MailRequest))
 
 
 def periods_in_ledger(engine, sub_id: int) -> list[str]:
