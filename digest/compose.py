@@ -23,6 +23,7 @@ from .taxonomy import Taxonomy
 
 
 WHY_MEMO = 512  # preference sets whose why-lines are kept (the head of a Zipf-like list covers most digests)
+WHY_LINES = 16_384  # why-lines kept in all (a set's grows with every listing its people are matched to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class Composer:
         self._rest_text = functools.lru_cache(maxsize=8_192)(encode_text)
         self._more_url = functools.lru_cache(maxsize=2_048)(self._search_url)  # the common sets; the tail is cheap
         self._whys: dict[tuple, dict[str, str]] = {}  # what a why-line reads of a preference set -> board id -> line
+        self._why_lines = 0
         self._feedback_base = f"{settings.base_url}/feedback/"
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
@@ -123,8 +125,6 @@ class Composer:
                bool(prefs.min_salary or prefs.hide_no_salary))
         known = self._whys.pop(key, None)  # taken out and put back last: the least recently used go first
         if known is None:
-            if len(self._whys) >= WHY_MEMO:  # memory stays flat at any list size
-                del self._whys[next(iter(self._whys))]
             known = {}
         self._whys[key] = known
         out = []
@@ -132,7 +132,11 @@ class Composer:
             why = known.get(listing.board_id)
             if why is None:
                 why = known[listing.board_id] = self.why(listing, prefs)
+                self._why_lines += 1
             out.append(why)
+        # Memory stays flat at any list size: at most WHY_MEMO sets and WHY_LINES lines, the least used go first.
+        while len(self._whys) > WHY_MEMO or self._why_lines > WHY_LINES:
+            self._why_lines -= len(self._whys.pop(next(iter(self._whys))))
         return tuple(out)
 
     def why(self, listing: IndexedListing, prefs: Prefs) -> str:

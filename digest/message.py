@@ -108,7 +108,7 @@ def _plain_first_lines(body: str) -> list[str]:
     return out
 
 
-@functools.lru_cache(maxsize=4_096)
+@functools.lru_cache(maxsize=1_024)  # why-lines and the like recur; a greeting with a name is one person's
 def _line_qp(line: str) -> str:
     return _qp_lines(line)[0].decode("ascii")
 
