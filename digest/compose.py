@@ -16,7 +16,7 @@ from .datafile import phrase_key
 from .matching import IndexedListing, Match, Prefs
 from .message import QuotedPrintable, build_message, encode_pieces, encode_text, message_id_for
 from .outbox_keys import digest_key
-from .render import Renderer, get_renderer
+from .render import Renderer, get_renderer, http_url
 from .schedule import zone
 from .settings import Settings
 from .taxonomy import Taxonomy
@@ -83,6 +83,9 @@ class Composer:
         self._whys: dict[tuple, dict[str, str]] = {}  # what a why-line reads of a preference set -> board id -> line
         self._why_lines = 0
         self._feedback_base = f"{settings.base_url}/feedback/"
+        # A token is URL-safe base64, so a base that is a plain URL makes plain links: the renderer need not check them.
+        probe = self._feedback_base + "AZaz09-_"
+        self._plain_links = http_url(probe) == probe and not any(c in probe for c in "<>&\"'")
 
     def link(self, purpose: str, rcpt: Recipient) -> str:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
@@ -94,8 +97,8 @@ class Composer:
         if not listing.listing_id:
             return None
         base = self._feedback_base
-        return FeedbackLinks(not_for_me_url=base + sign("not_for_me", listing.listing_id),
-                             hide_company_url=base + sign("hide_company", listing.listing_id))
+        return FeedbackLinks(base + sign("not_for_me", listing.listing_id), base + sign("hide_company", listing.listing_id),
+                             self._plain_links)
 
     def job_view(self, listing: IndexedListing) -> JobView:
         """The listing's card, built once per run (a listing appears in many digests)."""

@@ -31,6 +31,7 @@ class FeedbackLinks(NamedTuple):
 
     not_for_me_url: str
     hide_company_url: str
+    plain: bool = False  # both are plain http(s) URLs needing no escape, made so (the composer's signed links)
 
 
 @dataclass(frozen=True, slots=True)

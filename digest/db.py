@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -20,6 +21,21 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 STATEMENT_CACHE = 16  # prepared statements sqlite3 keeps per connection
+FLAT_LISTS = 4_096  # JSON texts of short lists of strings remembered (preference lists: the same few recur)
+_flat_lists: dict[str, tuple[str, ...]] = {}
+
+
+def json_loads(text: str):
+    """json.loads for JSON columns, with short lists of strings remembered: a run reads five preference lists a
+    subscriber, nearly all of them lists it has read before. Each caller gets a list of its own."""
+    known = _flat_lists.get(text)
+    if known is not None:
+        return list(known)
+    value = json.loads(text)
+    if type(value) is list and len(text) <= 256 and len(_flat_lists) < FLAT_LISTS and all(
+            type(v) is str for v in value):
+        _flat_lists[text] = tuple(value)
+    return value
 
 
 def make_engine(url: str) -> Engine:
@@ -32,10 +48,10 @@ def make_engine(url: str) -> Engine:
             # A small statement cache: sqlite3 keeps 128 prepared statements per connection by default, and a run's
             # IN-lists of every length each make one, which grew peak memory by megabytes with the list's size.
             engine = create_engine(url, connect_args={"timeout": 60, "cached_statements": STATEMENT_CACHE},
-                                   hide_parameters=True)
+                                   hide_parameters=True, json_deserializer=json_loads)
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, json_deserializer=json_loads)
     except Exception as e:  # bad URL, unknown driver: one clear line for the operator
         # Not chained: the original message may quote the whole URL, password included, and a traceback
         # (a Lambda cold start, a log) would print it.

@@ -20,6 +20,7 @@ from .message import build_message, message_id_for
 from .models import Signup, Subscriber
 from .outbox_keys import notice_key
 from .render import clean_text, compile_mjml
+from .skeleton import ascii_html
 from .sent_mail import record_notice
 from .settings import Settings
 from .taxonomy import Taxonomy
@@ -59,7 +60,7 @@ def _notice(settings: Settings, sub: Subscriber, now: datetime, name: str, key: 
         # campaign:period:sender, the shape of the digest's (compose.py), for Gmail's feedback loop
         extra_headers=(("Feedback-ID", f"{key}:{now:%G-W%V}:{settings.from_domain}"),),
     )
-    return build_message(envelope, text.render(ctx), html.render(ctx))
+    return build_message(envelope, text.render(ctx), ascii_html(html.render(ctx)))  # ASCII: sent 7-bit, as it is
 
 
 def _base(settings: Settings, sub: Subscriber) -> dict:

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from .content import DigestContent, FeedbackLinks, JobView
-from .skeleton import Skeleton
+from .skeleton import Skeleton, ascii_html
 
 DEFAULT_BOARD_NAME = "Backend Jobs Weekly"
 
@@ -36,7 +36,7 @@ _UNSAFE = re.compile(
 # Percent-encode anything else (spaces, quotes, non-ASCII) so a URL is one safe token everywhere.
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~|^{}"
 # Invisible padding after the preheader so clients do not pull body text into the inbox preview.
-_PREHEADER_PAD = Markup("&#847;&zwnj;&nbsp;" * 40)
+_PREHEADER_PAD = Markup("\n".join(["&#847;&zwnj;&nbsp;" * 10] * 4))  # in lines: 7-bit lines stay short
 # MRML hides the preheader with white text as well as display:none; on our grey background SpamAssassin
 # reads white-on-grey as hidden text (HTML_FONT_LOW_CONTRAST, +0.7). The other properties hide it; Outlook
 # (Word) needs mso-hide:all in place of the colour.
@@ -44,6 +44,32 @@ _MRML_PREVIEW_COLOR = "display:none;font-size:1px;color:#ffffff;"
 _PREVIEW_HIDE = "display:none;font-size:1px;mso-hide:all;"
 # MRML writes the <meta> of an mj-raw as "<meta ... />"; HTML omits the slash on void elements.
 _SELF_CLOSING = re.compile(r"<(meta|link|br|hr|img|col|source|wbr)\b([^<>]*?)\s*/>")
+# MRML writes a page on a few lines of thousands of characters; a 7-bit part may not have lines over 998 octets.
+# A line break for the space after a tag's name changes nothing a browser or mail client reads (breaks between
+# tags or in text could: they are white space between inline elements).
+_TAG_SPACE = re.compile(r"<[a-zA-Z][a-zA-Z0-9]* ")
+_LINE = 200  # a template line runs to at least this before it is broken (values filled in lengthen it)
+
+
+def _short_lines(html: str) -> str:
+    """html with its long lines broken after a tag's name, each piece at least _LINE characters, and no white space
+    at a line's end, nor before a Jinja block tag that starts one (a relay may strip white space at a line's end,
+    and a 7-bit part is sent as it is)."""
+    lines = []
+    for line in html.split("\n"):
+        line = line.rstrip(" \t")
+        if line.lstrip(" \t").startswith("{%"):  # a block tag's indent would be left alone on a line
+            line = line.lstrip(" \t")
+        pieces, cut = [], 0
+        if len(line) > _LINE:
+            for found in _TAG_SPACE.finditer(line):
+                space = found.end() - 1
+                if space - cut > _LINE:
+                    pieces.append(line[cut:space])
+                    cut = space + 1
+        pieces.append(line[cut:])
+        lines.append("\n".join(pieces))
+    return "\n".join(lines)
 
 
 def clean_text(value: str | None) -> str:
@@ -82,7 +108,7 @@ def compile_mjml(source: str) -> str:
     # fonts={} stops MRML adding a Google Fonts <link> for "Roboto" in our system font stack.
     html = mjml2html(source, disable_comments=True, fonts={})
     html = html.replace(_MRML_PREVIEW_COLOR, _PREVIEW_HIDE, 1)
-    return _SELF_CLOSING.sub(r"<\1\2>", html)
+    return _short_lines(_SELF_CLOSING.sub(r"<\1\2>", html))
 
 
 def _required_url(value: str, name: str) -> str:
@@ -159,9 +185,32 @@ def _values_at(content: DigestContent, i: int) -> dict[str, str]:
 def _own_values(why: str, links: FeedbackLinks | None) -> dict[str, str]:
     values = {"why": why} if why else {}
     if links is not None:
-        values["not_for_me_href"] = _required_url(links.not_for_me_url, "not_for_me_url")
-        values["hide_href"] = _required_url(links.hide_company_url, "hide_company_url")
+        if links.plain:  # made plain (tokens on a checked base), as _required_url would hand them back
+            values["not_for_me_href"], values["hide_href"] = links.not_for_me_url, links.hide_company_url
+        else:
+            values["not_for_me_href"] = _required_url(links.not_for_me_url, "not_for_me_url")
+            values["hide_href"] = _required_url(links.hide_company_url, "hide_company_url")
     return values
+
+
+def _html_value(value: str) -> str:
+    """A value as the HTML part holds it: escaped, other characters than ASCII as references."""
+    if not _NEEDS_ESCAPE.isdisjoint(value):
+        value = str(escape(value))
+    return value if value.isascii() else ascii_html(value)
+
+
+_html_why = functools.lru_cache(maxsize=2_048)(_html_value)  # a why-line recurs in many digests
+
+
+def _html_values(values: dict[str, str], links: FeedbackLinks | None) -> dict[str, str]:
+    """`_own_values` as the HTML part holds them (plain links need nothing done)."""
+    out = dict(values)
+    if "why" in out:
+        out["why"] = _html_why(out["why"])
+    if links is not None and not links.plain:
+        out["not_for_me_href"], out["hide_href"] = _html_value(out["not_for_me_href"]), _html_value(out["hide_href"])
+    return out
 
 
 class _Card(NamedTuple):
@@ -172,25 +221,24 @@ class _Card(NamedTuple):
     html: tuple[str, ...]  # escaped HTML, and at odd positions the name of a value that goes there
     pre: str  # text before the card's number
     post: str  # text after it, up to the lines that hold a subscriber's values
-    links: str = ""  # those lines (why-line, links): per subscriber, kept apart from what the builder memoises
+    links: tuple[str, ...] | str = ""  # those lines (why-line, links), cut like `html` ("" when none); filled: joined
 
-    def filled(self, values: dict[str, str]) -> "_Card":
+    def filled(self, html_values: dict[str, str], text_values: dict[str, str]) -> "_Card":
         html = list(self.html)
         for i in range(1, len(html), 2):
-            value = values[html[i]]
-            html[i] = value if _NEEDS_ESCAPE.isdisjoint(value) else str(escape(value))  # our links need none
-        links = self.links
-        for name, value in values.items():
-            links = links.replace(_MARKS[name], value)
-        return _Card(tuple(html), self.pre, self.post, links)
+            html[i] = html_values[html[i]]
+        links = list(self.links)
+        for i in range(1, len(links), 2):
+            links[i] = text_values[links[i]]
+        return _Card(tuple(html), self.pre, self.post, "".join(links))
 
 
 _NEEDS_ESCAPE = frozenset("<>&\"'")
 
 
-def _html_pieces(html: str) -> tuple[str, ...]:
-    """A rendered card's HTML cut at the link marks, each mark replaced by its link's name."""
-    parts = _A_MARK.split(html)
+def _pieces(rendered: str) -> tuple[str, ...]:
+    """A rendered card's HTML (or lines of text) cut at the marks, each mark replaced by its value's name."""
+    parts = _A_MARK.split(rendered)
     parts[1::2] = [_MARK_NAMES[m] for m in parts[1::2]]
     return tuple(parts)
 
@@ -339,7 +387,7 @@ class Renderer:
         self._text_cards = split_loop(text_env, text_source, "{% for j in jobs %}", "{% endfor %}", block_lines=True)
         self._card_cache: dict[tuple[JobView, bool, bool], _Card] = {}
         # The page around the cards is the same for most people but for a few values: render it once per shape.
-        self._html_page = self._html_cards and Skeleton(self._html_cards.page, self._html_cards.page_source)
+        self._html_page = self._html_cards and Skeleton(self._html_cards.page, self._html_cards.page_source, ascii=True)
         self._text_page = self._text_cards and Skeleton(self._text_cards.page, self._text_cards.page_source)
 
     def _ctx(self, content: DigestContent) -> dict[str, Any]:
@@ -359,7 +407,8 @@ class Renderer:
             shape = (job, bool(why), links is not None)
             card = cache.get(shape) or self._render_card(shape)
             if why or links is not None:
-                card = card.filled(_own_values(why, links))
+                values = _own_values(why, links)
+                card = card.filled(_html_values(values, links), values)
             out.append(card)
         return out
 
@@ -370,19 +419,20 @@ class Renderer:
         job, has_why, linked = shape
         ctx = {"j": _card(job) | (_WHY_MARK if has_why else {}) | (_LINK_MARKS if linked else {})}
         pre, post = (part.render(ctx) for part in self._text_cards.card_parts)
-        links = ""
+        links: tuple[str, ...] | str = ""
         found = _A_MARK.search(post)
         if found:  # the lines with a subscriber's values run to the end of the card
             cut = post.rfind("\n", 0, found.start()) + 1
-            post, links = post[:cut], post[cut:]
-        card = self._card_cache[shape] = _Card(_html_pieces(self._html_cards.card.render(ctx)), pre, post, links)
+            post, links = post[:cut], _pieces(post[cut:])
+        html = _pieces(ascii_html(self._html_cards.card.render(ctx)))
+        card = self._card_cache[shape] = _Card(html, pre, post, links)
         return card
 
     def html(self, content: DigestContent) -> str:
-        """Render the HTML part, every listing value escaped."""
+        """Render the HTML part, every listing value escaped, in ASCII (other characters as references)."""
         ctx = self._ctx(content)
         if self._html_cards is None:
-            return self._html.render(ctx, preheader_pad=_PREHEADER_PAD)
+            return ascii_html(self._html.render(ctx, preheader_pad=_PREHEADER_PAD))
         return self.html_page(ctx, self._cards(content))
 
     def text(self, content: DigestContent) -> str:

@@ -22,25 +22,33 @@ _MARK = re.compile("\x00([A-Za-z_][A-Za-z0-9_]*)\x00")
 _NEEDS_ESCAPE = frozenset("<>&\"'")
 
 
+def ascii_html(html: str) -> str:
+    """HTML text in ASCII alone, every other character a numeric character reference (the same page to a reader):
+    such a part goes as 7-bit, with no transfer encoding to apply. Only for rendered text outside <style> and
+    <script>, where references are not read; our templates hold no non-ASCII there."""
+    return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
 class Skeleton:
     """`render(context)` equal to `template.render(context)`, by filling a rendered skeleton of its shape."""
 
-    def __init__(self, template: Template, source: str) -> None:
+    def __init__(self, template: Template, source: str, *, ascii: bool = False) -> None:
         self.template = template
         self.autoescape = bool(template.environment.autoescape)
+        self.ascii = ascii  # HTML as `ascii_html` writes it: the skeleton and every value filled in
         self.printed, self.truthy, self.keyed = _read(template.environment.parse(source))
         self.broken = self.printed is None  # the template's shape is not one this reading follows
         self._shapes: dict[tuple, tuple[str, ...]] = {}
 
     def render(self, context: dict[str, Any]) -> str:
         if self.broken:
-            return self.template.render(context)
+            return self._jinja(context)
         try:
             key = (tuple(context[n] for n in self.keyed)
                    + tuple(True if context[n] else context[n] for n in self.truthy))
             pieces = self._shapes.get(key)
         except (KeyError, TypeError):  # a name missing (Jinja says which) or a value that cannot be a key
-            return self.template.render(context)
+            return self._jinja(context)
         if pieces is None:
             return self._learn(key, context)
         return self._fill(pieces, context)
@@ -50,21 +58,26 @@ class Skeleton:
         for i in range(1, len(out), 2):
             value = context[out[i]]
             if self.autoescape:
-                out[i] = value if isinstance(value, Markup) or (
-                    type(value) is str and _NEEDS_ESCAPE.isdisjoint(value)) else str(escape(value))
+                if not (isinstance(value, Markup) or (type(value) is str and _NEEDS_ESCAPE.isdisjoint(value))):
+                    value = str(escape(value))
+                out[i] = value if not self.ascii or value.isascii() else ascii_html(value)
             else:
                 out[i] = value if type(value) is str else str(value)
         return "".join(out)
 
+    def _jinja(self, context: dict[str, Any]) -> str:
+        html = self.template.render(context)
+        return ascii_html(html) if self.ascii else html
+
     def _learn(self, key: tuple, context: dict[str, Any]) -> str:
-        real = self.template.render(context)
+        real = self._jinja(context)
         marked = dict(context)
         for name in self.printed:
             marked[name] = f"\x00{name}\x00"
         for name in self.truthy:
             if context[name]:
                 marked[name] = f"\x00{name}\x00"
-        parts = _MARK.split(self.template.render(marked))
+        parts = _MARK.split(self._jinja(marked))
         if any(name not in self.printed and name not in self.truthy for name in parts[1::2]):
             self.broken = True  # a mark-like text the template itself holds
             return real

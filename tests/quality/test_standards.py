@@ -14,6 +14,8 @@ from markupsafe import escape
 from pydantic import ValidationError
 
 from digest.listing_record import ListingIn
+from digest.render import _PREHEADER_PAD
+from digest.skeleton import ascii_html
 
 from .conftest import ARTIFACTS
 from .corpus import DIGESTS, MAX_JOBS, NAMES, TEST_SEND_TO, XSS, shown_company, shown_title, shown_url
@@ -24,6 +26,12 @@ SINGLE = ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-U
 RECIPIENT = {"digest-1": "one@example.net", "digest-5": "five@example.net", f"digest-{MAX_JOBS}": "max@example.net",
              "digest-emptyish": "few@example.net", "test-send": TEST_SEND_TO, "confirmation": "new@example.net"}
 GENERIC_LINK_TEXT = {"click here", "here", "link", "this link", "click", "more", "read more", "this", "go", "open"}
+def shown(html: str) -> str:
+    """The HTML part's text as a reader's client decodes it (the part is ASCII, other characters written as references),
+    without the preheader's padding, which is invisible on purpose."""
+    return unescape(html.replace("\r\n", "\n").replace(str(_PREHEADER_PAD), ""))
+
+
 INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2069\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 all_messages = pytest.mark.parametrize("name", NAMES)
 digests = pytest.mark.parametrize("name", DIGESTS)
@@ -111,8 +119,9 @@ def test_is_multipart_alternative_text_first_both_utf8(samples, name):
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     for part in parts:
         assert part.get_content_charset() == "utf-8"
-    # Plain text quoted-printable (what filters expect); HTML base64 (C-speed; clients treat both alike).
-    assert [p["Content-Transfer-Encoding"] for p in parts] == ["quoted-printable", "base64"]
+    # Plain text quoted-printable (what filters expect); HTML 7-bit: ASCII with other characters as references,
+    # lines under 998 octets, so it goes as it is (a quarter smaller than base64, and no encoding to apply).
+    assert [p["Content-Transfer-Encoding"] for p in parts] == ["quoted-printable", "7bit"]
 
 
 @all_messages
@@ -303,13 +312,13 @@ def test_listing_values_are_escaped_in_html_and_clean_in_text(samples, name):
     html, text = s.html, s.text
     for listing in s.listings:
         title, company = shown_title(listing.title), shown_company(listing.company)
-        assert str(escape(title)) in html
-        assert str(escape(company)) in html
+        assert ascii_html(str(escape(title))) in html
+        assert ascii_html(str(escape(company))) in html
         assert "\n" not in title and "\r" not in title and not INVISIBLE.search(title + company)
         assert title in text and company in text
         url = shown_url(listing.url)
         assert f'href="{escape(url)}"' in html
-    assert not INVISIBLE.search(html) and not INVISIBLE.search(text)
+    assert not INVISIBLE.search(shown(html)) and not INVISIBLE.search(text)
     for line in text.splitlines():
         assert not re.match(r"(Bcc|Cc|X-Injected|Content-Type):", line), line
 
@@ -319,14 +328,14 @@ def test_the_hostile_listings_arrive_harmless(samples, name):
     s = samples[name]
     html, text = s.html, s.text
     assert XSS in text  # shown as the text it is
-    assert str(escape(XSS)) in html  # shown as text: no <script> or <img> element (test_html_has_no_active_content)
+    assert ascii_html(str(escape(XSS))) in html  # shown as text: no <script> or <img> element (test_html_has_no_active_content)
     assert "<script" not in html.lower() and "<img" not in html.lower()
     assert "Smith &amp; &#34;Sons&#34; &lt;b&gt;Ltd&lt;/b&gt;" in html and "<b>Ltd</b>" not in html
     assert "مهندس Go خلفيةevil role" in text and "ZeroWidthCo & Partners" in text  # RTL kept, bidi/zero-width gone
-    assert "🚀 Go Engineer 👩‍💻 (Payments) 🇪🇺" in text and "🚀 Go Engineer 👩‍💻 (Payments) 🇪🇺" in html
+    assert "🚀 Go Engineer 👩‍💻 (Payments) 🇪🇺" in text and "🚀 Go Engineer 👩‍💻 (Payments) 🇪🇺" in shown(html)
     assert "Café Zürich GmbH" in text
     long_title = next(listing.title for listing in s.listings if len(listing.title) == 500)
-    assert long_title in text and str(escape(long_title)) in html
+    assert long_title in text and ascii_html(str(escape(long_title))) in html
     assert "Line Bcc: attacker@evil.example X-Injected: yes and controls" in text
     assert "https://jobs.example.org/jobs/go-4?a=%22x%22&b=%3Cy%3E" in text  # quotes and brackets encoded
     assert 'href="https://jobs.example.org/jobs/go-4?a=%22x%22&amp;b=%3Cy%3E"' in html
