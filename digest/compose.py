@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Callable
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlencode
@@ -91,14 +90,13 @@ class Composer:
         token = tokens.sign(self.settings.secret_keys, purpose, rcpt.id, rcpt.token_version)
         return f"{self.settings.base_url}/{purpose}/{token}"
 
-    def feedback_links(self, sign: Callable[[str, int], str], listing: IndexedListing) -> FeedbackLinks | None:
-        """A card's "Not for me" and "Hide {company}" links, signed by a subscriber's `tokens.listing_signer` (none
-        for a listing not from the database, which a link could not name)."""
-        if not listing.listing_id:
-            return None
-        base = self._feedback_base
-        return FeedbackLinks(base + sign("not_for_me", listing.listing_id), base + sign("hide_company", listing.listing_id),
-                             self._plain_links)
+    def feedback(self, rcpt: Recipient, listings: tuple[IndexedListing, ...]) -> tuple[FeedbackLinks | None, ...]:
+        """Every card's feedback links for one subscriber, signed at once (`tokens.feedback_tokens`)."""
+        ids = [listing.listing_id for listing in listings if listing.listing_id]
+        signed = iter(tokens.feedback_tokens(self.settings.secret_keys, rcpt.id, rcpt.token_version, ids))
+        base, plain = self._feedback_base, self._plain_links
+        return tuple(FeedbackLinks(base + next(signed), base + next(signed), plain) if listing.listing_id else None
+                     for listing in listings)
 
     def job_view(self, listing: IndexedListing) -> JobView:
         """The listing's card, built once per run (a listing appears in many digests)."""
@@ -218,8 +216,7 @@ class Composer:
                              for listing in match.listings)
         else:
             links = self.link("preferences", rcpt), self.link("unsubscribe", rcpt)
-            sign = tokens.listing_signer(self.settings.secret_keys, rcpt.id, rcpt.token_version)
-            feedback = tuple(self.feedback_links(sign, listing) for listing in match.listings)
+            feedback = self.feedback(rcpt, match.listings)
         return DigestContent(
             to_email=rcpt.email, to_name=rcpt.name, jobs=tuple(self.job_view(listing) for listing in match.listings),
             total_matches=match.total, more_url=self.more_url(rcpt, since),

@@ -293,3 +293,16 @@ def test_key_rotation_in_the_app(settings, engine, add_subscriber):
 
     retired, _ = app_with("new-key")
     assert retired.get(old_link).status_code == 404
+
+
+@pytest.mark.parametrize("keys", [("k" * 40,), ("a much longer signing key than one SHA-256 block holds " * 3, "old")])
+def test_a_digests_feedback_tokens_signed_at_once_are_the_ones_signed_one_by_one(keys):
+    ids = [1, 2, 3, 255, 256, 65_535, 2**31 - 1, 4_000_000_000]
+    at_once = tokens.feedback_tokens(keys, 123_456, 7, ids)
+    one_by_one = [tokens.sign_listing(keys, purpose, 123_456, 7, lid) for lid in ids
+                  for purpose in ("not_for_me", "hide_company")]
+    assert at_once == one_by_one
+    for token, (lid, purpose) in zip(at_once, [(lid, p) for lid in ids for p in ("not_for_me", "hide_company")]):
+        assert re.fullmatch(r"[A-Za-z0-9_-]{38}", token)
+        assert tokens.verify_listing(keys, token) == tokens.ListingClaims(123_456, purpose, 7, lid)
+    assert tokens.feedback_tokens(keys, 1, 1, []) == []
