@@ -407,7 +407,14 @@ def _domain(domain: str) -> str:
     return domain
 
 
+# A plain https URL such as every digest's own (base URL, "/unsubscribe/", token): no white space, "<", ">", ","
+# or "?" (so no "=?"), and a host; it needs none of the checks below.
+_PLAIN_LIST_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~!$&'()*+;=:@%/-]*)?")
+
+
 def _unsubscribe_url(url: str) -> str:
+    if _PLAIN_LIST_URL.fullmatch(url):
+        return url
     url = _clean(url)
     parts = urlsplit(url)
     # "=?" would let readers that decode RFC 2047 words inside a header value (Python's email) see them in it.
