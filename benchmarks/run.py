@@ -1,6 +1,6 @@
 """The performance benchmark of the weekly run (issue 6): real pipeline against the naive baseline.
 
-    .venv/bin/python -m benchmarks.run --quick   # 20,000 subscribers, 1,000 listings: about 2 minutes
+    .venv/bin/python -m benchmarks.run --quick   # 20,000 subscribers, 1,000 listings: about 3.5 minutes
     .venv/bin/python -m benchmarks.run           # 100,000 / 5,000, peak RSS at 100,000 and 1,000,000 (long)
 
 In one process, on copies of the same generated SQLite database: the real pipeline through its public
@@ -11,7 +11,7 @@ outside (`benchmarks.measure`), so an optimised `digest/` needs no change here. 
 the compiled digest template with prepared contexts (the floor), and the real pipeline in a child process
 per size for its peak RSS. The ratios come from runs without stage timers, each in a child process of its own:
 the RSS child at the benchmark's size (and two more) for the real pipeline, and the naive baseline on the same
-subscribers three times, alternating; the fastest run of each side counts.
+subscribers PLAIN_ROUNDS (5) times, alternating; the fastest run of each side counts.
 Writes `benchmarks/results/latest.json` and `pipeline.png`.
 Databases are generated once into `benchmarks/data/` and reused.
 """
@@ -34,7 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PLAIN_ROUNDS = 3  # runs without stage timers per side, alternating; the fastest of each counts
+PLAIN_ROUNDS = 5  # runs without stage timers per side, alternating; the fastest of each counts
 MODES = {
     "quick": dict(subscribers=20_000, listings=1_000, naive=1_000, rss_sizes=(5_000, 20_000)),
     "full": dict(subscribers=100_000, listings=5_000, naive=2_000, rss_sizes=(100_000, 1_000_000)),
@@ -293,8 +293,9 @@ def benchmark(subscribers: int, listings: int, naive: int, rss_sizes, data: Path
         rss.append(measure_rss(path, size, NOW))
     # The ratios compare runs with no stage timers: a timer reads the process clock twice per wrapped call, about
     # ten calls a digest, which is noise beside a naive digest but several percent of a real one. Each side runs
-    # three times, alternating, in child processes, and keeps its fastest run: this machine's speed drifts by a tenth
-    # over minutes, and pairs close in time with the best of each keep that drift out of the ratio.
+    # PLAIN_ROUNDS times, alternating, in child processes, and keeps its fastest run: this machine's speed drifts by
+    # up to a sixth over minutes, and the best of several runs of each, close in time, keeps that drift out of the
+    # ratio (three were too few: the same code gave ratios a sixth apart).
     real_runs = [x for x in rss if x["subscribers"] == subscribers]
     naive_runs = []
     for _ in range(PLAIN_ROUNDS):
