@@ -177,7 +177,7 @@ def _date_header(when) -> str:
 def _seven_bit(html: str) -> bytes | None:
     """The HTML part as it is, CRLF line ends, when that is 7-bit data (RFC 2045 2.7: ASCII, no NUL, lines of at
     most 998 octets) and no line is a lone "." or ends in white space (a relay may strip it), which quoted-printable
-    never leaves either. None otherwise.
+    never leaves either, or starts with "--" (a delimiter starts so). None otherwise.
 
     Half the time of base64 for a digest, and a quarter fewer octets on the wire."""
     if not html.isascii():  # constant time for a str

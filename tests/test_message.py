@@ -211,6 +211,24 @@ def test_output_is_deterministic_and_ids_are_stable(renderer):
     assert re.fullmatch(r"<[0-9a-f]{32}@example\.com>", message_id_for("k", "example.com"))
 
 
+@pytest.mark.parametrize("html, encoding", [
+    ("<p>\n<b>plain</b> ASCII &#183; with references\n</p>\n", "7bit"),
+    ("<p>" + "x" * 995 + "</p>\n", "base64"),  # a line of 1,002 octets
+    ("<p>trailing blank \n</p>", "base64"),  # a relay may strip it
+    ("<p>\n.\n</p>", "base64"),  # a lone dot ends SMTP DATA on a careless relay
+    ("<p>\n--=_not-the-boundary\n</p>", "base64"),  # no line of a 7-bit part starts a delimiter
+    ("<p>Zürich</p>", "base64"),  # not ASCII
+])
+def test_the_html_part_goes_as_it_is_only_when_that_is_7bit_data(html, encoding):
+    raw = build_message(make_envelope(), "text", html)
+    assert_wire_format(raw)
+    part = list(parse(raw).iter_parts())[1]
+    assert part["Content-Transfer-Encoding"] == encoding
+    assert part.get_content().replace("\r\n", "\n") == html
+    if encoding == "7bit":  # on the wire as it is, CRLF line ends
+        assert html.replace("\n", "\r\n").encode("ascii") in raw
+
+
 def test_boundary_cannot_occur_in_the_bodies(renderer):
     raw = build(renderer, make_content(tricky_jobs()))
     boundary = parse(raw).get_boundary()
