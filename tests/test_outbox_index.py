@@ -153,10 +153,12 @@ def test_a_week_is_paged_by_subscriber_id(tmp_path):
 
 def test_closing_while_another_thread_writes_loses_nothing(tmp_path):
     outbox = OutboxTransport(tmp_path)
-    done = threading.Event()
+    done, closed = threading.Event(), threading.Event()
 
     def write():
         for i in range(400):
+            if i == 200:  # half-way, wait for a close to have happened, so that closes land among the writes
+                closed.wait(60)
             outbox.send(f"2026-W48/{i}", f"p{i}@example.com", _message(f"2026-W48/{i}", to=f"p{i}@example.com"))
             if i % 50 == 0:  # re-writes, as a re-run does
                 outbox.send(f"2026-W48/{i}", f"p{i}@example.com", _message(f"2026-W48/{i}", to=f"p{i}@example.com"))
@@ -168,6 +170,7 @@ def test_closing_while_another_thread_writes_loses_nothing(tmp_path):
     while not done.is_set():
         OutboxTransport(tmp_path).close()
         closes += 1
+        closed.set()
     writer.join()
     outbox.close()
     assert closes > 1
