@@ -11,11 +11,11 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from mjml import mjml2html
 
 from .content import DigestContent, FeedbackLinks, JobView
-from .skeleton import Skeleton, ascii_html
+from .skeleton import Skeleton, ascii_html, html_text
 
 DEFAULT_BOARD_NAME = "Backend Jobs Weekly"
 
@@ -193,14 +193,7 @@ def _own_values(why: str, links: FeedbackLinks | None) -> dict[str, str]:
     return values
 
 
-def _html_value(value: str) -> str:
-    """A value as the HTML part holds it: escaped, other characters than ASCII as references."""
-    if not _NEEDS_ESCAPE.isdisjoint(value):
-        value = str(escape(value))
-    return value if value.isascii() else ascii_html(value)
-
-
-_html_why = functools.lru_cache(maxsize=2_048)(_html_value)  # a why-line recurs in many digests
+_html_why = functools.lru_cache(maxsize=2_048)(html_text)  # a why-line recurs in many digests
 
 
 def _html_values(values: dict[str, str], links: FeedbackLinks | None) -> dict[str, str]:
@@ -209,7 +202,7 @@ def _html_values(values: dict[str, str], links: FeedbackLinks | None) -> dict[st
     if "why" in out:
         out["why"] = _html_why(out["why"])
     if links is not None and not links.plain:
-        out["not_for_me_href"], out["hide_href"] = _html_value(out["not_for_me_href"]), _html_value(out["hide_href"])
+        out["not_for_me_href"], out["hide_href"] = html_text(out["not_for_me_href"]), html_text(out["hide_href"])
     return out
 
 
@@ -233,7 +226,6 @@ class _Card(NamedTuple):
         return _Card(tuple(html), self.pre, self.post, "".join(links))
 
 
-_NEEDS_ESCAPE = frozenset("<>&\"'")
 
 
 def _pieces(rendered: str) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 MAX_SHAPES = 4_096  # shapes kept (the count of new matches is part of one): memory stays flat at any list size
 _MARK = re.compile("\x00([A-Za-z_][A-Za-z0-9_]*)\x00")
-_NEEDS_ESCAPE = frozenset("<>&\"'")
+NEEDS_ESCAPE = frozenset("<>&\"'")
 
 
 def ascii_html(html: str) -> str:
@@ -27,6 +27,14 @@ def ascii_html(html: str) -> str:
     such a part goes as 7-bit, with no transfer encoding to apply. Only for rendered text outside <style> and
     <script>, where references are not read; our templates hold no non-ASCII there."""
     return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+def html_text(value: Any) -> str:
+    """A value as an ASCII HTML page holds it: escaped (Markup and text with nothing to escape as they are), then
+    in ASCII (`ascii_html`)."""
+    if not (isinstance(value, Markup) or (type(value) is str and NEEDS_ESCAPE.isdisjoint(value))):
+        value = str(escape(value))
+    return value if value.isascii() else ascii_html(value)
 
 
 class Skeleton:
@@ -58,9 +66,11 @@ class Skeleton:
         for i in range(1, len(out), 2):
             value = context[out[i]]
             if self.autoescape:
-                if not (isinstance(value, Markup) or (type(value) is str and _NEEDS_ESCAPE.isdisjoint(value))):
-                    value = str(escape(value))
-                out[i] = value if not self.ascii or value.isascii() else ascii_html(value)
+                if self.ascii:
+                    out[i] = html_text(value)
+                else:
+                    out[i] = value if isinstance(value, Markup) or (
+                        type(value) is str and NEEDS_ESCAPE.isdisjoint(value)) else str(escape(value))
             else:
                 out[i] = value if type(value) is str else str(value)
         return "".join(out)

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
-from typing import Callable
 from datetime import UTC, datetime, timedelta
 
 from .errors import DigestError
@@ -89,21 +88,10 @@ def sign(keys: tuple[str, ...], purpose: str, subscriber_id: int, version: int,
 
 
 def sign_listing(keys: tuple[str, ...], purpose: str, subscriber_id: int, version: int, listing_id: int) -> str:
-    """Make a feedback token bound to one subscriber, one listing and one purpose ("not_for_me", ...)."""
-    return listing_signer(keys, subscriber_id, version)(purpose, listing_id)
-
-
-def listing_signer(keys: tuple[str, ...], subscriber_id: int, version: int) -> Callable[[str, int], str]:
-    """`sign_listing` for one subscriber, its key, pads and layout looked up once: a digest signs two links a card,
-    and what a call costs beyond the two hashes was most of a token's time."""
-    key = keys[0]
-    kid, (inner, outer), pack = _key_id(key), _pads(key), _LISTING_LAYOUT.pack
-
-    def sign(purpose: str, listing_id: int) -> str:
-        body = pack(_LISTING_FORMAT, LISTING_PURPOSES[purpose], kid, subscriber_id, version, listing_id)
-        return _encode(body + _hmac(inner, outer, body))
-
-    return sign
+    """Make a feedback token bound to one subscriber, one listing and one purpose ("not_for_me", ...); a digest's
+    come from `feedback_tokens`, all at once."""
+    return _seal(keys[0], _LISTING_LAYOUT, _LISTING_FORMAT, LISTING_PURPOSES[purpose], subscriber_id, version,
+                 listing_id)
 
 
 def feedback_tokens(keys: tuple[str, ...], subscriber_id: int, version: int, listing_ids: list[int]) -> list[str]:
@@ -117,11 +105,7 @@ def feedback_tokens(keys: tuple[str, ...], subscriber_id: int, version: int, lis
     for listing_id in listing_ids:
         for code in codes:
             body = pack(_LISTING_FORMAT, code, kid, subscriber_id, version, listing_id)
-            h = inner.copy()
-            h.update(body)
-            o = outer.copy()
-            o.update(h.digest())
-            raw.append(body + o.digest()[:_MAC_BYTES] + b"\0\0")
+            raw.append(body + _hmac(inner, outer, body) + b"\0\0")
     text = binascii.b2a_base64(b"".join(raw), newline=False).translate(_URLSAFE).decode()
     return [text[i : i + _FEEDBACK_CHARS] for i in range(0, len(text), _FEEDBACK_CHARS + 2)]
 
